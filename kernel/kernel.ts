@@ -1,0 +1,159 @@
+/**
+ * kernel.ts: one simulated Linux kernel: its registries, mount table and processes.
+ *
+ * Layer: kernel. Interface: `new Kernel({hostname, timers, tracer, random})`; register file system
+ * types, block devices and character devices; `mount_root` then `new_process` for processes that
+ * call the syscalls (kernel/syscalls.ts); `spawn` runs a process's body as a scheduled Task. Each
+ * host in a simulated world owns one Kernel: there are no globals, so many kernels share a process.
+ * Invariants: exactly one root mount once booted; a mount's parent mount and mountpoint stay
+ * pinned while it is mounted.
+ */
+import { assert } from './assert.ts';
+import type { BlockDevice } from './blkdev.ts';
+import { dget } from './dcache.ts';
+import { EBUSY, ENODEV, ENXIO, isErr, type Errno } from './errno.ts';
+import { SuperBlock, VfsMount, type Cred, type Dentry, type FileOperations, type FileSystemType, type Path } from './fs.ts';
+import { Process } from './process.ts';
+import type { Random } from './random.ts';
+import { Task, type Sys } from './sched.ts';
+import { Semaphore } from './semaphore.ts';
+import type { Timers } from './timer.ts';
+import { nullTracer, type Tracer } from './trace.ts';
+import type { Tick } from './types.ts';
+
+export interface KernelOptions {
+  readonly hostname: string;
+  readonly timers: Timers;
+  readonly tracer?: Tracer;
+  /** Randomness for the kernel's own choices (generation numbers, uuids); none if never needed. */
+  readonly random?: Random;
+}
+
+export class Kernel {
+  readonly hostname: string;
+  readonly timers: Timers;
+  readonly tracer: Tracer;
+  readonly random: Random | undefined;
+  readonly fsTypes = new Map<string, FileSystemType>();
+  readonly bdevs = new Map<string, BlockDevice>();
+  readonly chrdevs = new Map<number, FileOperations>();
+  /** Every mount, root first, in mount order. */
+  readonly mounts: VfsMount[] = [];
+  readonly procs = new Map<number, Process>();
+  /** Serializes renames, so the ancestry checks stay true while they run (s_vfs_rename_sem). */
+  readonly renameSem = new Semaphore('rename_sem');
+  private rootMount: VfsMount | null = null;
+  private nextPid = 1;
+  private nextDev = 1;
+
+  constructor(o: KernelOptions) {
+    this.hostname = o.hostname;
+    this.timers = o.timers;
+    this.tracer = o.tracer ?? nullTracer;
+    this.random = o.random;
+  }
+
+  now(): Tick {
+    return this.timers.now();
+  }
+
+  get rootMnt(): VfsMount {
+    assert(this.rootMount !== null, 'no root file system mounted');
+    return this.rootMount;
+  }
+
+  rootPath(): Path {
+    const mnt = this.rootMnt;
+    return { mnt, dentry: mnt.mnt_root };
+  }
+
+  register_filesystem(t: FileSystemType): void {
+    assert(!this.fsTypes.has(t.name), () => `file system type ${t.name} registered twice`);
+    this.fsTypes.set(t.name, t);
+  }
+
+  register_blkdev(name: string, dev: BlockDevice): void {
+    assert(!this.bdevs.has(name), () => `block device ${name} registered twice`);
+    this.bdevs.set(name, dev);
+  }
+
+  register_chrdev(major: number, fops: FileOperations): 0 | Errno {
+    if (this.chrdevs.has(major)) return EBUSY;
+    this.chrdevs.set(major, fops);
+    return 0;
+  }
+
+  /** Build a super block of type `fstype` on device `devName` (or none). */
+  *read_super(fstype: string, devName: string | null, data: string, flags: number): Sys<SuperBlock | Errno> {
+    const type = this.fsTypes.get(fstype);
+    if (type === undefined) return ENODEV;
+    let dev: BlockDevice | null = null;
+    if (type.requiresDev) {
+      dev = devName === null ? null : this.bdevs.get(devName) ?? null;
+      if (dev === null) return ENXIO;
+      if (this.mounts.some((m) => m.mnt_sb.s_bdev === dev)) return EBUSY;
+    }
+    const sb = new SuperBlock(type, this.nextDev++, dev, this);
+    sb.s_flags = flags;
+    const err = yield* type.read_super(sb, dev, data);
+    if (isErr(err)) return err;
+    assert(sb.s_root !== null && sb.s_root.d_inode !== null, () => `${fstype}: read_super left no root`);
+    return sb;
+  }
+
+  *mount_root(fstype: string, devName: string | null, data = '', flags = 0): Sys<0 | Errno> {
+    assert(this.rootMount === null, 'root mounted twice');
+    const sb = yield* this.read_super(fstype, devName, data, flags);
+    if (isErr(sb)) return sb;
+    const root = sb.s_root as Dentry;
+    const mnt = new VfsMount(sb, root, root, null, devName ?? fstype);
+    mnt.mnt_parent = mnt;
+    mnt.mnt_flags = flags;
+    dget(root);
+    this.rootMount = mnt;
+    this.mounts.push(mnt);
+    return 0;
+  }
+
+  /** Attach a super block at `at` (a directory); used by sys_mount. */
+  graft(sb: SuperBlock, at: Path, devName: string, flags: number): VfsMount {
+    const root = sb.s_root as Dentry;
+    const mnt = new VfsMount(sb, root, at.dentry, at.mnt, devName);
+    mnt.mnt_flags = flags;
+    dget(root);
+    dget(at.dentry);
+    at.dentry.d_mounted++;
+    this.mounts.push(mnt);
+    return mnt;
+  }
+
+  /** The mount whose mountpoint is `dentry` in `mnt` (the newest, if several), if any. */
+  lookup_mnt(mnt: VfsMount, dentry: Dentry): VfsMount | undefined {
+    if (dentry.d_mounted === 0) return undefined;
+    for (let i = this.mounts.length - 1; i >= 0; i--) {
+      const m = this.mounts[i] as VfsMount;
+      if (m !== this.rootMount && m.mnt_parent === mnt && m.mnt_mountpoint === dentry) return m;
+    }
+    return undefined;
+  }
+
+  /** A process with these credentials, rooted at the root mount (or at its parent's root and cwd). */
+  new_process(comm: string, cred: Cred, parent?: Process): Process {
+    const root = parent?.root ?? this.rootPath();
+    const pwd = parent?.pwd ?? this.rootPath();
+    dget(root.dentry);
+    dget(pwd.dentry);
+    const p = new Process(this, this.nextPid++, comm, { ...cred, groups: [...cred.groups] }, root, pwd);
+    if (parent !== undefined) p.umask = parent.umask;
+    this.procs.set(p.pid, p);
+    return p;
+  }
+
+  /** Run `body` as a scheduled task of process `p`. */
+  spawn(p: Process, body: Sys<number>): Task {
+    assert(p.task === null, () => `process ${p.pid} already has a task`);
+    const t = new Task(p.pid, p.comm, body, this.timers, this.tracer);
+    p.task = t;
+    return t;
+  }
+}
