@@ -40,6 +40,11 @@ export function* sleepOn(queue: WaitQueue, point: string, timeout: number | null
   return yield { queue, point, timeout };
 }
 
+/** Sleep for `ticks` (a private queue nobody wakes): modelled I/O latency, think time. */
+export function* sleepFor(ticks: number, point: string): Sys<void> {
+  yield* sleepOn(new WaitQueue(point), point, ticks);
+}
+
 /** Wake every task sleeping on `queue`; each resumes later, at this tick, in sleep order. */
 export function wakeUp(queue: WaitQueue): number {
   const woken = queue.sleepers.splice(0);
