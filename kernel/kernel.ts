@@ -149,6 +149,11 @@ export class Kernel {
     return p;
   }
 
+  /** Start a kernel thread (kjournald, the psdev reader's peer...): a task with no process. */
+  kthread_run(comm: string, body: Sys<number>): Task {
+    return new Task(this.nextPid++, comm, body, this.timers, this.tracer);
+  }
+
   /** Run `body` as a scheduled task of process `p`. */
   spawn(p: Process, body: Sys<number>): Task {
     assert(p.task === null, () => `process ${p.pid} already has a task`);
