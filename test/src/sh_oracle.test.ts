@@ -41,7 +41,7 @@ function linuxAnswer(script: string): string {
   execFileSync('mkdir', [mnt]);
   execFileSync('mount', ['-o', 'loop', img, mnt]);
   try {
-    return execFileSync('python3', [join(import.meta.dirname, 'sh_oracle.py'), mnt], { input: script }).toString();
+    return execFileSync('python3', [join(import.meta.dirname, 'sh_oracle.py'), mnt], { input: script, maxBuffer: 1 << 28 }).toString();
   } finally {
     execFileSync('umount', [mnt]);
     rmSync(work, { recursive: true, force: true });
