@@ -190,7 +190,8 @@ export function journal_get_write_access(h: Handle, bh: JbdBuffer): 0 | Errno {
   if (jh.transaction === t || jh.nextTransaction === t) return 0;
   if (jh.transaction !== null && jh.transaction !== t) {
     // The committing transaction still has to log this buffer: log the bytes as they are now.
-    assert(jh.transaction === h.journal.committing, () => `buffer ${bh.blk} belongs to transaction ${jh.transaction?.tid} that is neither running nor committing`);
+    assert(jh.transaction === h.journal.committing,
+      () => `buffer ${bh.blk} belongs to transaction ${jh.transaction?.tid} that is neither running nor committing`);
     if (jh.frozen === null && !jh.logged) {
       jh.frozen = bh.data.slice();
       h.journal.stats.frozen++;

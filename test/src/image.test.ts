@@ -9,16 +9,16 @@ describe('raw images', () => {
   it('saves sparsely and loads back the same blocks', () => {
     const dir = mkdtempSync(join(tmpdir(), 'izo-img-'));
     try {
-      const dev = new BlockDevice({ name: 'd', blockSize: 4096, blocks: 262_144 });
+      const dev = new BlockDevice({ name: 'd', blockSize: 4096, blocks: 65_536 });
       dev.write(7, new Uint8Array(4096).fill(7));
-      dev.write(200_000, new Uint8Array(4096).fill(9));
+      dev.write(60_000, new Uint8Array(4096).fill(9));
       const path = join(dir, 'a.img');
       saveImage(path, dev);
-      expect(statSync(path).size).toBe(1 << 30);
+      expect(statSync(path).size).toBe(1 << 28);
       expect(statSync(path).blocks * 512).toBeLessThan(1 << 20); // sparse on disk
       const back = loadImage(path, 4096);
-      expect([...back.writtenBlocks()].map(([b]) => b)).toEqual([7, 200_000]);
-      expect(back.blocks).toBe(262_144);
+      expect([...back.writtenBlocks()].map(([b]) => b)).toEqual([7, 60_000]);
+      expect(back.blocks).toBe(65_536);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
