@@ -1,0 +1,59 @@
+/**
+ * run.ts: `npm run bench`: micro-benchmarks of the hot paths, printed as operations per second.
+ * Real time is measured here and only here (never in tests). Not run by CI.
+ */
+import { performance } from 'node:perf_hooks';
+import { BlockDevice } from '../kernel/blkdev.ts';
+import { Prng } from '../sim/prng.ts';
+import { Scheduler } from '../sim/scheduler.ts';
+import { World } from '../sim/host.ts';
+import { runSync } from '../kernel/sched.ts';
+import { sys_close, sys_open, sys_write, sys_unlink } from '../kernel/syscalls.ts';
+import { O_CREAT, O_WRONLY } from '../kernel/fs.ts';
+
+function bench(name: string, ops: number, fn: () => void): void {
+  fn(); // warm up
+  const t0 = performance.now();
+  fn();
+  const ms = performance.now() - t0;
+  console.log(`${name.padEnd(44)} ${Math.round((ops / ms) * 1000).toLocaleString('en').padStart(14)} ops/s`);
+}
+
+const N = 1_000_000;
+bench('prng u32', N, () => {
+  const p = Prng.fromSeed(1);
+  for (let i = 0; i < N; i++) p.u32();
+});
+bench('scheduler events', 200_000, () => {
+  const s = new Scheduler();
+  for (let i = 0; i < 200_000; i++) s.after(i % 1000, 'e', () => {});
+  s.runUntilQuiescent();
+});
+const blk = new Uint8Array(4096).fill(7);
+bench('blkdev 4 KiB writes (pending)', 100_000, () => {
+  const d = new BlockDevice({ name: 'd', blockSize: 4096, blocks: 1 << 20 });
+  for (let i = 0; i < 100_000; i++) d.write(i % 50_000, blk);
+});
+bench('blkdev 4 KiB reads', 100_000, () => {
+  const d = new BlockDevice({ name: 'd', blockSize: 4096, blocks: 1 << 20 });
+  for (let i = 0; i < 1000; i++) d.write(i, blk);
+  const dst = new Uint8Array(4096);
+  for (let i = 0; i < 100_000; i++) d.read(i % 2000, dst);
+});
+bench('blkdev crash image, 10k pending blocks', 1, () => {
+  const d = new BlockDevice({ name: 'd', blockSize: 1024, blocks: 1 << 16 });
+  for (let i = 0; i < 10_000; i++) d.write(i, new Uint8Array(1024));
+  d.crash({ random: Prng.fromSeed(2) });
+});
+bench('ramfs create+write 4 KiB+close+unlink', 20_000, () => {
+  const w = new World({ seed: 1 });
+  const h = w.addHost('h');
+  h.mountRoot('ramfs', null);
+  const p = h.process('b');
+  for (let i = 0; i < 20_000; i++) {
+    const fd = runSync(sys_open(p, `/f${i % 100}`, O_CREAT | O_WRONLY, 0o644)) as number;
+    runSync(sys_write(p, fd, blk));
+    runSync(sys_close(p, fd));
+    runSync(sys_unlink(p, `/f${i % 100}`));
+  }
+});
