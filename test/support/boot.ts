@@ -63,3 +63,15 @@ function isGenerator(x: unknown): boolean {
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** The syscalls of process `p` on a simulated host, each run as a task while the world advances. */
+export function hostSys(h: { run<T>(p: Process, body: Sys<T>): T }, p: Process): SyncSys {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(syscalls)) {
+    out[name] = (...args: unknown[]) => {
+      const r = (fn as (p: Process, ...a: unknown[]) => unknown)(p, ...args);
+      return isGenerator(r) ? h.run(p, r as Sys<unknown>) : r;
+    };
+  }
+  return out as SyncSys;
+}
