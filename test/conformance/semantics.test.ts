@@ -244,6 +244,7 @@ for (const t of TARGETS) {
       write(s, 'f', 'rel');
       expect(readAll(s, '/a/b/f')).toBe('rel');
       expect(readAll(s, '../b/./f')).toBe('rel');
+      expect(st(s.sys_stat('/../../a/../..')).st_ino).toBe(st(s.sys_stat('/')).st_ino); // .. at the root stays
       s.sys_unlink('/a/b/f');
       expect(s.sys_rmdir('/a/b')).toBe(0);
       expect(s.sys_getcwd()).toBe(ENOENT);

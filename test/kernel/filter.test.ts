@@ -6,6 +6,7 @@ import { EROFS } from '../../kernel/errno.ts';
 import { O_CREAT, O_RDWR } from '../../kernel/fs.ts';
 import { runSync } from '../../kernel/sched.ts';
 import { path_lookup } from '../../kernel/namei.ts';
+import { filter_fs_type } from '../../kernel/filter.ts';
 
 function bootFiltered() {
   const { type, state } = makeCountFilter(ramfs_fs_type);
@@ -61,5 +62,32 @@ describe('filter stacking (c2c / c2u)', () => {
     expect(typeof s.sys_stat('/d')).toBe('object');
     state.refuseWrites = false;
     expect(s.sys_mkdir('/e', 0o755)).toBe(0);
+  });
+});
+
+describe('d_revalidate', () => {
+  it('a filter that says a cached name is stale makes the VFS ask the file system again', () => {
+    let lookups = 0;
+    let valid = true;
+    const type = filter_fs_type('reval', ramfs_fs_type, {
+      name: 'reval',
+      iops(kind, lower) {
+        if (kind !== 'dir' || lower.lookup === undefined) return {};
+        const lookup = lower.lookup;
+        return { *lookup(dir, d) { lookups++; return yield* lookup(dir, d); } };
+      },
+      dops: () => ({ *d_revalidate() { return valid; } }),
+    });
+    const { root } = bootKernel({ rootfs: 'reval', extraTypes: [type] });
+    const s = sys(root);
+    s.sys_mkdir('/d', 0o755);
+    const before = lookups;
+    s.sys_stat('/d');
+    s.sys_stat('/d');
+    expect(lookups).toBe(before); // cached and valid: no lookup
+    valid = false;
+    s.sys_stat('/d');
+    expect(lookups).toBe(before + 1); // stale: looked up again
+    expect(typeof s.sys_stat('/d')).toBe('object');
   });
 });
