@@ -31,8 +31,13 @@ export interface JbdBuffer {
   readonly data: Uint8Array;
   /** Dirty for the buffer cache: may be written home by write-back. */
   dirty: boolean;
-  /** JBD's bookkeeping for this buffer, while it has any. */
-  jh: JournalHead | null;
+  /** JBD's bookkeeping for this buffer, while it has any (opaque to the buffer cache). */
+  jh: unknown;
+}
+
+/** The journal head of a buffer, if it has one. */
+export function bh2jh(bh: JbdBuffer): JournalHead | null {
+  return bh.jh as JournalHead | null;
 }
 
 export class JournalHead {
@@ -178,8 +183,9 @@ export function* journal_restart(h: Handle, n: number): Sys<0 | Errno> {
 }
 
 function jh_of(bh: JbdBuffer): JournalHead {
-  bh.jh ??= new JournalHead(bh);
-  return bh.jh;
+  const jh = bh2jh(bh) ?? new JournalHead(bh);
+  bh.jh = jh;
+  return jh;
 }
 
 /** Prepare to change an existing metadata buffer under this handle. */
@@ -248,7 +254,7 @@ export function journal_dirty_data(h: Handle, bh: JbdBuffer): 0 | Errno {
 
 /** The buffer's block is being freed: it leaves the running transaction unlogged. */
 export function journal_forget(h: Handle, bh: JbdBuffer): 0 | Errno {
-  const jh = bh.jh;
+  const jh = bh2jh(bh);
   const t = h.transaction;
   t.data.delete(bh.blk);
   if (jh === null) return 0;
