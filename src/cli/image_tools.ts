@@ -1,0 +1,183 @@
+/**
+ * image_tools.ts: `izo mkfs`, `izo ls`, `izo cat`, `izo stat`: making an image and looking inside
+ * one through the simulated kernel (the image is mounted read-only in a one-host world; the tools
+ * make the same system calls a process would).
+ *
+ * Exit status: 0 success; 1 the path could not be read (the errno is named); 2 bad usage; 8 the
+ * image cannot be used (named: missing, wrong size, unsupported feature, needs recovery).
+ */
+import { parseArgs } from 'node:util';
+import { existsSync, statSync } from 'node:fs';
+import { BlockDevice, isBlockSize } from '../../kernel/blkdev.ts';
+import { errnoName, isErr } from '../../kernel/errno.ts';
+import { O_DIRECTORY, O_RDONLY, S_ISDIR, type Stat } from '../../kernel/fs.ts';
+import type { Sys } from '../../kernel/sched.ts';
+import { sys_close, sys_getdents, sys_lstat, sys_open, sys_read } from '../../kernel/syscalls.ts';
+import { ext3_check_super, ext3_fs_type } from '../../fs/ext3/super.ts';
+import { mkfs } from '../../fs/ext3/mkfs.ts';
+import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
+import { World, type Host } from '../../sim/host.ts';
+import { ImageError, loadImage, saveImage } from '../image.ts';
+import { statJson } from '../sh.ts';
+import type { Process } from '../../kernel/process.ts';
+import type { Subcommand } from './izo.ts';
+import { UsageError } from './izo.ts';
+
+const SIZE = /^([1-9][0-9]*)([KMG]?)$/;
+
+export function parseSize(s: string): number {
+  const m = SIZE.exec(s);
+  if (m === null) throw new UsageError(`size must be a number of bytes with an optional K, M or G, got '${s}'`);
+  return Number(m[1]) * ({ '': 1, K: 1024, M: 1 << 20, G: 1 << 30 } as Record<string, number>)[m[2] ?? '']!;
+}
+
+/** The block size recorded in an image's superblock (it sits at byte 1024 whatever the size). */
+export function imageBlockSize(path: string): number {
+  if (!existsSync(path)) throw new ImageError(`${path}: no such image`);
+  const probe = loadImage(path, 1024, path);
+  const sb = new Uint8Array(1024);
+  probe.read(1, sb);
+  const log = new DataView(sb.buffer).getUint32(0x18, true);
+  const bs = 1024 << log;
+  if (!isBlockSize(bs) || statSync(path).size % bs !== 0) throw new ImageError(`${path}: not an ext2/ext3 image (no valid block size in its superblock)`);
+  return bs;
+}
+
+/** Mount an image read-only in a fresh world; a message if it cannot be. */
+export function openImage(path: string): { host: Host; proc: Process } {
+  const bs = imageBlockSize(path);
+  const dev = loadImage(path, bs, 'image');
+  const why = ext3_check_super(dev);
+  if (typeof why === 'string') throw new ImageError(`${path}: ${why}`);
+  const host = new World({ seed: 0 }).addHost('izo');
+  host.registerFs(ext3_fs_type);
+  host.addDisk('hda', dev);
+  host.mountRoot('ext3', 'hda');
+  return { host, proc: host.process('izo') };
+}
+
+function fail(cmd: string, path: string, e: number): number {
+  process.stderr.write(`izo ${cmd}: ${path}: ${errnoName(e as never)}\n`);
+  return 1;
+}
+
+function* readAll(p: Process, path: string): Sys<Uint8Array | number> {
+  const fd = yield* sys_open(p, path, O_RDONLY);
+  if (isErr(fd)) return fd;
+  const parts: Uint8Array[] = [];
+  const buf = new Uint8Array(1 << 16);
+  for (let n = yield* sys_read(p, fd, buf); n !== 0; n = yield* sys_read(p, fd, buf)) {
+    if (isErr(n)) return n;
+    parts.push(buf.slice(0, n));
+  }
+  yield* sys_close(p, fd);
+  return Buffer.concat(parts);
+}
+
+function* listDir(p: Process, path: string): Sys<Array<[string, Stat]> | number> {
+  const fd = yield* sys_open(p, path, O_RDONLY | O_DIRECTORY);
+  if (isErr(fd)) return fd;
+  const out: Array<[string, Stat]> = [];
+  for (let ents = yield* sys_getdents(p, fd, 256); !isErr(ents) && ents.length > 0; ents = yield* sys_getdents(p, fd, 256)) {
+    for (const e of ents) {
+      if (e.d_name === '.' || e.d_name === '..') continue;
+      const st = yield* sys_lstat(p, path.endsWith('/') ? path + e.d_name : `${path}/${e.d_name}`);
+      if (!isErr(st)) out.push([e.d_name, st]);
+    }
+  }
+  yield* sys_close(p, fd);
+  return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function longLine(name: string, st: Stat): string {
+  const j = statJson(st) as { type: string; mode: string };
+  return `${String(st.st_ino).padStart(7)} ${j.type.padEnd(7)} ${j.mode} ${String(st.st_nlink).padStart(3)} ${String(st.st_uid).padStart(5)} ${String(st.st_gid).padStart(5)} ${String(st.st_size).padStart(10)} ${name}\n`;
+}
+
+const utf8 = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
+const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+
+export const IMAGE_COMMANDS: Subcommand[] = [
+  {
+    name: 'mkfs',
+    usage: 'izo mkfs IMAGE [--size 16M] [--block-size 1024|2048|4096] [--inodes N] [--label L] [--journal-blocks N | --no-journal] [--seed S]',
+    summary: 'make an ext3 image (ext2 with --no-journal)',
+    run(args) {
+      const { values, positionals } = parseArgs({
+        args, allowPositionals: true,
+        options: {
+          size: { type: 'string', default: '16M' }, 'block-size': { type: 'string', default: '1024' }, inodes: { type: 'string' },
+          label: { type: 'string', default: '' }, 'journal-blocks': { type: 'string', default: '1024' }, 'no-journal': { type: 'boolean', default: false },
+          seed: { type: 'string', default: '1' },
+        },
+      });
+      const [path, ...rest] = positionals;
+      if (path === undefined || rest.length > 0) throw new UsageError('mkfs takes exactly one IMAGE');
+      const bs = Number(values['block-size']);
+      if (!isBlockSize(bs)) throw new UsageError(`--block-size must be 1024, 2048 or 4096, got '${values['block-size']}'`);
+      const size = parseSize(values.size);
+      if (size % bs !== 0) throw new UsageError(`--size ${values.size} is not a multiple of the block size ${bs}`);
+      const uuid = new Uint8Array(16);
+      const world = new World({ seed: Number(values.seed) });
+      world.rng.stream('mkfs/uuid').fill(uuid);
+      const dev = new BlockDevice({ name: 'image', blockSize: bs, blocks: size / bs });
+      const geo = mkfs(dev, {
+        blockSize: bs, uuid, time: EPOCH_BASE_SEC, label: values.label,
+        journalBlocks: values['no-journal'] ? 0 : Number(values['journal-blocks']),
+        ...(values.inodes !== undefined ? { inodes: Number(values.inodes) } : {}),
+      });
+      if (typeof geo === 'string') {
+        process.stderr.write(`izo mkfs: ${path}: ${geo}\n`);
+        return 8;
+      }
+      saveImage(path, dev);
+      process.stdout.write(`${path}: ${values['no-journal'] ? 'ext2' : 'ext3'}, ${geo.blocks} blocks of ${bs}, ${geo.groups} groups, ${geo.inodesPerGroup * geo.groups} inodes\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'ls',
+    usage: 'izo ls IMAGE [PATH] [-l]',
+    summary: 'list a directory of an image',
+    run(args) {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { l: { type: 'boolean', short: 'l', default: false } } });
+      const [image, path = '/', ...rest] = positionals;
+      if (image === undefined || rest.length > 0) throw new UsageError('ls takes IMAGE and at most one PATH');
+      const { host, proc } = openImage(image);
+      const st = host.run(proc, sys_lstat(proc, bytes(path)));
+      if (isErr(st)) return fail('ls', path, st);
+      const entries: Array<[string, Stat]> | number = S_ISDIR(st.st_mode) ? host.run(proc, listDir(proc, bytes(path))) : [[bytes(path), st]];
+      if (typeof entries === 'number') return fail('ls', path, entries);
+      for (const [name, s] of entries) process.stdout.write(values.l ? longLine(utf8(name), s) : `${utf8(name)}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'cat',
+    usage: 'izo cat IMAGE PATH',
+    summary: 'print a file of an image',
+    run(args) {
+      const [image, path, ...rest] = args;
+      if (image === undefined || path === undefined || rest.length > 0) throw new UsageError('cat takes IMAGE and PATH');
+      const { host, proc } = openImage(image);
+      const data = host.run(proc, readAll(proc, bytes(path)));
+      if (typeof data === 'number') return fail('cat', path, data);
+      process.stdout.write(data);
+      return 0;
+    },
+  },
+  {
+    name: 'stat',
+    usage: 'izo stat IMAGE PATH',
+    summary: 'attributes of a path in an image, as JSON',
+    run(args) {
+      const [image, path, ...rest] = args;
+      if (image === undefined || path === undefined || rest.length > 0) throw new UsageError('stat takes IMAGE and PATH');
+      const { host, proc } = openImage(image);
+      const st = host.run(proc, sys_lstat(proc, bytes(path)));
+      if (isErr(st)) return fail('stat', path, st);
+      process.stdout.write(`${JSON.stringify({ ...(statJson(st) as object), ino: st.st_ino, blocks: st.st_blocks, mtime: st.st_mtime.sec, ctime: st.st_ctime.sec })}\n`);
+      return 0;
+    },
+  },
+];

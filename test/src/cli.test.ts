@@ -1,0 +1,43 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const IZO = join(import.meta.dirname, '../../bin/izo.js');
+function izo(...args: string[]): { status: number; out: string; err: string } {
+  const r = spawnSync('node', [IZO, ...args], { encoding: 'utf8' });
+  return { status: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+describe('izo', () => {
+  it('makes an image e2fsck accepts, and reads back what debugfs put in it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'izo-cli-'));
+    try {
+      const img = join(dir, 'a.img');
+      const made = izo('mkfs', img, '--size', '8M', '--block-size', '2048');
+      expect(made.status, made.err).toBe(0);
+      expect(made.out).toMatch(/ext3, 4096 blocks of 2048/);
+      expect(spawnSync('e2fsck', ['-fn', img]).status).toBe(0);
+      const src = join(dir, 'src');
+      writeFileSync(src, 'data\n');
+      execFileSync('debugfs', ['-w', '-f', '-', img], { input: `mkdir /d\nwrite ${src} /d/f\nsymlink /l /d/f\n`, stdio: ['pipe', 'ignore', 'ignore'] });
+      expect(izo('ls', img).out).toBe('d\nl\nlost+found\n');
+      expect(izo('cat', img, '/l').out).toBe('data\n');
+      expect(JSON.parse(izo('stat', img, '/d/f').out)).toMatchObject({ type: 'file', size: 5, nlink: 1 });
+      const missing = izo('cat', img, '/nope');
+      expect([missing.status, missing.err.trim()]).toEqual([1, 'izo cat: /nope: ENOENT']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says what is wrong: exit 2 for bad usage, 8 for an unusable image', () => {
+    expect(izo('frob').status).toBe(2);
+    const bad = izo('mkfs', '/tmp/x.img', '--block-size', '3000');
+    expect([bad.status, bad.err.split('\n')[0]]).toEqual([2, "izo mkfs: --block-size must be 1024, 2048 or 4096, got '3000'"]);
+    const none = izo('ls', '/nonexistent/image.img');
+    expect([none.status, none.err.trim()]).toEqual([8, 'izo ls: /nonexistent/image.img: no such image']);
+    expect(izo('help').out).toMatch(/izo mkfs IMAGE/);
+  });
+});
