@@ -8,16 +8,20 @@
  * hole, which reads as zeros. A fast symlink (no data blocks) keeps its target in i_block.
  * Directory positions (f_pos) are byte offsets into the directory, as in Linux.
  */
-import { isErr, EIO, EUCLEAN, type Errno } from '../../kernel/errno.ts';
+import { isErr, EIO, EFBIG, EUCLEAN, type Errno } from '../../kernel/errno.ts';
 import {
   S_IFMT, S_ISBLK, S_ISCHR, S_ISDIR, S_ISLNK, S_ISREG, type Dentry, type File, type FileOperations, type FillDir, type Inode,
   type InodeOperations,
 } from '../../kernel/fs.ts';
 import { d_add } from '../../kernel/dcache.ts';
-import { iget } from '../../kernel/inode.ts';
+import { current_fs_time, iget, inode_setattr } from '../../kernel/inode.ts';
+import type { Process } from '../../kernel/process.ts';
+import { ATTR_SIZE, type Iattr } from '../../kernel/fs.ts';
+import { ext3_free_block, ext3_new_block } from './balloc.ts';
+import { ext3_free_inode } from './ialloc.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { decodeDirBlock, decodeInode, EXT2_N_BLOCKS, type RawInode } from './ext3_fs.ts';
-import { EXT3_SB } from './super.ts';
+import { decodeDirBlock, decodeInode, encodeInode, EXT2_N_BLOCKS, type RawInode } from './ext3_fs.ts';
+import { EXT3_SB, markMeta } from './super.ts';
 
 export interface Ext3InodeInfo {
   readonly block: number[];
@@ -25,7 +29,7 @@ export interface Ext3InodeInfo {
   dtime: number;
 }
 
-function EXT3_I(inode: Inode): Ext3InodeInfo {
+export function EXT3_I(inode: Inode): Ext3InodeInfo {
   return inode.i_private as Ext3InodeInfo;
 }
 
@@ -46,7 +50,7 @@ export function* ext3_read_inode(inode: Inode): Sys<0 | Errno> {
   return 0;
 }
 
-function fill(inode: Inode, raw: RawInode): void {
+export function fill(inode: Inode, raw: RawInode): void {
   inode.i_mode = raw.mode;
   inode.i_uid = raw.uid;
   inode.i_gid = raw.gid;
@@ -66,15 +70,15 @@ function fill(inode: Inode, raw: RawInode): void {
     inode.i_rdev = old !== 0 ? old : ((nu >> 8) & 0xfff) << 8 | (nu & 0xff);
   }
   if (S_ISDIR(raw.mode)) {
-    inode.i_op = ext3_dir_inode_operations;
+    inode.i_op = ext3_dir_inode_ops.ops;
     inode.i_fop = ext3_dir_operations;
   } else if (S_ISREG(raw.mode)) {
-    inode.i_op = {};
+    inode.i_op = ext3_file_inode_operations;
     inode.i_fop = ext3_file_operations;
   } else if (S_ISLNK(raw.mode)) {
     inode.i_op = ext3_symlink_inode_operations;
   } else if ((raw.mode & S_IFMT) !== 0) {
-    inode.i_op = {};
+    inode.i_op = ext3_file_inode_operations;
   }
 }
 
@@ -136,7 +140,7 @@ function read_data(inode: Inode, buf: Uint8Array, pos: number): number | Errno {
 }
 
 /** Call `each` for every live entry from byte offset `from`; stops when it returns false. */
-function* walkDir(dir: Inode, from: number, each: (name: string, ino: number, type: number, next: number) => boolean): Sys<0 | Errno> {
+export function* walkDir(dir: Inode, from: number, each: (name: string, ino: number, type: number, next: number) => boolean): Sys<0 | Errno> {
   const s = EXT3_SB(dir.i_sb);
   const bs = s.blockSize;
   for (let lblk = Math.floor(from / bs); lblk * bs < dir.i_size; lblk++) {
@@ -160,16 +164,21 @@ function* walkDir(dir: Inode, from: number, each: (name: string, ino: number, ty
 const FT_TO_DT = [0, 8, 4, 2, 6, 1, 12, 10];
 
 function* ext3_readdir(file: File, filldir: FillDir): Sys<0 | Errno> {
+  let full = false;
   const r = yield* walkDir(file.f_inode, file.f_pos, (name, ino, type, next) => {
-    if (!filldir(name, ino, FT_TO_DT[type] ?? 0)) return false;
+    if (!filldir(name, ino, FT_TO_DT[type] ?? 0)) {
+      full = true;
+      return false;
+    }
     file.f_pos = next;
     return true;
   });
-  if (!isErr(r) && file.f_pos < file.f_inode.i_size) file.f_pos = file.f_inode.i_size;
+  // Only a walk that reached the end moves the position to the end (past trailing free space).
+  if (!isErr(r) && !full) file.f_pos = Math.max(file.f_pos, file.f_inode.i_size);
   return r;
 }
 
-function* ext3_lookup(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
+export function* ext3_lookup(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
   let found = 0;
   const r = yield* walkDir(dir, 0, (name, ino) => {
     if (name !== dentry.d_name) return true;
@@ -203,8 +212,264 @@ function* ext3_readlink(dentry: Dentry): Sys<string | Errno> {
   return String.fromCharCode(...buf.subarray(0, n));
 }
 
-export const ext3_dir_inode_operations: InodeOperations = { lookup: ext3_lookup };
-export const ext3_symlink_inode_operations: InodeOperations = { readlink: ext3_readlink };
-export const ext3_file_operations: FileOperations = { read: ext3_file_read, *fsync() { return 0; } };
-export const ext3_dir_operations: FileOperations = { readdir: ext3_readdir, *fsync() { return 0; } };
+export const ext3_symlink_inode_operations: InodeOperations = { readlink: ext3_readlink, setattr: ext3_setattr };
+export const ext3_file_operations: FileOperations = { read: ext3_file_read, write: ext3_file_write, fsync: ext3_fsync };
+export const ext3_dir_operations: FileOperations = { readdir: ext3_readdir, fsync: ext3_fsync };
 
+/** fsync: write the whole file system's dirty buffers and flush (ext2 has no finer unit). */
+function* ext3_fsync(file: File): Sys<0 | Errno> {
+  const sb = file.f_inode.i_sb;
+  const r = yield* (sb.s_op.sync_fs?.(sb, true) ?? noSync());
+  return r;
+}
+function* noSync(): Sys<0 | Errno> {
+  return 0;
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Writing.
+
+/** Where inode `ino` lives: its inode-table block and the byte offset inside it. */
+function inodeLocation(inode: Inode): { blk: number; off: number } {
+  const s = EXT3_SB(inode.i_sb);
+  const g = Math.floor((inode.i_ino - 1) / s.raw.inodesPerGroup);
+  const byte = ((inode.i_ino - 1) % s.raw.inodesPerGroup) * s.raw.inodeSize;
+  return { blk: (s.descs[g] as { inodeTable: number }).inodeTable + Math.floor(byte / s.blockSize), off: byte % s.blockSize };
+}
+
+/** Copy the in-core inode into its inode-table buffer (ext3_mark_inode_dirty). */
+export function ext3_write_inode(inode: Inode): 0 | Errno {
+  const s = EXT3_SB(inode.i_sb);
+  const info = EXT3_I(inode);
+  const { blk, off } = inodeLocation(inode);
+  const bh = s.cache.bread(blk);
+  if (isErr(bh)) return EIO;
+  const block = info.block.slice();
+  if (S_ISCHR(inode.i_mode) || S_ISBLK(inode.i_mode)) block[0] = inode.i_rdev;
+  markMeta(inode.i_sb, bh, () => encodeInode(bh.data, off, {
+    mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid, size: inode.i_size, linksCount: inode.i_nlink,
+    atime: inode.i_atime.sec, mtime: inode.i_mtime.sec, ctime: inode.i_ctime.sec, dtime: info.dtime,
+    blocks: inode.i_blocks, flags: info.flags, block, generation: inode.i_generation,
+  }));
+  s.cache.brelse(bh);
+  return 0;
+}
+
+export function* ext3_write_inode_op(inode: Inode): Sys<0 | Errno> {
+  return ext3_write_inode(inode);
+}
+
+function readPtr(sb: Inode['i_sb'], blk: number, idx: number): number | Errno {
+  const s = EXT3_SB(sb);
+  const bh = s.cache.bread(blk);
+  if (isErr(bh)) return EIO;
+  const v = new DataView(bh.data.buffer, bh.data.byteOffset).getUint32(idx * 4, true);
+  s.cache.brelse(bh);
+  return v;
+}
+
+function writePtr(sb: Inode['i_sb'], blk: number, idx: number, value: number): 0 | Errno {
+  const s = EXT3_SB(sb);
+  const bh = s.cache.bread(blk);
+  if (isErr(bh)) return EIO;
+  markMeta(sb, bh, () => new DataView(bh.data.buffer, bh.data.byteOffset).setUint32(idx * 4, value, true));
+  s.cache.brelse(bh);
+  return 0;
+}
+
+/** A fresh, zeroed block near `goal` (for data or an indirect block); counted in i_blocks. */
+function newZeroedBlock(inode: Inode, goal: number): number | Errno {
+  const s = EXT3_SB(inode.i_sb);
+  const blk = ext3_new_block(inode.i_sb, goal);
+  if (isErr(blk)) return blk;
+  const bh = s.cache.getblk(blk);
+  markMeta(inode.i_sb, bh, () => bh.data.fill(0));
+  s.cache.brelse(bh);
+  inode.i_blocks += s.blockSize / 512;
+  return blk;
+}
+
+/** The path through the block tree to logical block `lblk`: [slot in i_block, indexes...]. */
+function blockPath(per: number, lblk: number): number[] | null {
+  if (lblk < 12) return [lblk];
+  let rel = lblk - 12;
+  if (rel < per) return [12, rel];
+  rel -= per;
+  if (rel < per * per) return [13, Math.floor(rel / per), rel % per];
+  rel -= per * per;
+  if (rel < per * per * per) return [14, Math.floor(rel / (per * per)), Math.floor(rel / per) % per, rel % per];
+  return null;
+}
+
+/** The block behind logical block `lblk`, allocating it (and indirect blocks) when missing. */
+export function ext3_get_block(inode: Inode, lblk: number): number | Errno {
+  const s = EXT3_SB(inode.i_sb);
+  const info = EXT3_I(inode);
+  const path = blockPath(s.blockSize / 4, lblk);
+  if (path === null) return EFBIG;
+  const goal = (info.block[0] ?? 0) || s.descs[Math.floor((inode.i_ino - 1) / s.raw.inodesPerGroup)]!.inodeTable;
+  let blk = info.block[path[0] as number] ?? 0;
+  if (blk === 0) {
+    const nb = newZeroedBlock(inode, goal);
+    if (isErr(nb)) return nb;
+    info.block[path[0] as number] = nb;
+    blk = nb;
+  }
+  for (let i = 1; i < path.length; i++) {
+    const idx = path[i] as number;
+    const next = readPtr(inode.i_sb, blk, idx);
+    if (isErr(next)) return next;
+    if (next !== 0) {
+      blk = next;
+      continue;
+    }
+    const nb = newZeroedBlock(inode, blk);
+    if (isErr(nb)) return nb;
+    const w = writePtr(inode.i_sb, blk, idx, nb);
+    if (isErr(w)) return w;
+    blk = nb;
+  }
+  return blk;
+}
+
+/** Free every block of the subtree at `blk` (depth 0: a data block) whose logical block >= from. */
+function freeTree(inode: Inode, blk: number, depth: number, first: number, from: number): { empty: boolean } | Errno {
+  const s = EXT3_SB(inode.i_sb);
+  const per = s.blockSize / 4;
+  const span = per ** depth;
+  if (depth === 0) {
+    if (first < from) return { empty: false };
+    const r = ext3_free_block(inode.i_sb, blk);
+    if (isErr(r)) return r;
+    inode.i_blocks -= s.blockSize / 512;
+    return { empty: true };
+  }
+  let empty = true;
+  for (let i = 0; i < per; i++) {
+    const childFirst = first + i * (span / per);
+    const child = readPtr(inode.i_sb, blk, i);
+    if (isErr(child)) return child;
+    if (child === 0) continue;
+    if (childFirst + span / per <= from) {
+      empty = false;
+      continue;
+    }
+    const r = freeTree(inode, child, depth - 1, childFirst, from);
+    if (isErr(r)) return r;
+    if (r.empty) {
+      const w = writePtr(inode.i_sb, blk, i, 0);
+      if (isErr(w)) return w;
+    } else {
+      empty = false;
+    }
+  }
+  if (empty) {
+    const r = ext3_free_block(inode.i_sb, blk);
+    if (isErr(r)) return r;
+    inode.i_blocks -= s.blockSize / 512;
+  }
+  return { empty };
+}
+
+/** Free the blocks wholly past `size` and zero the tail of the last partial block. */
+export function ext3_truncate_blocks(inode: Inode, size: number): 0 | Errno {
+  const s = EXT3_SB(inode.i_sb);
+  const bs = s.blockSize;
+  const per = bs / 4;
+  const info = EXT3_I(inode);
+  if (S_ISLNK(inode.i_mode) && inode.i_blocks === 0) return 0;
+  const from = Math.ceil(size / bs);
+  const roots: Array<[number, number, number]> = [[12, 1, 12], [13, 2, 12 + per], [14, 3, 12 + per + per * per]];
+  for (let i = 0; i < 12; i++) {
+    const b = info.block[i] ?? 0;
+    if (b !== 0 && i >= from) {
+      const r = ext3_free_block(inode.i_sb, b);
+      if (isErr(r)) return r;
+      inode.i_blocks -= bs / 512;
+      info.block[i] = 0;
+    }
+  }
+  for (const [slot, depth, first] of roots) {
+    const b = info.block[slot] ?? 0;
+    if (b === 0 || first + per ** depth <= from) continue;
+    const r = freeTree(inode, b, depth, first, from);
+    if (isErr(r)) return r;
+    if (r.empty) info.block[slot] = 0;
+  }
+  const tail = size % bs;
+  if (tail !== 0) {
+    const phys = ext3_bmap(inode, from - 1);
+    if (isErr(phys)) return phys;
+    if (phys !== 0) {
+      const bh = s.cache.bread(phys);
+      if (isErr(bh)) return EIO;
+      markMeta(inode.i_sb, bh, () => bh.data.fill(0, tail));
+      s.cache.brelse(bh);
+    }
+  }
+  return 0;
+}
+
+function* ext3_file_write(file: File, data: Uint8Array, pos: number): Sys<number | Errno> {
+  const inode = file.f_inode;
+  const s = EXT3_SB(inode.i_sb);
+  const bs = s.blockSize;
+  let done = 0;
+  let err: Errno | null = null;
+  while (done < data.length) {
+    const off = pos + done;
+    const lblk = Math.floor(off / bs);
+    const within = off - lblk * bs;
+    const n = Math.min(bs - within, data.length - done);
+    const phys = ext3_get_block(inode, lblk);
+    if (isErr(phys)) {
+      err = phys;
+      break;
+    }
+    const bh = n === bs ? s.cache.getblk(phys) : s.cache.bread(phys);
+    if (isErr(bh)) {
+      err = bh;
+      break;
+    }
+    markMeta(inode.i_sb, bh, () => bh.data.set(data.subarray(done, done + n), within));
+    s.cache.brelse(bh);
+    done += n;
+  }
+  if (pos + done > inode.i_size) inode.i_size = pos + done;
+  if (done > 0) {
+    const now = current_fs_time(inode.i_sb);
+    inode.i_mtime = now;
+    inode.i_ctime = now;
+  }
+  const w = ext3_write_inode(inode);
+  if (done === 0 && err !== null) return err;
+  if (isErr(w)) return w;
+  return done;
+}
+
+export function* ext3_setattr(dentry: Dentry, attr: Iattr, p: Process): Sys<0 | Errno> {
+  const inode = dentry.d_inode as Inode;
+  if ((attr.ia_valid & ATTR_SIZE) !== 0 && attr.ia_size !== undefined && attr.ia_size < inode.i_size) {
+    const r = ext3_truncate_blocks(inode, attr.ia_size);
+    if (isErr(r)) return r;
+  }
+  inode_setattr(inode, attr, p.cred);
+  return ext3_write_inode(inode);
+}
+
+/** Last reference to an unlinked inode: free its blocks and the inode itself. */
+export function* ext3_delete_inode(inode: Inode): Sys<void> {
+  const info = EXT3_I(inode);
+  if (!(S_ISLNK(inode.i_mode) && inode.i_blocks === 0) && !S_ISCHR(inode.i_mode) && !S_ISBLK(inode.i_mode)) ext3_truncate_blocks(inode, 0);
+  inode.i_size = 0;
+  info.dtime = current_fs_time(inode.i_sb).sec;
+  ext3_write_inode(inode);
+  ext3_free_inode(inode.i_sb, inode.i_ino, S_ISDIR(inode.i_mode));
+}
+
+
+export const ext3_file_inode_operations: InodeOperations = { setattr: ext3_setattr };
+
+/** The directory operations live in namei.ts; this indirection avoids an import cycle at load. */
+export const ext3_dir_inode_ops: { ops: InodeOperations } = { ops: { lookup: ext3_lookup, setattr: ext3_setattr } };

@@ -6,6 +6,9 @@
 import { World, type Host } from '../../sim/host.ts';
 import { ramfs_fs_type } from '../../fs/ramfs/inode.ts';
 import { makeCountFilter } from '../support/countfilter.ts';
+import { BlockDevice } from '../../kernel/blkdev.ts';
+import { mkfs } from '../../fs/ext3/mkfs.ts';
+import { ext3_fs_type } from '../../fs/ext3/super.ts';
 
 export type Capability = 'hardlinks' | 'symlinks' | 'devices' | 'sparseFiles' | 'mount' | 'nsecTimes';
 
@@ -17,6 +20,18 @@ export interface Target {
 }
 
 const ALL: ReadonlySet<Capability> = new Set(['hardlinks', 'symlinks', 'devices', 'sparseFiles', 'mount', 'nsecTimes']);
+
+/** A host whose root is a fresh ext2 made by our mkfs (16 MiB, 1 KiB blocks). */
+function bootExt2(seed: number): Host {
+  const h = new World({ seed }).addHost('t');
+  const dev = new BlockDevice({ name: 'hda', blockSize: 1024, blocks: 16384 });
+  const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16).fill(seed & 0xff), time: 1_009_843_200 });
+  if (typeof geo === 'string') throw new Error(geo);
+  h.registerFs(ext3_fs_type);
+  h.addDisk('hda', dev);
+  h.mountRoot('ext3', 'hda');
+  return h;
+}
 
 export const TARGETS: readonly Target[] = [
   {
@@ -38,5 +53,10 @@ export const TARGETS: readonly Target[] = [
       h.mountRoot(type.name, null);
       return h;
     },
+  },
+  {
+    name: 'ext2',
+    caps: new Set(['hardlinks', 'symlinks', 'devices', 'sparseFiles', 'mount']),
+    boot: (seed = 1) => bootExt2(seed),
   },
 ];

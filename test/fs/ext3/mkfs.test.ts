@@ -6,15 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { BlockDevice, type BlockSize } from '../../../kernel/blkdev.ts';
 import { geometry, mkfs } from '../../../fs/ext3/mkfs.ts';
 import { saveImage } from '../../../src/image.ts';
+import { e2fsck } from '../../support/e2fsprogs.ts';
 
-export function e2fsck(path: string): { status: number; output: string } {
-  try {
-    return { status: 0, output: execFileSync('e2fsck', ['-fn', path], { stdio: 'pipe' }).toString() };
-  } catch (e) {
-    const err = e as { status: number; stdout?: Buffer; stderr?: Buffer };
-    return { status: err.status, output: `${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}` };
-  }
-}
 
 function make(bs: BlockSize, bytes: number, journalBlocks = 0): { dir: string; path: string } {
   const dev = new BlockDevice({ name: 'd', blockSize: bs, blocks: bytes / bs });

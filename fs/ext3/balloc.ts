@@ -1,0 +1,84 @@
+/**
+ * balloc.ts: block allocation (Linux fs/ext3/balloc.c).
+ *
+ * Layer: fs (ext3). Interface: `ext3_new_block(sb, goal)` finds a free block, preferring the goal's
+ * group and the blocks just after the goal, marks it in the group's bitmap and counts it in the
+ * group descriptor and superblock; ENOSPC (and nothing changed) when none is left;
+ * `ext3_free_block(sb, blk)` undoes that. Bitmap, descriptor and superblock changes go through
+ * `markMeta`, the single place a metadata buffer is changed (the journal hooks in there).
+ * Invariants: a block is set in its bitmap exactly while allocated; free counts equal the bitmaps.
+ */
+import { assert } from '../../kernel/assert.ts';
+import { EIO, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
+import type { SuperBlock } from '../../kernel/fs.ts';
+import { EXT3_SB, markGroupDesc, markMeta } from './super.ts';
+
+function groupOf(sb: SuperBlock, blk: number): number {
+  const s = EXT3_SB(sb);
+  return Math.floor((blk - s.raw.firstDataBlock) / s.raw.blocksPerGroup);
+}
+
+function groupSize(sb: SuperBlock, g: number): number {
+  const s = EXT3_SB(sb);
+  return Math.min(s.raw.blocksPerGroup, s.raw.blocksCount - s.raw.firstDataBlock - g * s.raw.blocksPerGroup);
+}
+
+/** The first clear bit in [from, n), or -1. */
+export function findClear(bits: Uint8Array, from: number, n: number): number {
+  for (let i = from; i < n; i++) {
+    if ((i & 7) === 0 && bits[i >> 3] === 0xff && i + 8 <= n) {
+      i += 7;
+      continue;
+    }
+    if ((((bits[i >> 3] as number) >> (i & 7)) & 1) === 0) return i;
+  }
+  return -1;
+}
+
+export function ext3_new_block(sb: SuperBlock, goal: number): number | Errno {
+  const s = EXT3_SB(sb);
+  const start = goal >= s.raw.firstDataBlock && goal < s.raw.blocksCount ? groupOf(sb, goal) : 0;
+  for (let k = 0; k < s.groups; k++) {
+    const g = (start + k) % s.groups;
+    const desc = s.descs[g];
+    if (desc === undefined || desc.freeBlocksCount === 0) continue;
+    const bh = s.cache.bread(desc.blockBitmap);
+    if (isErr(bh)) return EIO;
+    const n = groupSize(sb, g);
+    const from = k === 0 ? goal - s.raw.firstDataBlock - g * s.raw.blocksPerGroup : 0;
+    let bit = findClear(bh.data, Math.max(0, from), n);
+    if (bit < 0 && from > 0) bit = findClear(bh.data, 0, n);
+    if (bit < 0) {
+      s.cache.brelse(bh);
+      continue;
+    }
+    markMeta(sb, bh, () => {
+      bh.data[bit >> 3] = (bh.data[bit >> 3] as number) | (1 << (bit & 7));
+    });
+    s.cache.brelse(bh);
+    desc.freeBlocksCount--;
+    s.raw.freeBlocksCount--;
+    markGroupDesc(sb, g);
+    return s.raw.firstDataBlock + g * s.raw.blocksPerGroup + bit;
+  }
+  return ENOSPC;
+}
+
+export function ext3_free_block(sb: SuperBlock, blk: number): 0 | Errno {
+  const s = EXT3_SB(sb);
+  const g = groupOf(sb, blk);
+  const desc = s.descs[g];
+  assert(desc !== undefined && blk < s.raw.blocksCount, () => `freeing block ${blk} outside the file system`);
+  const bit = blk - s.raw.firstDataBlock - g * s.raw.blocksPerGroup;
+  const bh = s.cache.bread(desc.blockBitmap);
+  if (isErr(bh)) return EIO;
+  assert((((bh.data[bit >> 3] as number) >> (bit & 7)) & 1) === 1, () => `freeing block ${blk}, which is already free`);
+  markMeta(sb, bh, () => {
+    bh.data[bit >> 3] = (bh.data[bit >> 3] as number) & ~(1 << (bit & 7));
+  });
+  s.cache.brelse(bh);
+  desc.freeBlocksCount++;
+  s.raw.freeBlocksCount++;
+  markGroupDesc(sb, g);
+  return 0;
+}

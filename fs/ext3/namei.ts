@@ -1,0 +1,380 @@
+/**
+ * namei.ts: ext2/ext3 directory operations (Linux fs/ext3/namei.c and dir.c's entry handling).
+ *
+ * Layer: fs (ext3). Interface: the directory inode operations create, mknod, symlink, mkdir, link,
+ * unlink, rmdir, rename (lookup and setattr come from inode.ts), filled into the shared directory
+ * table at load. Directories are linear: `add_entry` reuses a free entry or the slack after a live
+ * one (splitting rec_len as Linux does), else grows the directory by a block; `delete_entry` folds
+ * the victim into the entry before it (or clears its inode number when it is first in its block).
+ * Symlinks shorter than 60 bytes live in i_block ("fast"); longer ones get a data block.
+ * Invariants: every entry's rec_len stays 4-aligned, at least its minimum, inside its block; the
+ * last entry of a block reaches the block's end; link counts change with the entries.
+ */
+import { d_instantiate } from '../../kernel/dcache.ts';
+import { EIO, EMLINK, ENOENT, ENOTEMPTY, isErr, type Errno } from '../../kernel/errno.ts';
+import {
+  S_IFDIR, S_IFLNK, S_ISDIR, S_ISLNK, S_ISREG, type Dentry, type Inode,
+} from '../../kernel/fs.ts';
+import { current_fs_time, ihold, inode_init_owner, iput, new_inode } from '../../kernel/inode.ts';
+import type { Process } from '../../kernel/process.ts';
+import type { Sys } from '../../kernel/sched.ts';
+import { decodeDirBlock, dirRecLen, EXT2_N_BLOCKS, fileTypeOfMode, FT_DIR, writeDirEntry } from './ext3_fs.ts';
+import { ext3_new_inode } from './ialloc.ts';
+import {
+  EXT3_I, ext3_bmap, ext3_dir_inode_ops, ext3_file_inode_operations, ext3_file_operations, ext3_dir_operations, ext3_get_block,
+  ext3_symlink_inode_operations, ext3_write_inode, type Ext3InodeInfo,
+} from './inode.ts';
+import { EXT3_SB, markMeta } from './super.ts';
+
+const EXT2_LINK_MAX = 32000;
+
+function touch(inode: Inode, mtime: boolean): void {
+  const now = current_fs_time(inode.i_sb);
+  inode.i_ctime = now;
+  if (mtime) inode.i_mtime = now;
+}
+
+/** A new inode in `dir`'s file system, owned by the caller, written to its table. */
+function ext3_new(dir: Inode, mode: number, p: Process): Inode | Errno {
+  const ino = ext3_new_inode(dir, mode);
+  if (isErr(ino)) return ino;
+  const s = EXT3_SB(dir.i_sb);
+  const inode = new_inode(dir.i_sb, ino);
+  inode_init_owner(inode, dir, mode, p.cred);
+  const now = current_fs_time(dir.i_sb);
+  inode.i_atime = now;
+  inode.i_mtime = now;
+  inode.i_ctime = now;
+  inode.i_nlink = 1;
+  inode.i_generation = s.nextGeneration = (s.nextGeneration + 1) >>> 0;
+  inode.i_private = { block: new Array<number>(EXT2_N_BLOCKS).fill(0), flags: 0, dtime: 0 } satisfies Ext3InodeInfo;
+  if (S_ISDIR(inode.i_mode)) {
+    inode.i_op = ext3_dir_inode_ops.ops;
+    inode.i_fop = ext3_dir_operations;
+  } else if (S_ISREG(inode.i_mode)) {
+    inode.i_op = ext3_file_inode_operations;
+    inode.i_fop = ext3_file_operations;
+  } else if (S_ISLNK(inode.i_mode)) {
+    inode.i_op = ext3_symlink_inode_operations;
+  } else {
+    inode.i_op = ext3_file_inode_operations;
+  }
+  const w = ext3_write_inode(inode);
+  return isErr(w) ? w : inode;
+}
+
+/** Add `name` -> `inode` to directory `dir`. */
+function add_entry(dir: Inode, name: string, inode: Inode): 0 | Errno {
+  const s = EXT3_SB(dir.i_sb);
+  const bs = s.blockSize;
+  const need = dirRecLen(name.length);
+  const type = fileTypeOfMode(inode.i_mode);
+  const nblocks = Math.ceil(dir.i_size / bs);
+  for (let lblk = 0; lblk < nblocks; lblk++) {
+    const phys = ext3_bmap(dir, lblk);
+    if (isErr(phys)) return phys;
+    if (phys === 0) continue;
+    const bh = s.cache.bread(phys);
+    if (isErr(bh)) return EIO;
+    const ents = decodeDirBlock(bh.data);
+    if (typeof ents === 'string') {
+      s.cache.brelse(bh);
+      return EIO;
+    }
+    for (const e of ents) {
+      const used = e.inode === 0 ? 0 : dirRecLen(e.nameLen);
+      if (e.recLen - used < need) continue;
+      markMeta(dir.i_sb, bh, () => {
+        if (used === 0) {
+          writeDirEntry(bh.data, e.offset, inode.i_ino, e.recLen, name, type);
+        } else {
+          new DataView(bh.data.buffer, bh.data.byteOffset).setUint16(e.offset + 4, used, true);
+          writeDirEntry(bh.data, e.offset + used, inode.i_ino, e.recLen - used, name, type);
+        }
+      });
+      s.cache.brelse(bh);
+      touch(dir, true);
+      return ext3_write_inode(dir);
+    }
+    s.cache.brelse(bh);
+  }
+  const phys = ext3_get_block(dir, nblocks);
+  if (isErr(phys)) return phys;
+  const bh = s.cache.getblk(phys);
+  markMeta(dir.i_sb, bh, () => {
+    bh.data.fill(0);
+    writeDirEntry(bh.data, 0, inode.i_ino, bs, name, type);
+  });
+  s.cache.brelse(bh);
+  dir.i_size = (nblocks + 1) * bs;
+  touch(dir, true);
+  return ext3_write_inode(dir);
+}
+
+interface Found {
+  readonly phys: number;
+  readonly offset: number;
+  readonly prev: number | null;
+  readonly recLen: number;
+}
+
+function find_entry(dir: Inode, name: string): Found | null | Errno {
+  const s = EXT3_SB(dir.i_sb);
+  const nblocks = Math.ceil(dir.i_size / s.blockSize);
+  for (let lblk = 0; lblk < nblocks; lblk++) {
+    const phys = ext3_bmap(dir, lblk);
+    if (isErr(phys)) return phys;
+    if (phys === 0) continue;
+    const bh = s.cache.bread(phys);
+    if (isErr(bh)) return EIO;
+    const ents = decodeDirBlock(bh.data);
+    s.cache.brelse(bh);
+    if (typeof ents === 'string') return EIO;
+    let prev: number | null = null;
+    for (const e of ents) {
+      if (e.inode !== 0 && e.name === name) return { phys, offset: e.offset, prev, recLen: e.recLen };
+      prev = e.offset;
+    }
+  }
+  return null;
+}
+
+function delete_entry(dir: Inode, name: string): 0 | Errno {
+  const f = find_entry(dir, name);
+  if (isErr(f)) return f;
+  if (f === null) return ENOENT;
+  const s = EXT3_SB(dir.i_sb);
+  const bh = s.cache.bread(f.phys);
+  if (isErr(bh)) return EIO;
+  markMeta(dir.i_sb, bh, () => {
+    const v = new DataView(bh.data.buffer, bh.data.byteOffset);
+    if (f.prev === null) v.setUint32(f.offset, 0, true);
+    else v.setUint16(f.prev + 4, v.getUint16(f.prev + 4, true) + f.recLen, true);
+  });
+  s.cache.brelse(bh);
+  touch(dir, true);
+  return ext3_write_inode(dir);
+}
+
+/** Point an existing entry at another inode (rename over an existing name). */
+function set_link(dir: Inode, name: string, inode: Inode): 0 | Errno {
+  const f = find_entry(dir, name);
+  if (isErr(f)) return f;
+  if (f === null) return ENOENT;
+  const s = EXT3_SB(dir.i_sb);
+  const bh = s.cache.bread(f.phys);
+  if (isErr(bh)) return EIO;
+  markMeta(dir.i_sb, bh, () => {
+    new DataView(bh.data.buffer, bh.data.byteOffset).setUint32(f.offset, inode.i_ino, true);
+    bh.data[f.offset + 7] = fileTypeOfMode(inode.i_mode);
+  });
+  s.cache.brelse(bh);
+  touch(dir, true);
+  return ext3_write_inode(dir);
+}
+
+function empty_dir(inode: Inode): boolean | Errno {
+  const s = EXT3_SB(inode.i_sb);
+  const nblocks = Math.ceil(inode.i_size / s.blockSize);
+  for (let lblk = 0; lblk < nblocks; lblk++) {
+    const phys = ext3_bmap(inode, lblk);
+    if (isErr(phys)) return phys;
+    if (phys === 0) continue;
+    const bh = s.cache.bread(phys);
+    if (isErr(bh)) return EIO;
+    const ents = decodeDirBlock(bh.data);
+    s.cache.brelse(bh);
+    if (typeof ents === 'string') return EIO;
+    if (ents.some((e) => e.inode !== 0 && e.name !== '.' && e.name !== '..')) return false;
+  }
+  return true;
+}
+
+/** Link a fresh inode under `dentry`, or undo it (drop the inode) if the entry cannot be added. */
+function* instantiate(dir: Inode, dentry: Dentry, inode: Inode): Sys<0 | Errno> {
+  const r = add_entry(dir, dentry.d_name, inode);
+  if (isErr(r)) {
+    inode.i_nlink = 0;
+    yield* iput(inode);
+    return r;
+  }
+  d_instantiate(dentry, inode);
+  return 0;
+}
+
+function* ext3_create(dir: Inode, dentry: Dentry, mode: number, p: Process): Sys<0 | Errno> {
+  const inode = ext3_new(dir, mode, p);
+  if (isErr(inode)) return inode;
+  return yield* instantiate(dir, dentry, inode);
+}
+
+function* ext3_mknod(dir: Inode, dentry: Dentry, mode: number, rdev: number, p: Process): Sys<0 | Errno> {
+  const inode = ext3_new(dir, mode, p);
+  if (isErr(inode)) return inode;
+  inode.i_rdev = rdev;
+  const w = ext3_write_inode(inode);
+  if (isErr(w)) return w;
+  return yield* instantiate(dir, dentry, inode);
+}
+
+function* ext3_symlink(dir: Inode, dentry: Dentry, target: string, p: Process): Sys<0 | Errno> {
+  const inode = ext3_new(dir, S_IFLNK | 0o777, p);
+  if (isErr(inode)) return inode;
+  const info = EXT3_I(inode);
+  inode.i_size = target.length;
+  if (target.length < 60) {
+    const bytes = new Uint8Array(60);
+    for (let i = 0; i < target.length; i++) bytes[i] = target.charCodeAt(i);
+    const v = new DataView(bytes.buffer);
+    for (let i = 0; i < EXT2_N_BLOCKS; i++) info.block[i] = v.getUint32(i * 4, true);
+  } else {
+    const s = EXT3_SB(dir.i_sb);
+    const phys = ext3_get_block(inode, 0);
+    if (isErr(phys)) {
+      inode.i_nlink = 0;
+      yield* iput(inode);
+      return phys;
+    }
+    const bh = s.cache.getblk(phys);
+    markMeta(dir.i_sb, bh, () => {
+      bh.data.fill(0);
+      for (let i = 0; i < target.length; i++) bh.data[i] = target.charCodeAt(i);
+    });
+    s.cache.brelse(bh);
+  }
+  const w = ext3_write_inode(inode);
+  if (isErr(w)) return w;
+  return yield* instantiate(dir, dentry, inode);
+}
+
+function* ext3_mkdir(dir: Inode, dentry: Dentry, mode: number, p: Process): Sys<0 | Errno> {
+  if (dir.i_nlink >= EXT2_LINK_MAX) return EMLINK;
+  const inode = ext3_new(dir, S_IFDIR | mode, p);
+  if (isErr(inode)) return inode;
+  const s = EXT3_SB(dir.i_sb);
+  const phys = ext3_get_block(inode, 0);
+  if (isErr(phys)) {
+    inode.i_nlink = 0;
+    yield* iput(inode);
+    return phys;
+  }
+  const bh = s.cache.getblk(phys);
+  markMeta(dir.i_sb, bh, () => {
+    bh.data.fill(0);
+    writeDirEntry(bh.data, 0, inode.i_ino, 12, '.', FT_DIR);
+    writeDirEntry(bh.data, 12, dir.i_ino, s.blockSize - 12, '..', FT_DIR);
+  });
+  s.cache.brelse(bh);
+  inode.i_size = s.blockSize;
+  inode.i_nlink = 2;
+  const w = ext3_write_inode(inode);
+  if (isErr(w)) return w;
+  const r = yield* instantiate(dir, dentry, inode);
+  if (isErr(r)) return r;
+  dir.i_nlink++;
+  return ext3_write_inode(dir);
+}
+
+function* ext3_link(old: Dentry, dir: Inode, dentry: Dentry): Sys<0 | Errno> {
+  const inode = old.d_inode as Inode;
+  if (inode.i_nlink >= EXT2_LINK_MAX) return EMLINK;
+  const r = add_entry(dir, dentry.d_name, inode);
+  if (isErr(r)) return r;
+  inode.i_nlink++;
+  touch(inode, false);
+  const w = ext3_write_inode(inode);
+  if (isErr(w)) return w;
+  d_instantiate(dentry, ihold(inode));
+  return 0;
+}
+
+function* ext3_unlink(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
+  const inode = dentry.d_inode as Inode;
+  const r = delete_entry(dir, dentry.d_name);
+  if (isErr(r)) return r;
+  inode.i_nlink--;
+  inode.i_ctime = dir.i_ctime;
+  return ext3_write_inode(inode);
+}
+
+function* ext3_rmdir(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
+  const inode = dentry.d_inode as Inode;
+  const empty = empty_dir(inode);
+  if (isErr(empty)) return empty;
+  if (!empty) return ENOTEMPTY;
+  const r = delete_entry(dir, dentry.d_name);
+  if (isErr(r)) return r;
+  inode.i_nlink = 0;
+  inode.i_size = 0;
+  inode.i_ctime = dir.i_ctime;
+  const w = ext3_write_inode(inode);
+  if (isErr(w)) return w;
+  dir.i_nlink--;
+  return ext3_write_inode(dir);
+}
+
+/** Rewrite a directory's ".." to point at `parent`. */
+function set_dotdot(inode: Inode, parent: Inode): 0 | Errno {
+  const s = EXT3_SB(inode.i_sb);
+  const phys = ext3_bmap(inode, 0);
+  if (isErr(phys)) return phys;
+  const bh = s.cache.bread(phys);
+  if (isErr(bh)) return EIO;
+  markMeta(inode.i_sb, bh, () => new DataView(bh.data.buffer, bh.data.byteOffset).setUint32(12, parent.i_ino, true));
+  s.cache.brelse(bh);
+  return 0;
+}
+
+function* ext3_rename(old_dir: Inode, old: Dentry, new_dir: Inode, target: Dentry): Sys<0 | Errno> {
+  const inode = old.d_inode as Inode;
+  const victim = target.d_inode;
+  const isdir = S_ISDIR(inode.i_mode);
+  if (victim !== null) {
+    if (S_ISDIR(victim.i_mode)) {
+      const empty = empty_dir(victim);
+      if (isErr(empty)) return empty;
+      if (!empty) return ENOTEMPTY;
+    }
+    const r = set_link(new_dir, target.d_name, inode);
+    if (isErr(r)) return r;
+    victim.i_ctime = new_dir.i_ctime;
+    if (S_ISDIR(victim.i_mode)) {
+      victim.i_nlink = 0;
+      victim.i_size = 0;
+      new_dir.i_nlink--;
+    } else {
+      victim.i_nlink--;
+    }
+    const w = ext3_write_inode(victim);
+    if (isErr(w)) return w;
+  } else {
+    if (isdir && new_dir.i_nlink >= EXT2_LINK_MAX) return EMLINK;
+    const r = add_entry(new_dir, target.d_name, inode);
+    if (isErr(r)) return r;
+    if (isdir) new_dir.i_nlink++;
+  }
+  const d = delete_entry(old_dir, old.d_name);
+  if (isErr(d)) return d;
+  if (isdir && old_dir !== new_dir) {
+    const r = set_dotdot(inode, new_dir);
+    if (isErr(r)) return r;
+    old_dir.i_nlink--;
+  }
+  touch(inode, false);
+  for (const i of new Set([inode, old_dir, new_dir])) {
+    const w = ext3_write_inode(i);
+    if (isErr(w)) return w;
+  }
+  return 0;
+}
+
+Object.assign(ext3_dir_inode_ops.ops, {
+  create: ext3_create,
+  mknod: ext3_mknod,
+  symlink: ext3_symlink,
+  mkdir: ext3_mkdir,
+  link: ext3_link,
+  unlink: ext3_unlink,
+  rmdir: ext3_rmdir,
+  rename: ext3_rename,
+});

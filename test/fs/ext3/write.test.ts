@@ -1,0 +1,91 @@
+/**
+ * ext2 read-write: the command-language scripts whose answers Linux gave on a fresh ext2
+ * (test/src/sh-scripts/*.linux) must give exactly those answers on ours, and the image afterwards
+ * must pass Linux's e2fsck -fn. Random scripts must end with the same tree as ramfs and a clean fsck.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BlockDevice } from '../../../kernel/blkdev.ts';
+import { isErr } from '../../../kernel/errno.ts';
+import { sys_sync } from '../../../kernel/syscalls.ts';
+import { mkfs } from '../../../fs/ext3/mkfs.ts';
+import { ext3_fs_type } from '../../../fs/ext3/super.ts';
+import { World } from '../../../sim/host.ts';
+import { formatStatus, parseScript, runScript } from '../../../src/sh.ts';
+import { diffTrees, snapshotTree, type TreeNode } from '../../../src/tree.ts';
+import { saveImage } from '../../../src/image.ts';
+import { e2fsck } from '../../support/e2fsprogs.ts';
+import { script } from '../../support/scripts.ts';
+
+const SCRIPTS = join(import.meta.dirname, '../../src/sh-scripts');
+
+interface Run {
+  readonly status: string;
+  readonly tree: TreeNode;
+  readonly dev: BlockDevice;
+}
+
+function runOnExt2(text: string): Run {
+  const dev = new BlockDevice({ name: 'hda', blockSize: 1024, blocks: 8192 });
+  const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16).fill(1), time: 1_009_843_200 });
+  if (typeof geo === 'string') throw new Error(geo);
+  const h = new World({ seed: 1 }).addHost('h');
+  h.registerFs(ext3_fs_type);
+  h.addDisk('hda', dev);
+  h.mountRoot('ext3', 'hda');
+  const parsed = parseScript(text);
+  if ('errors' in parsed) throw new Error(JSON.stringify(parsed.errors));
+  const p = h.process('sh');
+  const status = formatStatus(h.run(p, runScript(p, parsed.commands)));
+  const q = h.process('inspect');
+  const tree = h.run(q, snapshotTree(q, '/', { skip: ['lost+found'] }));
+  if (isErr(tree)) throw new Error(`snapshot: ${tree}`);
+  h.run(q, sys_sync(q));
+  return { status, tree, dev };
+}
+
+function fsckClean(dev: BlockDevice): void {
+  const dir = mkdtempSync(join(tmpdir(), 'izo-w-'));
+  try {
+    const img = join(dir, 'fs.img');
+    saveImage(img, dev);
+    const r = e2fsck(img);
+    expect(r.status, r.output).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runOnRamfs(text: string): TreeNode {
+  const h = new World({ seed: 1 }).addHost('h');
+  h.mountRoot('ramfs', null);
+  const parsed = parseScript(text);
+  if ('errors' in parsed) throw new Error(JSON.stringify(parsed.errors));
+  const p = h.process('sh');
+  h.run(p, runScript(p, parsed.commands));
+  const q = h.process('inspect');
+  const tree = h.run(q, snapshotTree(q, '/'));
+  if (isErr(tree)) throw new Error('snapshot');
+  return tree;
+}
+
+describe('ext2 read-write', () => {
+  for (const name of readdirSync(SCRIPTS).filter((f) => f.endsWith('.sh')).map((f) => f.slice(0, -3))) {
+    it(`${name}: Linux ext2's answers exactly, then e2fsck -fn clean`, () => {
+      const r = runOnExt2(readFileSync(join(SCRIPTS, `${name}.sh`), 'utf8'));
+      expect(r.status).toBe(readFileSync(join(SCRIPTS, `${name}.linux`), 'utf8'));
+      fsckClean(r.dev);
+    });
+  }
+
+  it('random scripts end with the tree ramfs has, and a clean e2fsck (property)', () => {
+    fc.assert(fc.property(script, (text) => {
+      const r = runOnExt2(text);
+      expect(diffTrees(r.tree, runOnRamfs(text))).toEqual([]);
+      fsckClean(r.dev);
+    }), { numRuns: Number(process.env.EXT2_RUNS ?? 40) });
+  });
+});
