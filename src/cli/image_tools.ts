@@ -91,7 +91,9 @@ function* listDir(p: Process, path: string): Sys<Array<[string, Stat]> | number>
 
 function longLine(name: string, st: Stat): string {
   const j = statJson(st) as { type: string; mode: string };
-  return `${String(st.st_ino).padStart(7)} ${j.type.padEnd(7)} ${j.mode} ${String(st.st_nlink).padStart(3)} ${String(st.st_uid).padStart(5)} ${String(st.st_gid).padStart(5)} ${String(st.st_size).padStart(10)} ${name}\n`;
+  const cols = [String(st.st_ino).padStart(7), j.type.padEnd(7), j.mode, String(st.st_nlink).padStart(3), String(st.st_uid).padStart(5),
+    String(st.st_gid).padStart(5), String(st.st_size).padStart(10), name];
+  return `${cols.join(' ')}\n`;
 }
 
 const utf8 = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
@@ -100,7 +102,8 @@ const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
 export const IMAGE_COMMANDS: Subcommand[] = [
   {
     name: 'mkfs',
-    usage: 'izo mkfs IMAGE [--size 16M] [--block-size 1024|2048|4096] [--inodes N] [--label L] [--journal-blocks N | --no-journal] [--seed S]',
+    usage: 'izo mkfs IMAGE [--size 16M] [--block-size 1024|2048|4096] [--inodes N] [--label L] '
+      + '[--journal-blocks N | --no-journal] [--seed S]',
     summary: 'make an ext3 image (ext2 with --no-journal)',
     run(args) {
       const { values, positionals } = parseArgs({
@@ -131,7 +134,8 @@ export const IMAGE_COMMANDS: Subcommand[] = [
         return 8;
       }
       saveImage(path, dev);
-      process.stdout.write(`${path}: ${values['no-journal'] ? 'ext2' : 'ext3'}, ${geo.blocks} blocks of ${bs}, ${geo.groups} groups, ${geo.inodesPerGroup * geo.groups} inodes\n`);
+      const kind = values['no-journal'] ? 'ext2' : 'ext3';
+      process.stdout.write(`${path}: ${kind}, ${geo.blocks} blocks of ${bs}, ${geo.groups} groups, ${geo.inodesPerGroup * geo.groups} inodes\n`);
       return 0;
     },
   },
@@ -176,7 +180,8 @@ export const IMAGE_COMMANDS: Subcommand[] = [
       const { host, proc } = openImage(image);
       const st = host.run(proc, sys_lstat(proc, bytes(path)));
       if (isErr(st)) return fail('stat', path, st);
-      process.stdout.write(`${JSON.stringify({ ...(statJson(st) as object), ino: st.st_ino, blocks: st.st_blocks, mtime: st.st_mtime.sec, ctime: st.st_ctime.sec })}\n`);
+      const extra = { ino: st.st_ino, blocks: st.st_blocks, mtime: st.st_mtime.sec, ctime: st.st_ctime.sec };
+      process.stdout.write(`${JSON.stringify({ ...(statJson(st) as object), ...extra })}\n`);
       return 0;
     },
   },
