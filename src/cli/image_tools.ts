@@ -7,18 +7,18 @@
  * image cannot be used (named: missing, wrong size, unsupported feature, needs recovery).
  */
 import { parseArgs } from 'node:util';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { BlockDevice, isBlockSize } from '../../kernel/blkdev.ts';
 import { errnoName, isErr } from '../../kernel/errno.ts';
 import { O_DIRECTORY, O_RDONLY, S_ISDIR, type Stat } from '../../kernel/fs.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { sys_close, sys_getdents, sys_lstat, sys_open, sys_read } from '../../kernel/syscalls.ts';
+import { sys_close, sys_getdents, sys_lstat, sys_open, sys_read, sys_sync } from '../../kernel/syscalls.ts';
 import { ext3_check_super, ext3_fs_type } from '../../fs/ext3/super.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
 import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
 import { World, type Host } from '../../sim/host.ts';
 import { ImageError, loadImage, saveImage } from '../image.ts';
-import { statJson } from '../sh.ts';
+import { formatHuman, formatParseErrors, formatStatus, parseScript, runScript, statJson } from '../sh.ts';
 import type { Process } from '../../kernel/process.ts';
 import type { Subcommand } from './izo.ts';
 import { UsageError } from './izo.ts';
@@ -43,8 +43,8 @@ export function imageBlockSize(path: string): number {
   return bs;
 }
 
-/** Mount an image read-only in a fresh world; a message if it cannot be. */
-export function openImage(path: string): { host: Host; proc: Process } {
+/** Mount an image (read-only unless `rw`) in a fresh world; an ImageError if it cannot be. */
+export function openImage(path: string, rw = false): { host: Host; proc: Process; dev: BlockDevice } {
   const bs = imageBlockSize(path);
   const dev = loadImage(path, bs, 'image');
   const why = ext3_check_super(dev);
@@ -52,8 +52,8 @@ export function openImage(path: string): { host: Host; proc: Process } {
   const host = new World({ seed: 0 }).addHost('izo');
   host.registerFs(ext3_fs_type);
   host.addDisk('hda', dev);
-  host.mountRoot('ext3', 'hda');
-  return { host, proc: host.process('izo') };
+  host.mountRoot('ext3', 'hda', rw ? '' : 'ro');
+  return { host, proc: host.process('izo'), dev };
 }
 
 function fail(cmd: string, path: string, e: number): number {
@@ -100,6 +100,34 @@ const utf8 = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
 const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
 
 export const IMAGE_COMMANDS: Subcommand[] = [
+  {
+    name: 'sh',
+    usage: 'izo sh IMAGE [--status] < SCRIPT',
+    summary: 'run the command language (docs/commands.md) on an image, then unmount it cleanly',
+    run(args) {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { status: { type: 'boolean', default: false } } });
+      const [image, ...rest] = positionals;
+      if (image === undefined || rest.length > 0) throw new UsageError('sh takes exactly one IMAGE (the script comes on standard input)');
+      const parsed = parseScript(readFileSync(0, 'utf8'), '<stdin>');
+      if ('errors' in parsed) {
+        process.stderr.write(formatParseErrors(parsed.errors));
+        return 2;
+      }
+      const { host, proc, dev } = openImage(image, true);
+      const results = host.run(proc, runScript(proc, parsed.commands));
+      const root = host.process('umount');
+      const sync = host.run(root, sys_sync(root));
+      const sb = host.kernel.rootMnt.mnt_sb;
+      host.runKernel(sb.s_op.put_super?.(sb) ?? (function* () {})());
+      if (isErr(sync)) {
+        process.stderr.write(`izo sh: ${image}: sync failed: ${errnoName(sync)}\n`);
+        return 8;
+      }
+      saveImage(image, dev);
+      process.stdout.write(values.status ? formatStatus(results) : formatHuman(results));
+      return 0;
+    },
+  },
   {
     name: 'mkfs',
     usage: 'izo mkfs IMAGE [--size 16M] [--block-size 1024|2048|4096] [--inodes N] [--label L] '

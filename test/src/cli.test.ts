@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 
 const IZO = join(import.meta.dirname, '../../bin/izo.js');
 function izo(...args: string[]): { status: number; out: string; err: string } {
-  const r = spawnSync('node', [IZO, ...args], { encoding: 'utf8' });
+  return izoIn('', ...args);
+}
+function izoIn(input: string, ...args: string[]): { status: number; out: string; err: string } {
+  const r = spawnSync('node', [IZO, ...args], { encoding: 'utf8', input });
   return { status: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -27,6 +30,25 @@ describe('izo', () => {
       expect(JSON.parse(izo('stat', img, '/d/f').out)).toMatchObject({ type: 'file', size: 5, nlink: 1 });
       const missing = izo('cat', img, '/nope');
       expect([missing.status, missing.err.trim()]).toEqual([1, 'izo cat: /nope: ENOENT']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('izo sh runs a script on an image, one status line per command, and leaves it e2fsck-clean', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'izo-cli-'));
+    try {
+      const img = join(dir, 'b.img');
+      expect(izo('mkfs', img, '--size', '8M', '--no-journal').status).toBe(0);
+      const r = izoIn('mkdir /d\nwrite /d/f "hi there"\nmkdir /d\ncat /d/f\n', 'sh', img, '--status');
+      expect(r.status, r.err).toBe(0);
+      expect(r.out).toBe('ok\nok\nEEXIST\nok "hi there"\n');
+      expect(spawnSync('e2fsck', ['-fn', img]).status).toBe(0);
+      expect(izo('cat', img, '/d/f').out).toBe('hi there');
+      const bad = izoIn('mkdir /e\nfrob\n', 'sh', img);
+      expect(bad.status).toBe(2);
+      expect(bad.err).toMatch(/<stdin>:2:1: unknown command 'frob'/);
+      expect(izo('ls', img).out).toBe('d\nlost+found\n'); // nothing ran
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
