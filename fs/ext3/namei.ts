@@ -348,17 +348,20 @@ function* ext3_rename(old_dir: Inode, old: Dentry, new_dir: Inode, target: Dentr
     const w = ext3_write_inode(victim);
     if (isErr(w)) return w;
   } else {
-    if (isdir && new_dir.i_nlink >= EXT2_LINK_MAX) return EMLINK;
+    if (isdir && new_dir !== old_dir && new_dir.i_nlink >= EXT2_LINK_MAX) return EMLINK;
     const r = add_entry(new_dir, target.d_name, inode);
     if (isErr(r)) return r;
-    if (isdir) new_dir.i_nlink++;
   }
   const d = delete_entry(old_dir, old.d_name);
   if (isErr(d)) return d;
-  if (isdir && old_dir !== new_dir) {
-    const r = set_dotdot(inode, new_dir);
-    if (isErr(r)) return r;
+  if (isdir) {
+    // The moved directory's ".." leaves the old parent and arrives at the new one.
+    if (old_dir !== new_dir) {
+      const r = set_dotdot(inode, new_dir);
+      if (isErr(r)) return r;
+    }
     old_dir.i_nlink--;
+    new_dir.i_nlink++;
   }
   touch(inode, false);
   for (const i of new Set([inode, old_dir, new_dir])) {

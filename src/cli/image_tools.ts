@@ -15,6 +15,7 @@ import type { Sys } from '../../kernel/sched.ts';
 import { sys_close, sys_getdents, sys_lstat, sys_open, sys_read, sys_sync } from '../../kernel/syscalls.ts';
 import { ext3_check_super, ext3_fs_type } from '../../fs/ext3/super.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
+import { fsck } from '../../fs/ext3/fsck.ts';
 import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
 import { World, type Host } from '../../sim/host.ts';
 import { ImageError, loadImage, saveImage } from '../image.ts';
@@ -100,6 +101,28 @@ const utf8 = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
 const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
 
 export const IMAGE_COMMANDS: Subcommand[] = [
+  {
+    name: 'fsck',
+    usage: 'izo fsck IMAGE',
+    summary: 'check an image, read-only (exit 0 clean, 4 problems found, 8 cannot check)',
+    run(args) {
+      const [image, ...rest] = args;
+      if (image === undefined || rest.length > 0) throw new UsageError('fsck takes exactly one IMAGE');
+      const dev = loadImage(image, imageBlockSize(image), 'image');
+      const problems = fsck(dev);
+      if (problems.length === 0) {
+        process.stdout.write(`${image}: clean\n`);
+        return 0;
+      }
+      for (const p of problems) {
+        const where = [p.ino !== undefined ? `inode ${p.ino}` : '', p.blk !== undefined ? `block ${p.blk}` : ''].filter((x) => x !== '').join(', ');
+        process.stdout.write(`pass ${p.pass}: ${p.code}${where === '' ? '' : ` (${where})`}: ${p.message}\n`);
+      }
+      const fatal = problems.some((p) => p.code === 'bad-superblock' || p.code === 'needs-recovery');
+      process.stdout.write(`${image}: ${fatal ? 'cannot be checked' : `${problems.length} problem${problems.length === 1 ? '' : 's'} found`}\n`);
+      return fatal ? 8 : 4;
+    },
+  },
   {
     name: 'sh',
     usage: 'izo sh IMAGE [--status] < SCRIPT',

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -45,10 +45,17 @@ describe('izo', () => {
       expect(r.out).toBe('ok\nok\nEEXIST\nok "hi there"\n');
       expect(spawnSync('e2fsck', ['-fn', img]).status).toBe(0);
       expect(izo('cat', img, '/d/f').out).toBe('hi there');
-      const bad = izoIn('mkdir /e\nfrob\n', 'sh', img);
-      expect(bad.status).toBe(2);
-      expect(bad.err).toMatch(/<stdin>:2:1: unknown command 'frob'/);
+      const malformed = izoIn('mkdir /e\nfrob\n', 'sh', img);
+      expect(malformed.status).toBe(2);
+      expect(malformed.err).toMatch(/<stdin>:2:1: unknown command 'frob'/);
       expect(izo('ls', img).out).toBe('d\nlost+found\n'); // nothing ran
+      expect(izo('fsck', img)).toMatchObject({ status: 0, out: `${img}: clean\n` });
+      const raw = readFileSync(img);
+      raw.writeUInt32LE(7, 1024 + 0x10); // the superblock's free-inode count: now wrong
+      writeFileSync(img, raw);
+      const bad = izo('fsck', img);
+      expect(bad.status).toBe(4);
+      expect(bad.out).toMatch(/sb-free-inodes-wrong/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -81,11 +81,49 @@ describe('ext2 read-write', () => {
     });
   }
 
+  it('renaming a directory within its parent keeps the parent\'s link count (found by the property below)', () => {
+    const r = runOnExt2('mkdir /x\nmv /x /d\nmkdir /a\nmkdir /d/s\nmv /d/s /a/s\nmkdir /e\nmv /a /e');
+    expect(r.status).toBe('ok\n'.repeat(7));
+    fsckClean(r.dev);
+  });
+
   it('random scripts end with the tree ramfs has, and a clean e2fsck (property)', () => {
     fc.assert(fc.property(script, (text) => {
       const r = runOnExt2(text);
       expect(diffTrees(r.tree, runOnRamfs(text))).toEqual([]);
       fsckClean(r.dev);
     }), { numRuns: Number(process.env.EXT2_RUNS ?? 40) });
+  });
+});
+
+describe('ext2 running out of space', () => {
+  function fill(script: string, blocks: number, inodes?: number): { status: string[]; dev: BlockDevice } {
+    const dev = new BlockDevice({ name: 'hda', blockSize: 1024, blocks });
+    const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16), time: 1_009_843_200, ...(inodes !== undefined ? { inodes } : {}) });
+    if (typeof geo === 'string') throw new Error(geo);
+    const h = new World({ seed: 1 }).addHost('h');
+    h.registerFs(ext3_fs_type);
+    h.addDisk('hda', dev);
+    h.mountRoot('ext3', 'hda');
+    const parsed = parseScript(script) as { commands: Parameters<typeof runScript>[1] };
+    const p = h.process('sh');
+    const status = formatStatus(h.run(p, runScript(p, parsed.commands))).trim().split('\n');
+    h.run(p, sys_sync(p));
+    return { status, dev };
+  }
+
+  it('returns ENOSPC when blocks run out, and the image stays clean', () => {
+    const lines = Array.from({ length: 40 }, (_, i) => `writeb /f${i} 20000 ${i + 1}`).join('\n');
+    const { status, dev } = fill(lines, 512);
+    expect(status).toContain('ENOSPC');
+    expect(status[0]).toBe('ok');
+    fsckClean(dev);
+  });
+
+  it('returns ENOSPC when inodes run out, and the image stays clean', () => {
+    const lines = Array.from({ length: 40 }, (_, i) => `mkdir /d${i}`).join('\n');
+    const { status, dev } = fill(lines, 1024, 16);
+    expect(status.filter((s) => s === 'ENOSPC').length).toBeGreaterThan(30);
+    fsckClean(dev);
   });
 });
