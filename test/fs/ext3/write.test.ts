@@ -127,3 +127,25 @@ describe('ext2 running out of space', () => {
     fsckClean(dev);
   });
 });
+
+describe('ext2 big sparse files', () => {
+  it('a file past the double-indirect range (triple indirect) round-trips, and e2fsck agrees', () => {
+    // 1 KiB blocks: 12 direct + 256 + 65536 blocks end at 65804 KiB; write beyond that.
+    const text = 'pwrite /big 70000000 far\npwrite /big 5000 near\nstat /big\ntruncate /big 80000000\nstat /big\ncat /small';
+    const r = runOnExt2(`${text}\nwrite /small x`);
+    expect(r.status.split('\n').slice(0, 3)).toEqual(['ok', 'ok', 'ok {"type":"file","mode":"0644","nlink":1,"size":70000003,"uid":0,"gid":0}']);
+    const h = new World({ seed: 2 }).addHost('h2');
+    h.registerFs(ext3_fs_type);
+    h.addDisk('hda', r.dev);
+    h.mountRoot('ext3', 'hda');
+    const p = h.process('reader');
+    const script = parseScript('cat /big') as { commands: Parameters<typeof runScript>[1] };
+    const [res] = h.run(p, runScript(p, script.commands));
+    const content = res?.output as string;
+    expect(content.length).toBe(80_000_000);
+    expect(content.slice(70_000_000, 70_000_003)).toBe('far');
+    expect(content.slice(5000, 5004)).toBe('near');
+    expect(content.slice(100_000, 100_010)).toBe('\0'.repeat(10));
+    fsckClean(r.dev);
+  });
+});
