@@ -59,7 +59,9 @@ export function ext3_new_block(sb: SuperBlock, goal: number): number | Errno {
     desc.freeBlocksCount--;
     s.raw.freeBlocksCount--;
     markGroupDesc(sb, g);
-    return s.raw.firstDataBlock + g * s.raw.blocksPerGroup + bit;
+    const blk = s.raw.firstDataBlock + g * s.raw.blocksPerGroup + bit;
+    sb.s_kernel.tracer.emit('ext3.new_block', { dev: s.cache.dev.name, blk, group: g });
+    return blk;
   }
   return ENOSPC;
 }
@@ -80,5 +82,6 @@ export function ext3_free_block(sb: SuperBlock, blk: number): 0 | Errno {
   desc.freeBlocksCount++;
   s.raw.freeBlocksCount++;
   markGroupDesc(sb, g);
+  sb.s_kernel.tracer.emit('ext3.free_block', { dev: s.cache.dev.name, blk });
   return 0;
 }

@@ -56,7 +56,9 @@ export function ext3_new_inode(dir: Inode, mode: number): number | Errno {
   s.raw.freeInodesCount--;
   if (S_ISDIR(mode)) desc.usedDirsCount++;
   markGroupDesc(sb, g);
-  return g * s.raw.inodesPerGroup + bit + 1;
+  const ino = g * s.raw.inodesPerGroup + bit + 1;
+  sb.s_kernel.tracer.emit('ext3.new_inode', { dev: s.cache.dev.name, ino, group: g, dir: S_ISDIR(mode) });
+  return ino;
 }
 
 export function ext3_free_inode(sb: SuperBlock, ino: number, wasDir: boolean): 0 | Errno {
@@ -76,5 +78,6 @@ export function ext3_free_inode(sb: SuperBlock, ino: number, wasDir: boolean): 0
   s.raw.freeInodesCount++;
   if (wasDir) desc.usedDirsCount--;
   markGroupDesc(sb, g);
+  sb.s_kernel.tracer.emit('ext3.free_inode', { dev: s.cache.dev.name, ino });
   return 0;
 }

@@ -84,6 +84,7 @@ function add_entry(dir: Inode, name: string, inode: Inode): 0 | Errno {
     for (const e of ents) {
       const used = e.inode === 0 ? 0 : dirRecLen(e.nameLen);
       if (e.recLen - used < need) continue;
+      dir.i_sb.s_kernel.tracer.emit('ext3.add_entry', { dev: s.cache.dev.name, dir: dir.i_ino, name, ino: inode.i_ino, blk: phys, offset: e.offset + used });
       markMeta(dir.i_sb, bh, () => {
         if (used === 0) {
           writeDirEntry(bh.data, e.offset, inode.i_ino, e.recLen, name, type);
@@ -101,6 +102,7 @@ function add_entry(dir: Inode, name: string, inode: Inode): 0 | Errno {
   const phys = ext3_get_block(dir, nblocks);
   if (isErr(phys)) return phys;
   const bh = s.cache.getblk(phys);
+  dir.i_sb.s_kernel.tracer.emit('ext3.add_entry', { dev: s.cache.dev.name, dir: dir.i_ino, name, ino: inode.i_ino, blk: phys, offset: 0 });
   markMeta(dir.i_sb, bh, () => {
     bh.data.fill(0);
     writeDirEntry(bh.data, 0, inode.i_ino, bs, name, type);
@@ -152,6 +154,7 @@ function delete_entry(dir: Inode, name: string): 0 | Errno {
     else v.setUint16(f.prev + 4, v.getUint16(f.prev + 4, true) + f.recLen, true);
   });
   s.cache.brelse(bh);
+  dir.i_sb.s_kernel.tracer.emit('ext3.del_entry', { dev: s.cache.dev.name, dir: dir.i_ino, name });
   touch(dir, true);
   return ext3_write_inode(dir);
 }

@@ -29,6 +29,12 @@ declare module '../../kernel/trace.ts' {
   interface TraceEventMap {
     'ext3.mount': { dev: string; blocks: number; groups: number; readonly: boolean };
     'ext3.refused': { dev: string; reason: string };
+    'ext3.new_inode': { dev: string; ino: number; group: number; dir: boolean };
+    'ext3.free_inode': { dev: string; ino: number };
+    'ext3.new_block': { dev: string; blk: number; group: number };
+    'ext3.free_block': { dev: string; blk: number };
+    'ext3.add_entry': { dev: string; dir: number; name: string; ino: number; blk: number; offset: number };
+    'ext3.del_entry': { dev: string; dir: number; name: string };
   }
 }
 

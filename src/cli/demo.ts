@@ -15,6 +15,11 @@ import { journal_start_thread } from '../../fs/jbd/commit.ts';
 import { journal_dirty_metadata, journal_get_write_access, journal_start, journal_stop, type JbdBuffer } from '../../fs/jbd/transaction.ts';
 import { journal_recover } from '../../fs/jbd/recovery.ts';
 import { formatStatus, parseScript, runScript } from '../sh.ts';
+import { mkfs } from '../../fs/ext3/mkfs.ts';
+import { ext3_fs_type } from '../../fs/ext3/super.ts';
+import { fsck } from '../../fs/ext3/fsck.ts';
+import { sys_statfs, sys_sync } from '../../kernel/syscalls.ts';
+import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
 
 export const DEFAULT_SEED = 2002;
 
@@ -119,6 +124,49 @@ function vfsPart(w: World): string {
   return out;
 }
 
+/** Part 4: ext2 on a disk: a workload through the VFS, where it landed, and fsck's verdict. */
+function ext2Part(w: World): string {
+  const h = w.addHost('delta');
+  const dev = h.addDisk('hdd', { blockSize: 1024, blocks: 8192 });
+  const uuid = new Uint8Array(16);
+  w.rng.stream('mkfs/delta').fill(uuid);
+  const geo = mkfs(dev, { blockSize: 1024, uuid, time: EPOCH_BASE_SEC });
+  if (typeof geo === 'string') return `mkfs: ${geo}\n`;
+  h.registerFs(ext3_fs_type);
+  h.mountRoot('ext3', 'hdd');
+  const script = 'mkdir /home\nmkdir /home/ann\nwrite /home/ann/notes "meeting at 10"\nwriteb /home/ann/photo 30000 5\n'
+    + 'symlink /home/ann/notes /notes\nln /home/ann/notes /home/ann/copy\nrm /home/ann/photo';
+  const parsed = parseScript(script);
+  if ('errors' in parsed) return 'bad demo script\n';
+  const p = h.process('sh');
+  const start = w.trace.count;
+  h.run(p, runScript(p, parsed.commands));
+  h.run(p, sys_sync(p));
+  const events = w.trace.records().slice(start).filter((r) => r.host === 'delta');
+  let out = section('4. ext2 on a disk: where a workload landed');
+  out += `  mkfs: ${geo.blocks} blocks of 1024 in ${geo.groups} group(s), ${geo.inodesPerGroup * geo.groups} inodes; root is inode 2, lost+found 11\n`;
+  const names = new Map<number, string>([[2, '/']]);
+  for (const r of events) {
+    const d = r.data as Record<string, number | string | boolean>;
+    if (r.ev === 'ext3.new_inode') out += `  inode ${d['ino']} allocated in group ${d['group']}${d['dir'] === true ? ' (a directory)' : ''}\n`;
+    if (r.ev === 'ext3.add_entry') {
+      const path = `${names.get(d['dir'] as number) ?? '?'}${names.get(d['dir'] as number) === '/' ? '' : '/'}${d['name']}`;
+      names.set(d['ino'] as number, path);
+      out += `    entry ${JSON.stringify(d['name'])} -> inode ${d['ino']} in directory ${d['dir']}'s block ${d['blk']} at byte ${d['offset']}  (${path})\n`;
+    }
+    if (r.ev === 'ext3.del_entry') out += `    entry ${JSON.stringify(d['name'])} removed from directory ${d['dir']}\n`;
+  }
+  const allocated = events.filter((r) => r.ev === 'ext3.new_block').length;
+  const freed = events.filter((r) => r.ev === 'ext3.free_block').length;
+  const freedInodes = events.filter((r) => r.ev === 'ext3.free_inode').map((r) => (r.data as { ino: number }).ino);
+  out += `  blocks: ${allocated} allocated, ${freed} freed again (the photo: data and its indirect block); inodes freed: ${freedInodes.join(', ') || 'none'}\n`;
+  const st = h.run(p, sys_statfs(p, '/'));
+  if (typeof st === 'object') out += `  bitmaps now: ${st.f_bfree} of ${st.f_blocks} blocks free, ${st.f_ffree} of ${st.f_files} inodes free\n`;
+  const problems = fsck(dev);
+  out += `  fsck (passes 0-5, read-only): ${problems.length === 0 ? 'clean' : problems.map((x) => x.code).join(', ')}\n`;
+  return out;
+}
+
 function show(r: TraceRecord): string {
   const data = Object.entries(r.data as Record<string, unknown>).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
   return `  t=${String(r.t).padStart(6)}us ${r.host.padEnd(5)} ${r.ev.padEnd(14)} ${data}\n`;
@@ -130,6 +178,7 @@ export function demo(seed = DEFAULT_SEED): string {
   out += blockDevicePart(w);
   out += journalPart(w);
   out += vfsPart(w);
+  out += ext2Part(w);
   out += section('trace');
   out += `  ${w.trace.count} events, hash ${w.trace.hash()}\n`;
   return out;
