@@ -26,7 +26,7 @@ function mountImage(path: string, bs: number) {
   const h = w.addHost('h');
   h.registerFs(ext3_fs_type);
   h.addDisk('hda', loadImage(path, bs));
-  h.mountRoot('ext3', 'hda');
+  h.mountRoot('ext3', 'hda', 'ro');
   return { h, s: hostSys(h, h.process('reader')) };
 }
 
@@ -87,7 +87,7 @@ describe('ext2 read path against Linux-made images', () => {
         expect(Object.keys(tree.children ?? {}).sort()).toEqual(['d', 'fast', 'lost+found', 'slow', 'sparse']);
         expect(Object.keys(tree.children?.['d']?.children?.['e']?.children ?? {}).length).toBe(60);
         expect(tree.children?.['d']?.children?.['pipe']?.type).toBe('fifo');
-        // Read-only at this stage: changes are refused, and nothing is written.
+        // Mounted with the ro option: changes are refused.
         expect(s.sys_open('/new', O_CREAT | O_WRONLY, 0o644)).toBe(EROFS);
         expect(s.sys_mkdir('/x', 0o755)).toBe(EROFS);
       } finally {
