@@ -10,6 +10,7 @@ import { statSync } from 'node:fs';
 import { demo } from './demo.ts';
 import { loadImage, ImageError } from '../image.ts';
 import { IMAGE_COMMANDS } from './image_tools.ts';
+import { JOURNAL_COMMANDS } from './journal_tools.ts';
 
 export interface Subcommand {
   readonly name: string;
@@ -49,6 +50,7 @@ export const COMMANDS: Subcommand[] = [
   },
   { name: 'image-info', usage: 'izo image-info IMAGE [--block-size N]', summary: 'size and written blocks of a raw image', run: imageInfo },
   ...IMAGE_COMMANDS,
+  ...JOURNAL_COMMANDS,
 ];
 
 export function parseSeed(s: string): number {
