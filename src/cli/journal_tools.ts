@@ -32,7 +32,9 @@ function superblockBytes(dev: BlockDevice): { buf: Uint8Array; blk: number; off:
 function journalMap(path: string, dev: BlockDevice): number[] {
   const { buf, off } = superblockBytes(dev);
   const sb = decodeSuperblock(buf.subarray(off, off + 1024));
-  if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0 || sb.journalInum !== EXT3_JOURNAL_INO) throw new ImageError(`${path}: has no journal (an ext2 image)`);
+  if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0 || sb.journalInum !== EXT3_JOURNAL_INO) {
+    throw new ImageError(`${path}: has no journal (an ext2 image)`);
+  }
   // Mount a copy read-only, ignoring the recovery flag, just to map inode 8.
   const copy = BlockDevice.fromBlocks({ name: 'map', blockSize: dev.blockSize, blocks: dev.blocks }, dev.writtenBlocks());
   const cb = superblockBytes(copy);
@@ -69,7 +71,9 @@ export const JOURNAL_COMMANDS: Subcommand[] = [
     run(args) {
       const { path, dev, map } = open(args, 'journal');
       const scan = journal_scan(journalIo({ dev, map }, dev.blockSize));
-      if (typeof scan === 'string' || isErr(scan)) throw new ImageError(`${path}: ${typeof scan === 'string' ? scan : 'I/O error'}`);
+      if (typeof scan === 'string' || isErr(scan)) {
+        throw new ImageError(`${path}: ${typeof scan === 'string' ? scan : 'I/O error'}`);
+      }
       const { buf, off } = superblockBytes(dev);
       const needs = (decodeSuperblock(buf.subarray(off, off + 1024)).featureIncompat & INCOMPAT_RECOVER) !== 0;
       const j = scan.jsb;
@@ -95,7 +99,9 @@ export const JOURNAL_COMMANDS: Subcommand[] = [
     run(args) {
       const { path, dev, map } = open(args, 'recover');
       const r = journal_recover(journalIo({ dev, map }, dev.blockSize));
-      if (typeof r === 'string' || isErr(r)) throw new ImageError(`${path}: ${typeof r === 'string' ? r : 'I/O error during recovery'}`);
+      if (typeof r === 'string' || isErr(r)) {
+        throw new ImageError(`${path}: ${typeof r === 'string' ? r : 'I/O error during recovery'}`);
+      }
       const { buf, blk, off } = superblockBytes(dev);
       const v = new DataView(buf.buffer, off);
       v.setUint32(0x60, v.getUint32(0x60, true) & ~INCOMPAT_RECOVER, true);
