@@ -86,7 +86,8 @@ export const JOURNAL_COMMANDS: Subcommand[] = [
         for (const b of t.blocks) out += `  block ${b.fsBlock} logged at ${b.logBlock}${(b.flags & JFS_FLAG_ESCAPE) !== 0 ? ' (escaped)' : ''}\n`;
         if (t.revokes.length > 0) out += `  revokes ${t.revokes.join(', ')}\n`;
       }
-      if (scan.unfinished !== null) out += `transaction ${scan.unfinished.tid}: unfinished (no commit block; not replayed), ${scan.unfinished.blocks.length} blocks\n`;
+      const u = scan.unfinished;
+      if (u !== null) out += `transaction ${u.tid}: unfinished (no commit block; not replayed), ${u.blocks.length} blocks\n`;
       if (!scan.clean) out += `end of log: ${scan.stopReason}\n`;
       process.stdout.write(out);
       return 0;
