@@ -16,6 +16,7 @@ import { makeCred, type FileSystemType } from '../kernel/fs.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Sys } from '../kernel/sched.ts';
+import { sys_sync } from '../kernel/syscalls.ts';
 import { ramfs_fs_type } from '../fs/ramfs/inode.ts';
 import { Prng } from './prng.ts';
 import { Scheduler } from './scheduler.ts';
@@ -110,6 +111,17 @@ export class Host {
     p.task = null;
     assert(result !== null, 'task exited without a result');
     return (result as { value: T }).value;
+  }
+
+  /** A clean shutdown: sync, then every file system's put_super, newest mount first. */
+  shutdown(): void {
+    const k = this.kernel;
+    const p = this.process('shutdown');
+    this.run(p, sys_sync(p));
+    for (const m of [...k.mounts].reverse()) {
+      const sb = m.mnt_sb;
+      if (sb.s_op.put_super !== undefined) this.runKernel(sb.s_op.put_super(sb));
+    }
   }
 
   /** Run kernel work that needs no process (mounting the root) as a kernel thread. */

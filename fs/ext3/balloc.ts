@@ -11,7 +11,8 @@
 import { assert } from '../../kernel/assert.ts';
 import { EIO, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import type { SuperBlock } from '../../kernel/fs.ts';
-import { EXT3_SB, markGroupDesc, markMeta } from './super.ts';
+import { bh2jh } from '../jbd/transaction.ts';
+import { EXT3_SB, markBitmap, markGroupDesc } from './super.ts';
 
 function groupOf(sb: SuperBlock, blk: number): number {
   const s = EXT3_SB(sb);
@@ -23,14 +24,19 @@ function groupSize(sb: SuperBlock, g: number): number {
   return Math.min(s.raw.blocksPerGroup, s.raw.blocksCount - s.raw.firstDataBlock - g * s.raw.blocksPerGroup);
 }
 
-/** The first clear bit in [from, n), or -1. */
-export function findClear(bits: Uint8Array, from: number, n: number): number {
+/**
+ * The first bit in [from, n) clear in `bits` and, if given, in `committed` (the bitmap as of the last
+ * commit: a block freed by a transaction that has not committed must not be reused yet), or -1.
+ */
+export function findClear(bits: Uint8Array, from: number, n: number, committed: Uint8Array | null = null): number {
   for (let i = from; i < n; i++) {
     if ((i & 7) === 0 && bits[i >> 3] === 0xff && i + 8 <= n) {
       i += 7;
       continue;
     }
-    if ((((bits[i >> 3] as number) >> (i & 7)) & 1) === 0) return i;
+    if ((((bits[i >> 3] as number) >> (i & 7)) & 1) !== 0) continue;
+    if (committed !== null && (((committed[i >> 3] as number) >> (i & 7)) & 1) !== 0) continue;
+    return i;
   }
   return -1;
 }
@@ -46,13 +52,14 @@ export function ext3_new_block(sb: SuperBlock, goal: number): number | Errno {
     if (isErr(bh)) return EIO;
     const n = groupSize(sb, g);
     const from = k === 0 ? goal - s.raw.firstDataBlock - g * s.raw.blocksPerGroup : 0;
-    let bit = findClear(bh.data, Math.max(0, from), n);
-    if (bit < 0 && from > 0) bit = findClear(bh.data, 0, n);
+    const committed = bh2jh(bh)?.committedData ?? null;
+    let bit = findClear(bh.data, Math.max(0, from), n, committed);
+    if (bit < 0 && from > 0) bit = findClear(bh.data, 0, n, committed);
     if (bit < 0) {
       s.cache.brelse(bh);
       continue;
     }
-    markMeta(sb, bh, () => {
+    markBitmap(sb, bh, () => {
       bh.data[bit >> 3] = (bh.data[bit >> 3] as number) | (1 << (bit & 7));
     });
     s.cache.brelse(bh);
@@ -75,7 +82,7 @@ export function ext3_free_block(sb: SuperBlock, blk: number): 0 | Errno {
   const bh = s.cache.bread(desc.blockBitmap);
   if (isErr(bh)) return EIO;
   assert((((bh.data[bit >> 3] as number) >> (bit & 7)) & 1) === 1, () => `freeing block ${blk}, which is already free`);
-  markMeta(sb, bh, () => {
+  markBitmap(sb, bh, () => {
     bh.data[bit >> 3] = (bh.data[bit >> 3] as number) & ~(1 << (bit & 7));
   });
   s.cache.brelse(bh);

@@ -11,7 +11,7 @@ import { assert } from '../../kernel/assert.ts';
 import { EIO, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import { S_ISDIR, type Inode, type SuperBlock } from '../../kernel/fs.ts';
 import { findClear } from './balloc.ts';
-import { EXT3_SB, markGroupDesc, markMeta } from './super.ts';
+import { EXT3_SB, markBitmap, markGroupDesc } from './super.ts';
 
 function pickGroup(sb: SuperBlock, parentGroup: number, isDir: boolean): number {
   const s = EXT3_SB(sb);
@@ -48,7 +48,7 @@ export function ext3_new_inode(dir: Inode, mode: number): number | Errno {
     s.cache.brelse(bh);
     return ENOSPC;
   }
-  markMeta(sb, bh, () => {
+  markBitmap(sb, bh, () => {
     bh.data[bit >> 3] = (bh.data[bit >> 3] as number) | (1 << (bit & 7));
   });
   s.cache.brelse(bh);
@@ -70,7 +70,7 @@ export function ext3_free_inode(sb: SuperBlock, ino: number, wasDir: boolean): 0
   const bh = s.cache.bread(desc.inodeBitmap);
   if (isErr(bh)) return EIO;
   assert((((bh.data[bit >> 3] as number) >> (bit & 7)) & 1) === 1, () => `freeing inode ${ino}, which is already free`);
-  markMeta(sb, bh, () => {
+  markBitmap(sb, bh, () => {
     bh.data[bit >> 3] = (bh.data[bit >> 3] as number) & ~(1 << (bit & 7));
   });
   s.cache.brelse(bh);

@@ -21,7 +21,7 @@ import { ext3_free_block, ext3_new_block } from './balloc.ts';
 import { ext3_free_inode } from './ialloc.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { decodeDirBlock, decodeInode, encodeInode, EXT2_N_BLOCKS, type RawInode } from './ext3_fs.ts';
-import { EXT3_SB, markMeta } from './super.ts';
+import { EXT3_SB, ext3_force_commit, ext3_journaled, forgetBlock, markData, markMeta } from './super.ts';
 
 export interface Ext3InodeInfo {
   readonly block: number[];
@@ -216,9 +216,17 @@ export const ext3_symlink_inode_operations: InodeOperations = { readlink: ext3_r
 export const ext3_file_operations: FileOperations = { read: ext3_file_read, write: ext3_file_write, fsync: ext3_fsync };
 export const ext3_dir_operations: FileOperations = { readdir: ext3_readdir, fsync: ext3_fsync };
 
-/** fsync: write the whole file system's dirty buffers and flush (ext2 has no finer unit). */
+/** fsync: ext3 commits the running transaction and waits; ext2 writes everything and flushes. */
 function* ext3_fsync(file: File): Sys<0 | Errno> {
   const sb = file.f_inode.i_sb;
+  const s = EXT3_SB(sb);
+  if (s.journal !== null) {
+    // Data first (in writeback mode nothing else would write it), then the commit, whose barrier
+    // makes both durable. Journaled metadata is not dirty for the cache and is not written here.
+    const w = s.cache.sync_dirty_buffers();
+    if (isErr(w)) return w;
+    return yield* ext3_force_commit(sb);
+  }
   const r = yield* (sb.s_op.sync_fs?.(sb, true) ?? noSync());
   return r;
 }
@@ -278,13 +286,20 @@ function writePtr(sb: Inode['i_sb'], blk: number, idx: number, value: number): 0
   return 0;
 }
 
-/** A fresh, zeroed block near `goal` (for data or an indirect block); counted in i_blocks. */
-function newZeroedBlock(inode: Inode, goal: number): number | Errno {
+/**
+ * A new block near `goal`, counted in i_blocks. An indirect block is zeroed as metadata; a data
+ * block is left for its writer, who fills it whole (zeros where it writes nothing).
+ */
+function newBlock(inode: Inode, goal: number, indirect: boolean): number | Errno {
   const s = EXT3_SB(inode.i_sb);
   const blk = ext3_new_block(inode.i_sb, goal);
   if (isErr(blk)) return blk;
   const bh = s.cache.getblk(blk);
-  markMeta(inode.i_sb, bh, () => bh.data.fill(0));
+  if (indirect) markMeta(inode.i_sb, bh, () => bh.data.fill(0));
+  else {
+    bh.data.fill(0);
+    bh.uptodate = true;
+  }
   s.cache.brelse(bh);
   inode.i_blocks += s.blockSize / 512;
   return blk;
@@ -311,7 +326,7 @@ export function ext3_get_block(inode: Inode, lblk: number): number | Errno {
   const goal = (info.block[0] ?? 0) || s.descs[Math.floor((inode.i_ino - 1) / s.raw.inodesPerGroup)]!.inodeTable;
   let blk = info.block[path[0] as number] ?? 0;
   if (blk === 0) {
-    const nb = newZeroedBlock(inode, goal);
+    const nb = newBlock(inode, goal, path.length > 1);
     if (isErr(nb)) return nb;
     info.block[path[0] as number] = nb;
     blk = nb;
@@ -324,7 +339,7 @@ export function ext3_get_block(inode: Inode, lblk: number): number | Errno {
       blk = next;
       continue;
     }
-    const nb = newZeroedBlock(inode, blk);
+    const nb = newBlock(inode, blk, i < path.length - 1);
     if (isErr(nb)) return nb;
     const w = writePtr(inode.i_sb, blk, idx, nb);
     if (isErr(w)) return w;
@@ -340,6 +355,7 @@ function freeTree(inode: Inode, blk: number, depth: number, first: number, from:
   const span = per ** depth;
   if (depth === 0) {
     if (first < from) return { empty: false };
+    forgetBlock(inode.i_sb, blk, !S_ISREG(inode.i_mode));
     const r = ext3_free_block(inode.i_sb, blk);
     if (isErr(r)) return r;
     inode.i_blocks -= s.blockSize / 512;
@@ -365,6 +381,7 @@ function freeTree(inode: Inode, blk: number, depth: number, first: number, from:
     }
   }
   if (empty) {
+    forgetBlock(inode.i_sb, blk, true);
     const r = ext3_free_block(inode.i_sb, blk);
     if (isErr(r)) return r;
     inode.i_blocks -= s.blockSize / 512;
@@ -384,6 +401,7 @@ export function ext3_truncate_blocks(inode: Inode, size: number): 0 | Errno {
   for (let i = 0; i < 12; i++) {
     const b = info.block[i] ?? 0;
     if (b !== 0 && i >= from) {
+      forgetBlock(inode.i_sb, b, !S_ISREG(inode.i_mode));
       const r = ext3_free_block(inode.i_sb, b);
       if (isErr(r)) return r;
       inode.i_blocks -= bs / 512;
@@ -404,15 +422,33 @@ export function ext3_truncate_blocks(inode: Inode, size: number): 0 | Errno {
     if (phys !== 0) {
       const bh = s.cache.bread(phys);
       if (isErr(bh)) return EIO;
-      markMeta(inode.i_sb, bh, () => bh.data.fill(0, tail));
+      (S_ISREG(inode.i_mode) ? markData : markMeta)(inode.i_sb, bh, () => bh.data.fill(0, tail));
       s.cache.brelse(bh);
     }
   }
   return 0;
 }
 
+/** Blocks written per journal handle: each write of a larger range takes several handles. */
+const WRITE_CHUNK_BLOCKS = 16;
+const WRITE_CREDITS = 2 * WRITE_CHUNK_BLOCKS + 12;
+
 function* ext3_file_write(file: File, data: Uint8Array, pos: number): Sys<number | Errno> {
   const inode = file.f_inode;
+  const chunk = WRITE_CHUNK_BLOCKS * EXT3_SB(inode.i_sb).blockSize;
+  let done = 0;
+  while (done < data.length) {
+    const part = data.subarray(done, Math.min(data.length, done + chunk - ((pos + done) % EXT3_SB(inode.i_sb).blockSize)));
+    const n = yield* ext3_journaled(inode.i_sb, WRITE_CREDITS, () => write_range(inode, part, pos + done));
+    if (isErr(n)) return done > 0 ? done : n;
+    done += n;
+    if (n < part.length) break;
+  }
+  return done;
+}
+
+/** Write `data` at `pos` (one handle's worth); the count written, or an error if none was. */
+function write_range(inode: Inode, data: Uint8Array, pos: number): number | Errno {
   const s = EXT3_SB(inode.i_sb);
   const bs = s.blockSize;
   let done = 0;
@@ -432,7 +468,7 @@ function* ext3_file_write(file: File, data: Uint8Array, pos: number): Sys<number
       err = bh;
       break;
     }
-    markMeta(inode.i_sb, bh, () => bh.data.set(data.subarray(done, done + n), within));
+    markData(inode.i_sb, bh, () => bh.data.set(data.subarray(done, done + n), within));
     s.cache.brelse(bh);
     done += n;
   }
@@ -448,24 +484,54 @@ function* ext3_file_write(file: File, data: Uint8Array, pos: number): Sys<number
   return done;
 }
 
+const TRUNCATE_CREDITS = 64;
+
+/**
+ * Shrink the inode's blocks to `size` in steps small enough for one handle each (a step frees at
+ * most the data under a bounded number of indirect blocks), writing the inode after each, as
+ * Linux restarts its truncate handle.
+ */
+function* truncate_in_steps(inode: Inode, size: number): Sys<0 | Errno> {
+  const s = EXT3_SB(inode.i_sb);
+  const per = s.blockSize / 4;
+  const stepBytes = Math.floor(TRUNCATE_CREDITS / 4) * per * s.blockSize;
+  let at = inode.i_size;
+  while (at > size) {
+    const next = Math.max(size, at - stepBytes);
+    const r = yield* ext3_journaled(inode.i_sb, TRUNCATE_CREDITS, () => {
+      const t = ext3_truncate_blocks(inode, next);
+      return isErr(t) ? t : ext3_write_inode(inode);
+    });
+    if (isErr(r)) return r;
+    at = next;
+  }
+  return 0;
+}
+
 export function* ext3_setattr(dentry: Dentry, attr: Iattr, p: Process): Sys<0 | Errno> {
   const inode = dentry.d_inode as Inode;
-  if ((attr.ia_valid & ATTR_SIZE) !== 0 && attr.ia_size !== undefined && attr.ia_size < inode.i_size) {
-    const r = ext3_truncate_blocks(inode, attr.ia_size);
+  if ((attr.ia_valid & ATTR_SIZE) !== 0 && attr.ia_size !== undefined && attr.ia_size < inode.i_size && S_ISREG(inode.i_mode)) {
+    const r = yield* truncate_in_steps(inode, attr.ia_size);
     if (isErr(r)) return r;
   }
-  inode_setattr(inode, attr, p.cred);
-  return ext3_write_inode(inode);
+  return yield* ext3_journaled(inode.i_sb, 8, () => {
+    inode_setattr(inode, attr, p.cred);
+    return ext3_write_inode(inode);
+  });
 }
 
 /** Last reference to an unlinked inode: free its blocks and the inode itself. */
 export function* ext3_delete_inode(inode: Inode): Sys<void> {
   const info = EXT3_I(inode);
-  if (!(S_ISLNK(inode.i_mode) && inode.i_blocks === 0) && !S_ISCHR(inode.i_mode) && !S_ISBLK(inode.i_mode)) ext3_truncate_blocks(inode, 0);
-  inode.i_size = 0;
-  info.dtime = current_fs_time(inode.i_sb).sec;
-  ext3_write_inode(inode);
-  ext3_free_inode(inode.i_sb, inode.i_ino, S_ISDIR(inode.i_mode));
+  const hasBlocks = !(S_ISLNK(inode.i_mode) && inode.i_blocks === 0) && !S_ISCHR(inode.i_mode) && !S_ISBLK(inode.i_mode);
+  if (hasBlocks && S_ISREG(inode.i_mode)) yield* truncate_in_steps(inode, 0);
+  yield* ext3_journaled(inode.i_sb, TRUNCATE_CREDITS, () => {
+    if (hasBlocks) ext3_truncate_blocks(inode, 0);
+    inode.i_size = 0;
+    info.dtime = current_fs_time(inode.i_sb).sec;
+    ext3_write_inode(inode);
+    return ext3_free_inode(inode.i_sb, inode.i_ino, S_ISDIR(inode.i_mode));
+  });
 }
 
 

@@ -17,14 +17,14 @@ import {
 } from '../../kernel/fs.ts';
 import { current_fs_time, ihold, inode_init_owner, iput, new_inode } from '../../kernel/inode.ts';
 import type { Process } from '../../kernel/process.ts';
-import type { Sys } from '../../kernel/sched.ts';
+import { runSync, type Sys } from '../../kernel/sched.ts';
 import { decodeDirBlock, dirRecLen, EXT2_N_BLOCKS, fileTypeOfMode, FT_DIR, writeDirEntry } from './ext3_fs.ts';
 import { ext3_new_inode } from './ialloc.ts';
 import {
   EXT3_I, ext3_bmap, ext3_dir_inode_ops, ext3_file_inode_operations, ext3_file_operations, ext3_dir_operations, ext3_get_block,
   ext3_symlink_inode_operations, ext3_write_inode, type Ext3InodeInfo,
 } from './inode.ts';
-import { EXT3_SB, markMeta } from './super.ts';
+import { EXT3_SB, ext3_journaled, markMeta } from './super.ts';
 
 const EXT2_LINK_MAX = 32000;
 
@@ -374,13 +374,28 @@ function* ext3_rename(old_dir: Inode, old: Dentry, new_dir: Inode, target: Dentr
   return 0;
 }
 
+/** Credits for a namespace operation: inode and directory blocks, bitmaps, descriptors, superblock. */
+const NS_CREDITS = 40;
+
+/**
+ * Each operation runs inside one journal handle (no-ops on ext2). The operations above never yield
+ * between their first and last change, so the handle is theirs alone while it is open.
+ */
+function journaled<A extends unknown[]>(op: (...a: A) => Sys<0 | Errno>, dirArg: (...a: A) => Inode): (...a: A) => Sys<0 | Errno> {
+  return function* (...a: A): Sys<0 | Errno> {
+    const sb = dirArg(...a).i_sb;
+    const r = yield* ext3_journaled(sb, NS_CREDITS, () => runSync(op(...a)));
+    return r;
+  };
+}
+
 Object.assign(ext3_dir_inode_ops.ops, {
-  create: ext3_create,
-  mknod: ext3_mknod,
-  symlink: ext3_symlink,
-  mkdir: ext3_mkdir,
-  link: ext3_link,
-  unlink: ext3_unlink,
-  rmdir: ext3_rmdir,
-  rename: ext3_rename,
+  create: journaled(ext3_create, (d) => d),
+  mknod: journaled(ext3_mknod, (d) => d),
+  symlink: journaled(ext3_symlink, (d) => d),
+  mkdir: journaled(ext3_mkdir, (d) => d),
+  link: journaled(ext3_link, (_o, d) => d),
+  unlink: journaled(ext3_unlink, (d) => d),
+  rmdir: journaled(ext3_rmdir, (d) => d),
+  rename: journaled(ext3_rename, (d) => d),
 });

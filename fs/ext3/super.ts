@@ -12,17 +12,26 @@
  * and the group descriptors are kept in memory and written back at sync and unmount.
  */
 import type { BlockDevice } from '../../kernel/blkdev.ts';
+import { assert } from '../../kernel/assert.ts';
 import { BufferCache, type BufferHead } from '../../kernel/buffer.ts';
 import { d_alloc_root } from '../../kernel/dcache.ts';
 import { EINVAL, EIO, isErr, type Errno } from '../../kernel/errno.ts';
-import { MS_RDONLY, type FileSystemType, type StatFs, type SuperBlock, type SuperOperations } from '../../kernel/fs.ts';
+import { Inode, MS_RDONLY, type FileSystemType, type StatFs, type SuperBlock, type SuperOperations } from '../../kernel/fs.ts';
+import { runSync } from '../../kernel/sched.ts';
 import { iget } from '../../kernel/inode.ts';
+import { DEFAULT_JOURNAL_OPTIONS, journal_load, type Journal } from '../jbd/journal.ts';
+import { journal_destroy, journal_force_commit, journal_start_thread } from '../jbd/commit.ts';
+import {
+  journal_dirty_data, journal_dirty_metadata, journal_get_undo_access, journal_get_write_access, journal_revoke, journal_start,
+  journal_stop, type Handle,
+} from '../jbd/transaction.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import {
-  decodeGroupDesc, decodeSuperblock, encodeGroupDesc, encodeSuperblock, EXT2_ROOT_INO, EXT2_SUPER_MAGIC, GROUP_DESC_SIZE, INCOMPAT_NAMES, INCOMPAT_RECOVER,
+  COMPAT_HAS_JOURNAL, decodeGroupDesc, decodeSuperblock, encodeGroupDesc, encodeSuperblock, EXT2_ROOT_INO, EXT3_JOURNAL_INO,
+  EXT2_SUPER_MAGIC, GROUP_DESC_SIZE, INCOMPAT_NAMES, INCOMPAT_RECOVER,
   RO_COMPAT_NAMES, SUPERBLOCK_OFFSET, SUPPORTED_INCOMPAT, SUPPORTED_RO_COMPAT, type GroupDesc, type Superblock,
 } from './ext3_fs.ts';
-import { ext3_delete_inode, ext3_read_inode, ext3_write_inode_op } from './inode.ts';
+import { ext3_bmap, ext3_delete_inode, ext3_read_inode, ext3_write_inode_op } from './inode.ts';
 import './namei.ts'; // fills the directory operations table
 
 declare module '../../kernel/trace.ts' {
@@ -50,12 +59,95 @@ export interface Ext3SbInfo {
   /** First block of the group descriptor table. */
   readonly gdtStart: number;
   nextGeneration: number;
+  /** The journal, while mounted read-write with one (ext3); null for ext2. */
+  journal: Journal | null;
+  /** The handle of the operation running now (operations never yield while they hold one). */
+  handle: Handle | null;
+  dataMode: DataMode;
 }
 
-/** Change a metadata buffer: the one place every on-disk structure is modified. */
+export type DataMode = 'ordered' | 'journal' | 'writeback';
+
+function handleOf(sb: SuperBlock): Handle | null {
+  const s = EXT3_SB(sb);
+  if (s.journal === null) return null;
+  assert(s.handle !== null, 'ext3: metadata changed outside a journal handle');
+  return s.handle;
+}
+
+/**
+ * Change a metadata buffer: the one place every on-disk structure is modified. Under a journal the
+ * change joins the running handle: write access first (so a buffer the committing transaction has
+ * not logged yet is frozen before it changes), then the change, then dirty_metadata.
+ */
 export function markMeta(sb: SuperBlock, bh: BufferHead, change: () => void): void {
+  const h = handleOf(sb);
+  if (h === null) {
+    change();
+    EXT3_SB(sb).cache.mark_buffer_dirty(bh);
+    return;
+  }
+  assert(journal_get_write_access(h, bh) === 0, () => `ext3: no write access to block ${bh.blk}`);
   change();
-  EXT3_SB(sb).cache.mark_buffer_dirty(bh);
+  bh.uptodate = true;
+  assert(journal_dirty_metadata(h, bh) === 0, () => `ext3: cannot journal block ${bh.blk}`);
+}
+
+/** An allocation bitmap: like markMeta, but keeps the last committed copy (undo access). */
+export function markBitmap(sb: SuperBlock, bh: BufferHead, change: () => void): void {
+  const h = handleOf(sb);
+  if (h !== null) assert(journal_get_undo_access(h, bh) === 0, () => `ext3: no undo access to block ${bh.blk}`);
+  markMeta(sb, bh, change);
+}
+
+/** A file's data block: metadata in data=journal mode, ordered before the commit in data=ordered. */
+export function markData(sb: SuperBlock, bh: BufferHead, change: () => void): void {
+  const s = EXT3_SB(sb);
+  if (s.journal !== null && s.dataMode === 'journal') {
+    markMeta(sb, bh, change);
+    return;
+  }
+  change();
+  s.cache.mark_buffer_dirty(bh);
+  const h = s.journal === null ? null : handleOf(sb);
+  if (h !== null && s.dataMode === 'ordered') journal_dirty_data(h, bh);
+}
+
+/** A block is being freed: a metadata block must never be replayed from older log copies. */
+export function forgetBlock(sb: SuperBlock, blk: number, metadata: boolean): void {
+  const s = EXT3_SB(sb);
+  if (s.journal === null) return;
+  if (!metadata && s.dataMode !== 'journal') return;
+  const h = handleOf(sb) as Handle;
+  const bh = s.cache.getblk(blk);
+  journal_revoke(h, blk, bh);
+  s.cache.brelse(bh);
+}
+
+/** Run `body` (which must not yield) inside a handle of `credits`; nests into a running one. */
+export function* ext3_journaled<T>(sb: SuperBlock, credits: number, body: () => T): Sys<T | Errno> {
+  const s = EXT3_SB(sb);
+  if (s.journal === null) return body();
+  if (s.handle !== null) {
+    s.handle.refs++;
+    const r = body();
+    s.handle.refs--;
+    return r;
+  }
+  const h = yield* journal_start(s.journal, Math.min(credits, s.journal.maxTransactionBuffers));
+  if (isErr(h)) return h;
+  s.handle = h;
+  const r = body();
+  s.handle = null;
+  const stop = yield* journal_stop(h);
+  return isErr(stop) ? stop : r;
+}
+
+export function* ext3_force_commit(sb: SuperBlock): Sys<0 | Errno> {
+  const s = EXT3_SB(sb);
+  if (s.journal === null) return s.cache.dev.flush();
+  yield* journal_force_commit(s.journal);
+  return s.journal.aborted ? EIO : 0;
 }
 
 /** Write group `g`'s in-memory descriptor into the descriptor table buffer. */
@@ -81,8 +173,9 @@ export function ext3_write_super_now(sb: SuperBlock): 0 | Errno {
 function* ext3_sync_fs(sb: SuperBlock): Sys<0 | Errno> {
   const s = EXT3_SB(sb);
   if ((sb.s_flags & MS_RDONLY) !== 0) return 0;
-  const r = ext3_write_super_now(sb);
+  const r = yield* ext3_journaled(sb, 4, () => ext3_write_super_now(sb));
   if (isErr(r)) return r;
+  if (s.journal !== null) return yield* ext3_force_commit(sb);
   const w = s.cache.sync_dirty_buffers();
   if (isErr(w)) return w;
   return s.cache.dev.flush();
@@ -90,10 +183,18 @@ function* ext3_sync_fs(sb: SuperBlock): Sys<0 | Errno> {
 
 function* ext3_put_super(sb: SuperBlock): Sys<void> {
   const s = EXT3_SB(sb);
-  if ((sb.s_flags & MS_RDONLY) === 0) {
-    s.raw.state = 1;
-    yield* ext3_sync_fs(sb);
+  if ((sb.s_flags & MS_RDONLY) !== 0) return;
+  const r = yield* ext3_journaled(sb, 4, () => ext3_write_super_now(sb));
+  if (s.journal !== null && !isErr(r)) {
+    // Commit, write everything home, mark the journal clean; then the file system is clean too.
+    yield* journal_destroy(s.journal);
+    s.journal = null;
+    s.raw.featureIncompat &= ~INCOMPAT_RECOVER;
   }
+  s.raw.state = 1;
+  ext3_write_super_now(sb);
+  s.cache.sync_dirty_buffers();
+  s.cache.dev.flush();
 }
 
 export function EXT3_SB(sb: SuperBlock): Ext3SbInfo {
@@ -107,7 +208,7 @@ function names(bits: number, table: Readonly<Record<number, string>>): string {
 }
 
 /** The superblock, or why the image cannot be mounted. Reads only. */
-export function ext3_check_super(dev: BlockDevice): Superblock | string {
+export function ext3_check_super(dev: BlockDevice, allowRecovery = false): Superblock | string {
   const buf = new Uint8Array(dev.blockSize);
   const blk = dev.blockSize === 1024 ? 1 : 0;
   if (isErr(dev.read(blk, buf))) return 'I/O error reading the superblock';
@@ -118,7 +219,9 @@ export function ext3_check_super(dev: BlockDevice): Superblock | string {
   if (badIncompat !== 0) return `unsupported incompatible features: ${names(badIncompat, INCOMPAT_NAMES)}`;
   const badRo = raw.featureRoCompat & ~SUPPORTED_RO_COMPAT;
   if (badRo !== 0) return `unsupported read-only-compatible features: ${names(badRo, RO_COMPAT_NAMES)}`;
-  if ((raw.featureIncompat & INCOMPAT_RECOVER) !== 0) return 'the journal needs recovery (run izo recover first)';
+  if ((raw.featureIncompat & INCOMPAT_RECOVER) !== 0 && !(allowRecovery && (raw.featureCompat & COMPAT_HAS_JOURNAL) !== 0)) {
+    return 'the journal needs recovery (run izo recover first, or mount it read-write)';
+  }
   if (raw.inodeSize < 128 || (raw.inodeSize & (raw.inodeSize - 1)) !== 0) return `bad inode size ${raw.inodeSize}`;
   if (raw.blocksPerGroup === 0 || raw.inodesPerGroup === 0) return 'zero blocks or inodes per group';
   return raw;
@@ -143,41 +246,112 @@ export const ext3_super_operations: SuperOperations = {
   put_super: ext3_put_super,
 };
 
-function* ext3_read_super(sb: SuperBlock, dev: BlockDevice | null, data: string): Sys<0 | Errno> {
-  if (dev === null) return EINVAL;
-  const raw = ext3_check_super(dev);
-  if (typeof raw === 'string') {
-    sb.s_kernel.tracer.emit('ext3.refused', { dev: dev.name, reason: raw });
-    return EINVAL;
+interface MountOptions {
+  readonly ro: boolean;
+  readonly dataMode: DataMode;
+  readonly barrier: boolean;
+  readonly commitSec: number;
+}
+
+/** ext3's mount options: ro/rw, data=ordered|journal|writeback, barrier=0|1 (nobarrier), commit=N. */
+export function parseMountOptions(data: string): MountOptions | string {
+  let o: MountOptions = { ro: false, dataMode: 'ordered', barrier: true, commitSec: 5 };
+  for (const opt of data.split(',').filter((x) => x !== '')) {
+    const [k, v] = opt.split('=');
+    if (k === 'ro' || k === 'rw') o = { ...o, ro: k === 'ro' };
+    else if (k === 'data' && (v === 'ordered' || v === 'journal' || v === 'writeback')) o = { ...o, dataMode: v };
+    else if (k === 'barrier' && (v === '0' || v === '1')) o = { ...o, barrier: v === '1' };
+    else if (k === 'nobarrier' && v === undefined) o = { ...o, barrier: false };
+    else if (k === 'commit' && v !== undefined && /^[1-9][0-9]*$/.test(v)) o = { ...o, commitSec: Number(v) };
+    else return `unknown or malformed mount option '${opt}'`;
   }
-  const cache = new BufferCache(dev);
-  const groups = Math.ceil((raw.blocksCount - raw.firstDataBlock) / raw.blocksPerGroup);
+  return o;
+}
+
+function readDescs(cache: BufferCache, raw: Superblock, groups: number): GroupDesc[] | Errno {
   const descs: GroupDesc[] = [];
-  const gdtStart = raw.firstDataBlock + 1;
   for (let g = 0; g < groups; g++) {
     const off = g * GROUP_DESC_SIZE;
-    const bh = cache.bread(gdtStart + Math.floor(off / dev.blockSize));
+    const bh = cache.bread(raw.firstDataBlock + 1 + Math.floor(off / cache.blockSize));
     if (isErr(bh)) return EIO;
-    descs.push(decodeGroupDesc(bh.data, off % dev.blockSize));
+    descs.push(decodeGroupDesc(bh.data, off % cache.blockSize));
     cache.brelse(bh);
   }
-  const options = data.split(',').filter((o) => o !== '');
-  const unknown = options.filter((o) => o !== 'ro' && o !== 'rw');
-  if (unknown.length > 0) {
-    sb.s_kernel.tracer.emit('ext3.refused', { dev: dev.name, reason: `unknown mount options: ${unknown.join(', ')}` });
-    return EINVAL;
+  return descs;
+}
+
+function refuse(sb: SuperBlock, dev: BlockDevice, reason: string): Errno {
+  sb.s_kernel.tracer.emit('ext3.refused', { dev: dev.name, reason });
+  return EINVAL;
+}
+
+function makeInfo(dev: BlockDevice, cache: BufferCache, raw: Superblock, descs: GroupDesc[], sb: SuperBlock, mode: DataMode): Ext3SbInfo {
+  // The superblock's totals are not journaled and may lag after a crash: like ext3, count them from
+  // the group descriptors at every mount (they are written back at sync and unmount).
+  raw.freeBlocksCount = descs.reduce((n, d) => n + d.freeBlocksCount, 0);
+  raw.freeInodesCount = descs.reduce((n, d) => n + d.freeInodesCount, 0);
+  return {
+    cache, raw, descs, blockSize: dev.blockSize, groups: descs.length, gdtStart: raw.firstDataBlock + 1,
+    sbBlock: dev.blockSize === 1024 ? 1 : 0, sbOffset: dev.blockSize === 1024 ? 0 : SUPERBLOCK_OFFSET,
+    nextGeneration: sb.s_kernel.random?.u32() ?? 1, journal: null, handle: null, dataMode: mode,
+  };
+}
+
+/** The journal's blocks, from inode 8's map. */
+function journalBlocks(sb: SuperBlock): number[] | string {
+  const inode = new Inode(sb, EXT3_JOURNAL_INO);
+  if (isErr(runSync(ext3_read_inode(inode)))) return 'cannot read the journal inode';
+  const map: number[] = [];
+  for (let n = 0; n * EXT3_SB(sb).blockSize < inode.i_size; n++) {
+    const b = ext3_bmap(inode, n);
+    if (isErr(b) || b === 0) return `journal block ${n} is not mapped`;
+    map.push(b);
   }
-  const generation = sb.s_kernel.random?.u32() ?? 1;
-  sb.s_fs_info = {
-    cache, raw, descs, blockSize: dev.blockSize, groups, gdtStart,
-    sbBlock: dev.blockSize === 1024 ? 1 : 0, sbOffset: dev.blockSize === 1024 ? 0 : SUPERBLOCK_OFFSET, nextGeneration: generation,
-  } satisfies Ext3SbInfo;
+  return map;
+}
+
+function* ext3_read_super(sb: SuperBlock, dev: BlockDevice | null, data: string): Sys<0 | Errno> {
+  if (dev === null) return EINVAL;
+  const opts = parseMountOptions(data);
+  if (typeof opts === 'string') return refuse(sb, dev, opts);
+  let raw = ext3_check_super(dev, !opts.ro);
+  if (typeof raw === 'string') return refuse(sb, dev, raw);
+  const groups = Math.ceil((raw.blocksCount - raw.firstDataBlock) / raw.blocksPerGroup);
+  let cache = new BufferCache(dev);
+  let descs = readDescs(cache, raw, groups);
+  if (isErr(descs)) return descs;
+  sb.s_fs_info = makeInfo(dev, cache, raw, descs, sb, opts.dataMode);
   sb.s_blocksize = dev.blockSize;
   sb.s_magic = EXT2_SUPER_MAGIC;
   sb.s_time_gran = 1_000_000_000;
   sb.s_maxbytes = maxBytes(dev.blockSize);
   sb.s_op = ext3_super_operations;
-  if (options.includes('ro')) sb.s_flags |= MS_RDONLY;
+  if (opts.ro) sb.s_flags |= MS_RDONLY;
+  let journal: Journal | null = null;
+  if ((raw.featureCompat & COMPAT_HAS_JOURNAL) !== 0 && !opts.ro) {
+    const map = journalBlocks(sb);
+    if (typeof map === 'string') return refuse(sb, dev, map);
+    const loaded = journal_load(sb.s_kernel, { dev, map }, dev.blockSize, {
+      ...DEFAULT_JOURNAL_OPTIONS, barrier: opts.barrier, commitInterval: opts.commitSec * 1_000_000,
+    });
+    if (typeof loaded === 'string') return refuse(sb, dev, `journal: ${loaded}`);
+    journal = loaded.journal;
+    if (loaded.recovery !== null) {
+      // Recovery wrote blocks home behind the cache's back: start afresh from the disk.
+      cache = new BufferCache(dev);
+      const again = ext3_check_super(dev, true);
+      if (typeof again === 'string') return refuse(sb, dev, again);
+      raw = again;
+      descs = readDescs(cache, raw, groups);
+      if (isErr(descs)) return descs;
+      sb.s_fs_info = makeInfo(dev, cache, raw, descs, sb, opts.dataMode);
+    }
+    // Mounted with a journal: needs recovery until a clean unmount says otherwise.
+    raw.featureIncompat |= INCOMPAT_RECOVER;
+    if (isErr(ext3_write_super_now(sb)) || isErr(cache.sync_dirty_buffers()) || isErr(dev.flush())) return EIO;
+    EXT3_SB(sb).journal = journal;
+    journal_start_thread(journal);
+  }
   const root = yield* iget(sb, EXT2_ROOT_INO);
   if (isErr(root)) return root;
   sb.s_root = d_alloc_root(root);

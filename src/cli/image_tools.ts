@@ -12,7 +12,7 @@ import { BlockDevice, isBlockSize } from '../../kernel/blkdev.ts';
 import { errnoName, isErr } from '../../kernel/errno.ts';
 import { O_DIRECTORY, O_RDONLY, S_ISDIR, type Stat } from '../../kernel/fs.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { sys_close, sys_getdents, sys_lstat, sys_open, sys_read, sys_sync } from '../../kernel/syscalls.ts';
+import { sys_close, sys_getdents, sys_lstat, sys_open, sys_read } from '../../kernel/syscalls.ts';
 import { ext3_check_super, ext3_fs_type } from '../../fs/ext3/super.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
 import { fsck } from '../../fs/ext3/fsck.ts';
@@ -138,14 +138,7 @@ export const IMAGE_COMMANDS: Subcommand[] = [
       }
       const { host, proc, dev } = openImage(image, true);
       const results = host.run(proc, runScript(proc, parsed.commands));
-      const root = host.process('umount');
-      const sync = host.run(root, sys_sync(root));
-      const sb = host.kernel.rootMnt.mnt_sb;
-      host.runKernel(sb.s_op.put_super?.(sb) ?? (function* () {})());
-      if (isErr(sync)) {
-        process.stderr.write(`izo sh: ${image}: sync failed: ${errnoName(sync)}\n`);
-        return 8;
-      }
+      host.shutdown();
       saveImage(image, dev);
       process.stdout.write(values.status ? formatStatus(results) : formatHuman(results));
       return 0;

@@ -21,17 +21,18 @@ export interface Target {
 
 const ALL: ReadonlySet<Capability> = new Set(['hardlinks', 'symlinks', 'devices', 'sparseFiles', 'mount', 'nsecTimes']);
 
-/** A host whose root is a fresh ext2 made by our mkfs (16 MiB, 1 KiB blocks). */
-function bootExt2(seed: number): Host {
+/** A host whose root is a fresh ext2 (or, with a journal, ext3) made by our mkfs (16 MiB, 1 KiB blocks). */
+function bootExt(seed: number, journalBlocks: number, data = ''): Host {
   const h = new World({ seed }).addHost('t');
   const dev = new BlockDevice({ name: 'hda', blockSize: 1024, blocks: 16384 });
-  const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16).fill(seed & 0xff), time: 1_009_843_200 });
+  const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16).fill(seed & 0xff), time: 1_009_843_200, journalBlocks });
   if (typeof geo === 'string') throw new Error(geo);
   h.registerFs(ext3_fs_type);
   h.addDisk('hda', dev);
-  h.mountRoot('ext3', 'hda');
+  h.mountRoot('ext3', 'hda', data);
   return h;
 }
+const EXT_CAPS: ReadonlySet<Capability> = new Set(['hardlinks', 'symlinks', 'devices', 'sparseFiles', 'mount']);
 
 export const TARGETS: readonly Target[] = [
   {
@@ -54,9 +55,8 @@ export const TARGETS: readonly Target[] = [
       return h;
     },
   },
-  {
-    name: 'ext2',
-    caps: new Set(['hardlinks', 'symlinks', 'devices', 'sparseFiles', 'mount']),
-    boot: (seed = 1) => bootExt2(seed),
-  },
+  { name: 'ext2', caps: EXT_CAPS, boot: (seed = 1) => bootExt(seed, 0) },
+  { name: 'ext3 data=ordered', caps: EXT_CAPS, boot: (seed = 1) => bootExt(seed, 1024, 'data=ordered') },
+  { name: 'ext3 data=journal', caps: EXT_CAPS, boot: (seed = 1) => bootExt(seed, 1024, 'data=journal') },
+  { name: 'ext3 data=writeback', caps: EXT_CAPS, boot: (seed = 1) => bootExt(seed, 1024, 'data=writeback') },
 ];

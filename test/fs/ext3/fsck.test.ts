@@ -44,7 +44,7 @@ function build(journal = 0): Image {
     if (isErr(st)) throw new Error(path);
     ino[path] = st.st_ino;
   }
-  h.run(p, sys_sync(p));
+  h.shutdown();
   return { dev, ino };
 }
 

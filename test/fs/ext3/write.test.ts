@@ -28,14 +28,26 @@ interface Run {
   readonly dev: BlockDevice;
 }
 
-function runOnExt2(text: string): Run {
+interface Flavour {
+  readonly name: string;
+  readonly journalBlocks: number;
+  readonly data: string;
+}
+const FLAVOURS: readonly Flavour[] = [
+  { name: 'ext2', journalBlocks: 0, data: '' },
+  { name: 'ext3 data=ordered', journalBlocks: 1024, data: 'data=ordered' },
+  { name: 'ext3 data=journal', journalBlocks: 1024, data: 'data=journal' },
+  { name: 'ext3 data=writeback', journalBlocks: 1024, data: 'data=writeback' },
+];
+
+function runOnExt2(text: string, f: Flavour = FLAVOURS[0] as Flavour): Run {
   const dev = new BlockDevice({ name: 'hda', blockSize: 1024, blocks: 8192 });
-  const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16).fill(1), time: 1_009_843_200 });
+  const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16).fill(1), time: 1_009_843_200, journalBlocks: f.journalBlocks });
   if (typeof geo === 'string') throw new Error(geo);
   const h = new World({ seed: 1 }).addHost('h');
   h.registerFs(ext3_fs_type);
   h.addDisk('hda', dev);
-  h.mountRoot('ext3', 'hda');
+  h.mountRoot('ext3', 'hda', f.data);
   const parsed = parseScript(text);
   if ('errors' in parsed) throw new Error(JSON.stringify(parsed.errors));
   const p = h.process('sh');
@@ -43,7 +55,7 @@ function runOnExt2(text: string): Run {
   const q = h.process('inspect');
   const tree = h.run(q, snapshotTree(q, '/', { skip: ['lost+found'] }));
   if (isErr(tree)) throw new Error(`snapshot: ${tree}`);
-  h.run(q, sys_sync(q));
+  h.shutdown();
   return { status, tree, dev };
 }
 
@@ -73,11 +85,20 @@ function runOnRamfs(text: string): TreeNode {
 }
 
 describe('ext2 read-write', () => {
-  for (const name of readdirSync(SCRIPTS).filter((f) => f.endsWith('.sh')).map((f) => f.slice(0, -3))) {
-    it(`${name}: Linux ext2's answers exactly, then e2fsck -fn clean`, () => {
-      const r = runOnExt2(readFileSync(join(SCRIPTS, `${name}.sh`), 'utf8'));
-      expect(r.status).toBe(readFileSync(join(SCRIPTS, `${name}.linux`), 'utf8'));
-      fsckClean(r.dev);
+  for (const f of FLAVOURS) {
+    for (const name of readdirSync(SCRIPTS).filter((x) => x.endsWith('.sh')).map((x) => x.slice(0, -3))) {
+      it(`${f.name}, ${name}: Linux ext2's answers exactly, then e2fsck -fn clean`, () => {
+        const r = runOnExt2(readFileSync(join(SCRIPTS, `${name}.sh`), 'utf8'), f);
+        expect(r.status).toBe(readFileSync(join(SCRIPTS, `${name}.linux`), 'utf8'));
+        fsckClean(r.dev);
+      });
+    }
+    it(`${f.name}: random scripts end with the tree ramfs has, and a clean e2fsck (property)`, () => {
+      fc.assert(fc.property(script, (text) => {
+        const r = runOnExt2(text, f);
+        expect(diffTrees(r.tree, runOnRamfs(text))).toEqual([]);
+        fsckClean(r.dev);
+      }), { numRuns: Number(process.env.EXT2_RUNS ?? 25) });
     });
   }
 
@@ -87,13 +108,6 @@ describe('ext2 read-write', () => {
     fsckClean(r.dev);
   });
 
-  it('random scripts end with the tree ramfs has, and a clean e2fsck (property)', () => {
-    fc.assert(fc.property(script, (text) => {
-      const r = runOnExt2(text);
-      expect(diffTrees(r.tree, runOnRamfs(text))).toEqual([]);
-      fsckClean(r.dev);
-    }), { numRuns: Number(process.env.EXT2_RUNS ?? 40) });
-  });
 });
 
 describe('ext2 running out of space', () => {
