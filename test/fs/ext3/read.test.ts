@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { World } from '../../../sim/host.ts';
 import { ext3_fs_type, ext3_check_super } from '../../../fs/ext3/super.ts';
-import { loadImage } from '../../../src/image.ts';
+import { loadImage, saveImage } from '../../../src/image.ts';
 import { snapshotTree } from '../../../src/tree.ts';
 import { hostSys, dec } from '../../support/boot.ts';
 import { O_CREAT, O_RDONLY, O_WRONLY } from '../../../kernel/fs.ts';
@@ -111,6 +111,41 @@ describe('ext2 read path against Linux-made images', () => {
       h.addDisk('hda', dev);
       expect(() => h.mountRoot('ext3', 'hda')).toThrow(/EINVAL/);
       expect(dev.stats.writes).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ext3 images made by Linux', () => {
+  it('an mke2fs -t ext3 image filled by debugfs mounts read-write through its journal and stays clean', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'izo-ext3-'));
+    try {
+      const img = join(dir, 'fs.img');
+      execFileSync('truncate', ['-s', '32M', img]);
+      execFileSync('mke2fs', ['-q', '-t', 'ext3', '-O', '^dir_index,^ext_attr,^resize_inode', '-I', '128', '-b', '1024', '-J', 'size=1', '-F', img], { stdio: 'ignore' });
+      const src = join(dir, 'src');
+      writeFileSync(src, 'made by debugfs\n');
+      debugfs(img, ['mkdir /d', `write ${src} /d/f`, 'symlink /l /d/f']);
+      const w = new World({ seed: 1 });
+      const h = w.addHost('h');
+      h.registerFs(ext3_fs_type);
+      const dev = loadImage(img, 1024);
+      h.addDisk('hda', dev);
+      h.mountRoot('ext3', 'hda', 'data=ordered');
+      const s = hostSys(h, h.process('w'));
+      const f = s.sys_open('/d/new', O_CREAT | O_WRONLY, 0o644) as number;
+      s.sys_write(f, new TextEncoder().encode('written through the journal'));
+      s.sys_fsync(f);
+      s.sys_close(f);
+      expect(s.sys_rename('/d/f', '/d/g')).toBe(0);
+      expect(s.sys_readlink('/l')).toBe('/d/f');
+      h.shutdown();
+      saveImage(img, dev);
+      const r = execFileSync('e2fsck', ['-fn', img], { stdio: 'pipe' }).toString();
+      expect(r).toMatch(/Pass 5/);
+      expect(execFileSync('debugfs', ['-R', 'cat /d/new', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()).toBe('written through the journal');
+      expect(execFileSync('debugfs', ['-R', 'cat /d/g', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()).toBe('made by debugfs\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
