@@ -8,7 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { BlockDevice, isBlockSize } from '../../kernel/blkdev.ts';
+import { BlockDevice, isBlockSize, PowerCut } from '../../kernel/blkdev.ts';
+import { Prng } from '../../sim/prng.ts';
 import { errnoName, isErr } from '../../kernel/errno.ts';
 import { O_DIRECTORY, O_RDONLY, S_ISDIR, type Stat } from '../../kernel/fs.ts';
 import type { Sys } from '../../kernel/sched.ts';
@@ -125,20 +126,53 @@ export const IMAGE_COMMANDS: Subcommand[] = [
   },
   {
     name: 'sh',
-    usage: 'izo sh IMAGE [--status] < SCRIPT',
-    summary: 'run the command language (docs/commands.md) on an image, then unmount it cleanly',
+    usage: 'izo sh IMAGE [--status] [--data-mode ordered|journal|writeback] [--no-barrier] '
+      + '[--crash-after-writes N] [--seed S] < SCRIPT',
+    summary: 'run the command language (docs/commands.md) on an image; unmount cleanly, or stop the world after N writes',
     run(args) {
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { status: { type: 'boolean', default: false } } });
+      const { values, positionals } = parseArgs({
+        args, allowPositionals: true,
+        options: {
+          status: { type: 'boolean', default: false }, 'data-mode': { type: 'string', default: 'ordered' },
+          'no-barrier': { type: 'boolean', default: false }, 'crash-after-writes': { type: 'string' },
+          seed: { type: 'string', default: '1' },
+        },
+      });
       const [image, ...rest] = positionals;
       if (image === undefined || rest.length > 0) throw new UsageError('sh takes exactly one IMAGE (the script comes on standard input)');
+      const mode = values['data-mode'];
+      if (mode !== 'ordered' && mode !== 'journal' && mode !== 'writeback') {
+        throw new UsageError(`--data-mode must be ordered, journal or writeback, got '${mode}'`);
+      }
+      const cut = values['crash-after-writes'];
+      if (cut !== undefined && !/^[1-9][0-9]*$/.test(cut)) throw new UsageError(`--crash-after-writes must be a positive number, got '${cut}'`);
+      if (!/^[0-9]+$/.test(values.seed)) throw new UsageError(`--seed must be a non-negative integer, got '${values.seed}'`);
       const parsed = parseScript(readFileSync(0, 'utf8'), '<stdin>');
       if ('errors' in parsed) {
         process.stderr.write(formatParseErrors(parsed.errors));
         return 2;
       }
-      const { host, proc, dev } = openImage(image, true);
-      const results = host.run(proc, runScript(proc, parsed.commands));
-      host.shutdown();
+      const bs = imageBlockSize(image);
+      const dev = loadImage(image, bs, 'image');
+      const why = ext3_check_super(dev, true);
+      if (typeof why === 'string') throw new ImageError(`${image}: ${why}`);
+      if (cut !== undefined) dev.cutPowerAfterWrites(Number(cut));
+      const host = new World({ seed: Number(values.seed) }).addHost('izo');
+      host.registerFs(ext3_fs_type);
+      host.addDisk('hda', dev);
+      let results: ReturnType<typeof runScript> extends Generator<unknown, infer R> ? R : never = [];
+      try {
+        host.mountRoot('ext3', 'hda', `data=${mode}${values['no-barrier'] ? ',barrier=0' : ''}`);
+        const proc = host.process('izo');
+        results = host.run(proc, runScript(proc, parsed.commands));
+        host.shutdown();
+      } catch (e) {
+        if (!(e instanceof PowerCut)) throw e;
+        const crashed = dev.crash({ random: Prng.fromSeed(Number(values.seed)).stream('crash') });
+        saveImage(image, crashed);
+        process.stderr.write(`izo sh: ${image}: power cut after write ${cut}; the image is left as the crash left it (run izo recover, or mount it)\n`);
+        return 0;
+      }
       saveImage(image, dev);
       process.stdout.write(values.status ? formatStatus(results) : formatHuman(results));
       return 0;

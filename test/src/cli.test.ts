@@ -86,6 +86,25 @@ describe('izo', () => {
     }
   });
 
+  it('izo sh --crash-after-writes leaves an image needing recovery; izo recover makes it clean', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'izo-cli-'));
+    try {
+      const img = join(dir, 'c.img');
+      expect(izo('mkfs', img, '--size', '8M').status).toBe(0);
+      const r = izoIn('mkdir /d\nwrite /d/f hello\nfsync /d/f\nwriteb /d/big 20000 3\nsync\nrm /d/f\n', 'sh', img, '--crash-after-writes', '30', '--seed', '4');
+      expect(r.status, r.err).toBe(0);
+      expect(r.err).toMatch(/power cut after write 30/);
+      expect(izo('journal', img).out).toMatch(/needs recovery: yes/);
+      expect(izo('fsck', img).status).toBe(8);
+      expect(izo('recover', img).out).toMatch(/replayed \d+ blocks/);
+      expect(spawnSync('e2fsck', ['-fn', img]).status).toBe(0);
+      expect(izo('cat', img, '/d/f').out).toBe('hello'); // fsynced before the cut
+      expect(izo('sh', img, '--data-mode', 'sideways').status).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('says what is wrong: exit 2 for bad usage, 8 for an unusable image', () => {
     expect(izo('frob').status).toBe(2);
     const bad = izo('mkfs', '/tmp/x.img', '--block-size', '3000');
