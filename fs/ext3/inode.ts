@@ -20,7 +20,7 @@ import { ATTR_SIZE, type Iattr } from '../../kernel/fs.ts';
 import { ext3_free_block, ext3_new_block } from './balloc.ts';
 import { ext3_free_inode } from './ialloc.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { decodeDirBlock, decodeInode, encodeInode, EXT2_N_BLOCKS, type RawInode } from './ext3_fs.ts';
+import { decodeDirBlock, decodeInode, encodeInode, EXT2_N_BLOCKS, EXT3_JOURNAL_DATA_FL, type RawInode } from './ext3_fs.ts';
 import { EXT3_SB, ext3_force_commit, ext3_journaled, forgetBlock, markData, markMeta } from './super.ts';
 
 export interface Ext3InodeInfo {
@@ -422,7 +422,8 @@ export function ext3_truncate_blocks(inode: Inode, size: number): 0 | Errno {
     if (phys !== 0) {
       const bh = s.cache.bread(phys);
       if (isErr(bh)) return EIO;
-      (S_ISREG(inode.i_mode) ? markData : markMeta)(inode.i_sb, bh, () => bh.data.fill(0, tail));
+      if (S_ISREG(inode.i_mode)) markData(inode.i_sb, bh, () => bh.data.fill(0, tail), journalsData(inode));
+      else markMeta(inode.i_sb, bh, () => bh.data.fill(0, tail));
       s.cache.brelse(bh);
     }
   }
@@ -468,7 +469,7 @@ function write_range(inode: Inode, data: Uint8Array, pos: number): number | Errn
       err = bh;
       break;
     }
-    markData(inode.i_sb, bh, () => bh.data.set(data.subarray(done, done + n), within));
+    markData(inode.i_sb, bh, () => bh.data.set(data.subarray(done, done + n), within), journalsData(inode));
     s.cache.brelse(bh);
     done += n;
   }
@@ -539,3 +540,20 @@ export const ext3_file_inode_operations: InodeOperations = { setattr: ext3_setat
 
 /** The directory operations live in namei.ts; this indirection avoids an import cycle at load. */
 export const ext3_dir_inode_ops: { ops: InodeOperations } = { ops: { lookup: ext3_lookup, setattr: ext3_setattr } };
+
+function journalsData(inode: Inode): boolean {
+  return (EXT3_I(inode).flags & EXT3_JOURNAL_DATA_FL) !== 0;
+}
+
+/**
+ * Mark a file for data journaling (or not): its data then commits in the same transactions as the
+ * metadata, whatever the mount's data mode. The journal operation presto calls for its log files
+ * (tr_journal_data). A no-op on ext2.
+ */
+export function* ext3_set_journal_data(inode: Inode, on: boolean): Sys<0 | Errno> {
+  return yield* ext3_journaled(inode.i_sb, 2, () => {
+    const info = EXT3_I(inode);
+    info.flags = on ? info.flags | EXT3_JOURNAL_DATA_FL : info.flags & ~EXT3_JOURNAL_DATA_FL;
+    return ext3_write_inode(inode);
+  });
+}

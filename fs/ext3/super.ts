@@ -100,10 +100,14 @@ export function markBitmap(sb: SuperBlock, bh: BufferHead, change: () => void): 
   markMeta(sb, bh, change);
 }
 
-/** A file's data block: metadata in data=journal mode, ordered before the commit in data=ordered. */
-export function markData(sb: SuperBlock, bh: BufferHead, change: () => void): void {
+/**
+ * A file's data block: journaled like metadata in data=journal mode or for a file marked for data
+ * journaling (EXT3_JOURNAL_DATA_FL), written before the commit in data=ordered, left to write-back
+ * in data=writeback.
+ */
+export function markData(sb: SuperBlock, bh: BufferHead, change: () => void, journalData = false): void {
   const s = EXT3_SB(sb);
-  if (s.journal !== null && s.dataMode === 'journal') {
+  if (s.journal !== null && (s.dataMode === 'journal' || journalData)) {
     markMeta(sb, bh, change);
     return;
   }

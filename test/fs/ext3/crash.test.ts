@@ -15,6 +15,8 @@ import { isErr } from '../../../kernel/errno.ts';
 import { fsck } from '../../../fs/ext3/fsck.ts';
 import { mkfs } from '../../../fs/ext3/mkfs.ts';
 import { ext3_fs_type } from '../../../fs/ext3/super.ts';
+import { ext3_set_journal_data } from '../../../fs/ext3/inode.ts';
+import { path_lookup } from '../../../kernel/namei.ts';
 import { World } from '../../../sim/host.ts';
 import { Prng } from '../../../sim/prng.ts';
 import { parseScript, runScript } from '../../../src/sh.ts';
@@ -131,5 +133,43 @@ describe('ext3 crash recovery', () => {
     const rec = record('data=ordered');
     expect(rec.dev.log().filter((e) => e.op === 'write' && e.fua).length).toBeGreaterThan(3);
     expect(isErr(0)).toBe(false);
+  });
+});
+
+describe('per-file data journaling', () => {
+  it('a file marked JOURNAL_DATA has its data logged even in data=ordered; others do not', () => {
+    const dev = new BlockDevice({ name: 'hda', blockSize: 1024, blocks: 8192 });
+    mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16), time: 1_009_843_200, journalBlocks: 1024 });
+    const w = new World({ seed: 1, trace: { keep: true } });
+    const h = w.addHost('h');
+    h.registerFs(ext3_fs_type);
+    h.addDisk('hda', dev);
+    h.mountRoot('ext3', 'hda', 'data=ordered');
+    const p = h.process('sh');
+    const run = (line: string): void => {
+      const parsed = parseScript(line) as { commands: Parameters<typeof runScript>[1] };
+      h.run(p, runScript(p, parsed.commands));
+    };
+    run('write /log x\nwrite /plain x\nsync');
+    const lookup = (path: string) => {
+      const r = h.run(p, path_lookup(p, path, 0));
+      if (isErr(r)) throw new Error(path);
+      return r.dentry.d_inode!;
+    };
+    expect(h.run(p, ext3_set_journal_data(lookup('/log'), true))).toBe(0);
+    run('sync');
+    const commitsOf = () => w.trace.records().filter((r) => r.ev === 'jbd.commit' && (r.data as { phase: string }).phase === 'commit');
+    const before = commitsOf().length;
+    run('writeb /log 4096 1\nfsync /log');
+    const logged = commitsOf().slice(before).reduce((n, r) => n + (r.data as { blocks: number }).blocks, 0);
+    run('writeb /plain 4096 1\nfsync /plain');
+    const after = commitsOf();
+    const plainLogged = after.slice(before).reduce((n, r) => n + (r.data as { blocks: number }).blocks, 0) - logged;
+    const plainData = (after[after.length - 1]!.data as { data: number }).data;
+    expect(logged).toBeGreaterThanOrEqual(4 + 1); // four data blocks and the inode, at least
+    expect(plainData).toBeGreaterThanOrEqual(4); // ordered data, not logged
+    expect(plainLogged).toBeLessThan(logged);
+    h.shutdown();
+    expect(fsck(dev)).toEqual([]);
   });
 });
