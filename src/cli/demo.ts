@@ -5,7 +5,7 @@
  * events and statistics, the same data any other output of the project comes from. The run is a
  * pure function of the seed: the trace hash at the end is the same on every machine.
  */
-import { BlockDevice, type CrashOutcome } from '../../kernel/blkdev.ts';
+import { BlockDevice, PowerCut, type CrashOutcome } from '../../kernel/blkdev.ts';
 import { isErr } from '../../kernel/errno.ts';
 import { sleepFor, sleepOn, wakeUp, WaitQueue, type Sys } from '../../kernel/sched.ts';
 import type { TraceRecord } from '../../sim/trace.ts';
@@ -167,6 +167,71 @@ function ext2Part(w: World): string {
   return out;
 }
 
+/** Part 5: ext3: transactions a workload commits, a power cut, recovery at mount. */
+function ext3Part(w: World): string {
+  const h = w.addHost('epsilon');
+  const dev = h.addDisk('hde', { blockSize: 1024, blocks: 8192 });
+  const uuid = new Uint8Array(16);
+  w.rng.stream('mkfs/epsilon').fill(uuid);
+  const geo = mkfs(dev, { blockSize: 1024, uuid, time: EPOCH_BASE_SEC, journalBlocks: 1024 });
+  if (typeof geo === 'string') return `mkfs: ${geo}\n`;
+  h.registerFs(ext3_fs_type);
+  const start = w.trace.count;
+  dev.cutPowerAfterWrites(dev.stats.writes + 26);
+  let out = section('5. ext3: transactions, a power cut, recovery at mount');
+  const lines = ['mkdir /mail', 'write /mail/inbox "1 message"', 'fsync /mail/inbox', 'writeb /mail/attachment 9000 2',
+    'append /mail/inbox ", 2 messages"', 'sync', 'rm /mail/attachment', 'write /mail/draft "unsent"', 'sync'];
+  let crashed: BlockDevice | null = null;
+  try {
+    h.mountRoot('ext3', 'hde', 'data=ordered');
+    const p = h.process('mua');
+    for (const line of lines) {
+      const parsed = parseScript(line);
+      if ('errors' in parsed) return 'bad demo script\n';
+      h.run(p, runScript(p, parsed.commands));
+      out += `  $ ${line}\n`;
+      w.sched.runFor(1_000_000);
+    }
+    h.shutdown();
+  } catch (e) {
+    if (!(e instanceof PowerCut)) throw e;
+    crashed = dev.crash({ random: w.rng.stream('crash/epsilon') });
+    out += `  *** power cut after the disk's ${dev.stats.writes}th write: pending writes survive at random ***\n`;
+  }
+  const ev = w.trace.records().slice(start).filter((r) => r.host === 'epsilon');
+  const handles = new Map<number, number>();
+  for (const r of ev) {
+    if (r.ev !== 'jbd.start') continue;
+    const tid = (r.data as { tid: number }).tid;
+    handles.set(tid, (handles.get(tid) ?? 0) + 1);
+  }
+  for (const r of ev) {
+    if (r.ev !== 'jbd.commit' || (r.data as { phase: string }).phase !== 'finished') continue;
+    const d = r.data as { tid: number; blocks: number; revokes: number; data: number };
+    out += `  transaction ${d.tid} committed: ${handles.get(d.tid) ?? 0} handles joined, ${d.blocks} blocks logged, ${d.revokes} revokes, ${d.data} ordered data blocks\n`;
+  }
+  if (crashed === null) return `${out}  (the workload finished before the power cut)\n`;
+  const h2 = w.addHost('epsilon-reboot');
+  h2.registerFs(ext3_fs_type);
+  h2.addDisk('hde', crashed);
+  const before = w.trace.count;
+  h2.mountRoot('ext3', 'hde');
+  const rec = w.trace.records().slice(before).find((r) => r.ev === 'jbd.recover');
+  if (rec !== undefined) {
+    const d = rec.data as { transactions: number; replayed: number; revoked: number };
+    out += `  reboot: the journal needed recovery: ${d.transactions} committed transactions replayed (${d.replayed} blocks, ${d.revoked} revoked)\n`;
+  }
+  const p2 = h2.process('check');
+  const parsed = parseScript('cat /mail/inbox\nls /mail') as { commands: Parameters<typeof runScript>[1] };
+  const res = h2.run(p2, runScript(p2, parsed.commands));
+  const inbox = res[0]?.status === 'ok' ? JSON.stringify(res[0].output) : res[0]?.status;
+  out += `  after recovery: cat /mail/inbox -> ${inbox}; ls /mail -> ${JSON.stringify(res[1]?.output ?? res[1]?.status)}\n`;
+  h2.shutdown();
+  const problems = fsck(crashed);
+  out += `  fsck after the clean unmount: ${problems.length === 0 ? 'clean' : problems.map((x) => x.code).join(', ')}\n`;
+  return out;
+}
+
 function show(r: TraceRecord): string {
   const data = Object.entries(r.data as Record<string, unknown>).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
   return `  t=${String(r.t).padStart(6)}us ${r.host.padEnd(5)} ${r.ev.padEnd(14)} ${data}\n`;
@@ -179,6 +244,7 @@ export function demo(seed = DEFAULT_SEED): string {
   out += journalPart(w);
   out += vfsPart(w);
   out += ext2Part(w);
+  out += ext3Part(w);
   out += section('trace');
   out += `  ${w.trace.count} events, hash ${w.trace.hash()}\n`;
   return out;
