@@ -208,7 +208,8 @@ function ext3Part(w: World): string {
   for (const r of ev) {
     if (r.ev !== 'jbd.commit' || (r.data as { phase: string }).phase !== 'finished') continue;
     const d = r.data as { tid: number; blocks: number; revokes: number; data: number };
-    out += `  transaction ${d.tid} committed: ${handles.get(d.tid) ?? 0} handles joined, ${d.blocks} blocks logged, ${d.revokes} revokes, ${d.data} ordered data blocks\n`;
+    out += `  transaction ${d.tid} committed: ${handles.get(d.tid) ?? 0} handles joined, ${d.blocks} blocks logged, `
+      + `${d.revokes} revokes, ${d.data} ordered data blocks\n`;
   }
   if (crashed === null) return `${out}  (the workload finished before the power cut)\n`;
   const h2 = w.addHost('epsilon-reboot');
