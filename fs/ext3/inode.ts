@@ -22,6 +22,7 @@ import { ext3_free_inode } from './ialloc.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { decodeDirBlock, decodeInode, encodeInode, EXT2_N_BLOCKS, EXT3_JOURNAL_DATA_FL, type RawInode } from './ext3_fs.ts';
 import { EXT3_SB, ext3_force_commit, ext3_journaled, forgetBlock, markData, markMeta } from './super.ts';
+import { ext3_orphan_add, ext3_orphan_del } from './orphan.ts';
 
 export interface Ext3InodeInfo {
   readonly block: number[];
@@ -488,16 +489,23 @@ function write_range(inode: Inode, data: Uint8Array, pos: number): number | Errn
 const TRUNCATE_CREDITS = 64;
 
 /**
- * Shrink the inode's blocks to `size` in steps small enough for one handle each (a step frees at
- * most the data under a bounded number of indirect blocks), writing the inode after each, as
- * Linux restarts its truncate handle.
+ * Free the inode's blocks past `size`, from byte `from` down, in steps small enough for one handle
+ * each (a step frees at most the data under a bounded number of indirect blocks), writing the inode
+ * after each, as Linux restarts its truncate handle. With `all`, one pass over the whole block map
+ * (the orphan cleanup at mount, which does not know where the blocks end).
  */
-function* truncate_in_steps(inode: Inode, size: number): Sys<0 | Errno> {
+export function* truncate_in_steps(inode: Inode, size: number, all = false, from = inode.i_size): Sys<0 | Errno> {
   const s = EXT3_SB(inode.i_sb);
+  if (all) {
+    const max = s.journal?.maxTransactionBuffers ?? TRUNCATE_CREDITS;
+    return yield* ext3_journaled(inode.i_sb, max, () => {
+      const t = ext3_truncate_blocks(inode, size);
+      return isErr(t) ? t : ext3_write_inode(inode);
+    });
+  }
   const per = s.blockSize / 4;
   const stepBytes = Math.floor(TRUNCATE_CREDITS / 4) * per * s.blockSize;
-  let at = inode.i_size;
-  while (at > size) {
+  for (let at = from; at > size;) {
     const next = Math.max(size, at - stepBytes);
     const r = yield* ext3_journaled(inode.i_sb, TRUNCATE_CREDITS, () => {
       const t = ext3_truncate_blocks(inode, next);
@@ -511,13 +519,23 @@ function* truncate_in_steps(inode: Inode, size: number): Sys<0 | Errno> {
 
 export function* ext3_setattr(dentry: Dentry, attr: Iattr, p: Process): Sys<0 | Errno> {
   const inode = dentry.d_inode as Inode;
-  if ((attr.ia_valid & ATTR_SIZE) !== 0 && attr.ia_size !== undefined && attr.ia_size < inode.i_size && S_ISREG(inode.i_mode)) {
-    const r = yield* truncate_in_steps(inode, attr.ia_size);
+  const size = attr.ia_size;
+  if ((attr.ia_valid & ATTR_SIZE) !== 0 && size !== undefined && size < inode.i_size && S_ISREG(inode.i_mode)) {
+    // The new size first, on the orphan list: a crash in the middle is finished at the next mount.
+    const old = inode.i_size;
+    const first = yield* ext3_journaled(inode.i_sb, 8, () => {
+      inode.i_size = size;
+      const o = ext3_orphan_add(inode);
+      return isErr(o) ? o : ext3_write_inode(inode);
+    });
+    if (isErr(first)) return first;
+    const r = yield* truncate_in_steps(inode, size, false, old);
     if (isErr(r)) return r;
   }
   return yield* ext3_journaled(inode.i_sb, 8, () => {
     inode_setattr(inode, attr, p.cred);
-    return ext3_write_inode(inode);
+    const o = ext3_orphan_del(inode);
+    return isErr(o) ? o : ext3_write_inode(inode);
   });
 }
 
@@ -529,6 +547,7 @@ export function* ext3_delete_inode(inode: Inode): Sys<void> {
   yield* ext3_journaled(inode.i_sb, TRUNCATE_CREDITS, () => {
     if (hasBlocks) ext3_truncate_blocks(inode, 0);
     inode.i_size = 0;
+    ext3_orphan_del(inode);
     info.dtime = current_fs_time(inode.i_sb).sec;
     ext3_write_inode(inode);
     return ext3_free_inode(inode.i_sb, inode.i_ino, S_ISDIR(inode.i_mode));

@@ -25,6 +25,7 @@ import {
   ext3_symlink_inode_operations, ext3_write_inode, type Ext3InodeInfo,
 } from './inode.ts';
 import { EXT3_SB, ext3_journaled, markMeta } from './super.ts';
+import { ext3_orphan_add } from './orphan.ts';
 
 const EXT2_LINK_MAX = 32000;
 
@@ -297,7 +298,9 @@ function* ext3_unlink(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
   if (isErr(r)) return r;
   inode.i_nlink--;
   inode.i_ctime = dir.i_ctime;
-  return ext3_write_inode(inode);
+  const w = ext3_write_inode(inode);
+  // No links left: on the orphan list until the last close frees it (or the next mount does).
+  return isErr(w) || inode.i_nlink > 0 ? w : ext3_orphan_add(inode);
 }
 
 function* ext3_rmdir(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
@@ -310,8 +313,10 @@ function* ext3_rmdir(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
   inode.i_nlink = 0;
   inode.i_size = 0;
   inode.i_ctime = dir.i_ctime;
-  const w = ext3_write_inode(inode);
+  const w = ext3_orphan_add(inode);
   if (isErr(w)) return w;
+  const wi = ext3_write_inode(inode);
+  if (isErr(wi)) return wi;
   dir.i_nlink--;
   return ext3_write_inode(dir);
 }
@@ -350,6 +355,10 @@ function* ext3_rename(old_dir: Inode, old: Dentry, new_dir: Inode, target: Dentr
     }
     const w = ext3_write_inode(victim);
     if (isErr(w)) return w;
+    if (victim.i_nlink === 0) {
+      const o = ext3_orphan_add(victim);
+      if (isErr(o)) return o;
+    }
   } else {
     if (isdir && new_dir !== old_dir && new_dir.i_nlink >= EXT2_LINK_MAX) return EMLINK;
     const r = add_entry(new_dir, target.d_name, inode);

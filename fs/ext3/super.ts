@@ -33,6 +33,7 @@ import {
 } from './ext3_fs.ts';
 import { ext3_bmap, ext3_delete_inode, ext3_read_inode, ext3_write_inode_op } from './inode.ts';
 import './namei.ts'; // fills the directory operations table
+import { ext3_orphan_cleanup } from './orphan.ts';
 
 declare module '../../kernel/trace.ts' {
   interface TraceEventMap {
@@ -64,6 +65,8 @@ export interface Ext3SbInfo {
   /** The handle of the operation running now (operations never yield while they hold one). */
   handle: Handle | null;
   dataMode: DataMode;
+  /** The orphan list in memory (head first), mirroring the on-disk chain. */
+  readonly orphans: number[];
 }
 
 export type DataMode = 'ordered' | 'journal' | 'writeback';
@@ -297,7 +300,7 @@ function makeInfo(dev: BlockDevice, cache: BufferCache, raw: Superblock, descs: 
   return {
     cache, raw, descs, blockSize: dev.blockSize, groups: descs.length, gdtStart: raw.firstDataBlock + 1,
     sbBlock: dev.blockSize === 1024 ? 1 : 0, sbOffset: dev.blockSize === 1024 ? 0 : SUPERBLOCK_OFFSET,
-    nextGeneration: sb.s_kernel.random?.u32() ?? 1, journal: null, handle: null, dataMode: mode,
+    nextGeneration: sb.s_kernel.random?.u32() ?? 1, journal: null, handle: null, dataMode: mode, orphans: [],
   };
 }
 
@@ -355,6 +358,8 @@ function* ext3_read_super(sb: SuperBlock, dev: BlockDevice | null, data: string)
     if (isErr(ext3_write_super_now(sb)) || isErr(cache.sync_dirty_buffers()) || isErr(dev.flush())) return EIO;
     EXT3_SB(sb).journal = journal;
     journal_start_thread(journal);
+    const cleaned = yield* ext3_orphan_cleanup(sb);
+    if (isErr(cleaned)) return cleaned;
   }
   const root = yield* iget(sb, EXT2_ROOT_INO);
   if (isErr(root)) return root;

@@ -17,6 +17,8 @@ import { mkfs } from '../../../fs/ext3/mkfs.ts';
 import { ext3_fs_type } from '../../../fs/ext3/super.ts';
 import { ext3_set_journal_data } from '../../../fs/ext3/inode.ts';
 import { path_lookup } from '../../../kernel/namei.ts';
+import { hostSys } from '../../support/boot.ts';
+import { O_CREAT, O_RDWR } from '../../../kernel/fs.ts';
 import { World } from '../../../sim/host.ts';
 import { Prng } from '../../../sim/prng.ts';
 import { parseScript, runScript } from '../../../src/sh.ts';
@@ -171,5 +173,73 @@ describe('per-file data journaling', () => {
     expect(plainLogged).toBeLessThan(logged);
     h.shutdown();
     expect(fsck(dev)).toEqual([]);
+  });
+});
+
+describe('the orphan list', () => {
+  it('a file unlinked while open, then a crash: the next mount frees it, fsck and e2fsck clean', () => {
+    const dev = new BlockDevice({ name: 'hda', blockSize: 1024, blocks: 8192 });
+    mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16), time: 1_009_843_200, journalBlocks: 1024 });
+    const h = new World({ seed: 1 }).addHost('h');
+    h.registerFs(ext3_fs_type);
+    h.addDisk('hda', dev);
+    h.mountRoot('ext3', 'hda');
+    const p = h.process('sh');
+    const s = hostSys(h, p);
+    const fd = s.sys_open('/tmp-file', O_CREAT | O_RDWR, 0o644) as number;
+    s.sys_write(fd, new Uint8Array(30_000).fill(1));
+    expect(s.sys_unlink('/tmp-file')).toBe(0);
+    s.sys_write(fd, new Uint8Array(5_000).fill(2));
+    s.sys_fsync(fd); // the unlink and the orphan entry are committed; the file is still open
+    const crashed = dev.crash({}); // power fails with the file open
+    expect(fsck(crashed).map((x) => x.code)).toEqual(['needs-recovery']); // judged only after recovery
+    const w2 = new World({ seed: 2, trace: { keep: true } });
+    const h2 = w2.addHost('h2');
+    h2.registerFs(ext3_fs_type);
+    h2.addDisk('hda', crashed);
+    h2.mountRoot('ext3', 'hda');
+    expect(w2.trace.records().some((r) => r.ev === 'ext3.orphan' && (r.data as { action: string }).action === 'free')).toBe(true);
+    h2.shutdown();
+    expect(fsck(crashed)).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'izo-orphan-'));
+    try {
+      saveImage(join(dir, 'fs.img'), crashed);
+      expect(e2fsck(join(dir, 'fs.img')).status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a truncate spread over several handles is finished at the next mount after a crash', () => {
+    const dev = new BlockDevice({ name: 'hda', blockSize: 1024, blocks: 32768 });
+    mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16), time: 1_009_843_200, journalBlocks: 1024 });
+    dev.startLog();
+    const h = new World({ seed: 1 }).addHost('h');
+    h.registerFs(ext3_fs_type);
+    h.addDisk('hda', dev);
+    h.mountRoot('ext3', 'hda');
+    const s = hostSys(h, h.process('sh'));
+    const fd = s.sys_open('/big', O_CREAT | O_RDWR, 0o644) as number;
+    s.sys_write(fd, new Uint8Array(12 << 20).fill(3));
+    s.sys_fsync(fd);
+    const mark = dev.log().length;
+    expect(s.sys_ftruncate(fd, 1000)).toBe(0);
+    s.sys_fsync(fd);
+    const end = dev.log().length;
+    let checked = 0;
+    for (let n = mark; n <= end; n += Math.max(1, Math.floor((end - mark) / 15))) {
+      const crashed = dev.crashAfterIos(n, { random: Prng.fromSeed(n) });
+      const h2 = new World({ seed: 3 }).addHost('r');
+      h2.registerFs(ext3_fs_type);
+      h2.addDisk('hda', crashed);
+      h2.mountRoot('ext3', 'hda');
+      const s2 = hostSys(h2, h2.process('check'));
+      const st = s2.sys_stat('/big');
+      h2.shutdown();
+      expect(fsck(crashed), `crash after I/O ${n}`).toEqual([]);
+      expect(typeof st === 'object' && (st.st_size === 1000 || st.st_size === 12 << 20), `crash after I/O ${n}`).toBe(true);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(10);
   });
 });
