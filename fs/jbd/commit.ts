@@ -73,6 +73,9 @@ function* journal_commit_transaction(j: Journal, t: Transaction): Sys<void> {
   t.state = 'locked';
   trace('locked');
   while (t.updates > 0) yield* sleepOn(j.waitUpdates, 'jbd.commit.wait_updates');
+  // Every handle of t has stopped and none of the next has started: the file system's state now
+  // is exactly what this transaction commits (a test can take a snapshot here).
+  trace('drained');
   j.running = null;
   j.committing = t;
   wakeUp(j.waitTransaction);
