@@ -532,7 +532,8 @@ export function* ext3_setattr(dentry: Dentry, attr: Iattr, p: Process): Sys<0 | 
     const r = yield* truncate_in_steps(inode, size, false, old);
     if (isErr(r)) return r;
   }
-  return yield* ext3_journaled(inode.i_sb, 8, () => {
+  // Linux starts chmod/chown/utimes with 3 credits: the inode, and the orphan list's two links.
+  return yield* ext3_journaled(inode.i_sb, 3, () => {
     inode_setattr(inode, attr, p.cred);
     const o = ext3_orphan_del(inode);
     return isErr(o) ? o : ext3_write_inode(inode);

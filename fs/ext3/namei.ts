@@ -383,28 +383,44 @@ function* ext3_rename(old_dir: Inode, old: Dentry, new_dir: Inode, target: Dentr
   return 0;
 }
 
-/** Credits for a namespace operation: inode and directory blocks, bitmaps, descriptors, superblock. */
-const NS_CREDITS = 40;
+/**
+ * Journal credits per operation, Linux 2.4's (include/linux/ext3_jbd.h, fs/ext3/namei.c): one data
+ * block's worth is 8 (inode, bitmap, three indirect blocks, group and superblock summaries, the
+ * block); a data-modifying transaction 3 x 8 - 2 = 22; a delete 2 x 22 + 64.
+ */
+export const EXT3_SINGLEDATA_TRANS_BLOCKS = 8;
+export const EXT3_DATA_TRANS_BLOCKS = 3 * EXT3_SINGLEDATA_TRANS_BLOCKS - 2;
+export const EXT3_DELETE_TRANS_BLOCKS = 2 * EXT3_DATA_TRANS_BLOCKS + 64;
+const CREDITS = {
+  create: EXT3_DATA_TRANS_BLOCKS + 3,
+  mknod: EXT3_DATA_TRANS_BLOCKS + 3,
+  symlink: EXT3_DATA_TRANS_BLOCKS + 5,
+  mkdir: EXT3_DATA_TRANS_BLOCKS + 3,
+  link: EXT3_DATA_TRANS_BLOCKS,
+  unlink: EXT3_DELETE_TRANS_BLOCKS,
+  rmdir: EXT3_DELETE_TRANS_BLOCKS,
+  rename: 2 * EXT3_DATA_TRANS_BLOCKS + 2,
+} as const;
 
 /**
  * Each operation runs inside one journal handle (no-ops on ext2). The operations above never yield
  * between their first and last change, so the handle is theirs alone while it is open.
  */
-function journaled<A extends unknown[]>(op: (...a: A) => Sys<0 | Errno>, dirArg: (...a: A) => Inode): (...a: A) => Sys<0 | Errno> {
+function journaled<A extends unknown[]>(op: (...a: A) => Sys<0 | Errno>, credits: number, dirArg: (...a: A) => Inode): (...a: A) => Sys<0 | Errno> {
   return function* (...a: A): Sys<0 | Errno> {
     const sb = dirArg(...a).i_sb;
-    const r = yield* ext3_journaled(sb, NS_CREDITS, () => runSync(op(...a)));
+    const r = yield* ext3_journaled(sb, credits, () => runSync(op(...a)));
     return r;
   };
 }
 
 Object.assign(ext3_dir_inode_ops.ops, {
-  create: journaled(ext3_create, (d) => d),
-  mknod: journaled(ext3_mknod, (d) => d),
-  symlink: journaled(ext3_symlink, (d) => d),
-  mkdir: journaled(ext3_mkdir, (d) => d),
-  link: journaled(ext3_link, (_o, d) => d),
-  unlink: journaled(ext3_unlink, (d) => d),
-  rmdir: journaled(ext3_rmdir, (d) => d),
-  rename: journaled(ext3_rename, (d) => d),
+  create: journaled(ext3_create, CREDITS.create, (d) => d),
+  mknod: journaled(ext3_mknod, CREDITS.mknod, (d) => d),
+  symlink: journaled(ext3_symlink, CREDITS.symlink, (d) => d),
+  mkdir: journaled(ext3_mkdir, CREDITS.mkdir, (d) => d),
+  link: journaled(ext3_link, CREDITS.link, (_o, d) => d),
+  unlink: journaled(ext3_unlink, CREDITS.unlink, (d) => d),
+  rmdir: journaled(ext3_rmdir, CREDITS.rmdir, (d) => d),
+  rename: journaled(ext3_rename, CREDITS.rename, (d) => d),
 });
