@@ -17,7 +17,8 @@ import { Prng } from '../../../sim/prng.ts';
 import { journal_create, journal_load, journalIo, type Journal, type JournalPlacement } from '../../../fs/jbd/journal.ts';
 import { journal_force_commit, journal_start_thread, journal_destroy } from '../../../fs/jbd/commit.ts';
 import {
-  journal_dirty_metadata, journal_get_write_access, journal_start, journal_stop, type JbdBuffer,
+  journal_dirty_metadata, journal_extend, journal_forget, journal_get_create_access, journal_get_write_access, journal_restart,
+  journal_revoke, journal_set_sync, journal_start, journal_stop, type JbdBuffer,
 } from '../../../fs/jbd/transaction.ts';
 import { journal_recover } from '../../../fs/jbd/recovery.ts';
 import type { TraceEventMap, TraceKind } from '../../../kernel/trace.ts';
@@ -165,10 +166,10 @@ const opArb = fc.record({
 describe('JBD runtime', () => {
   it('commits, wraps the log, checkpoints, and freezes buffers changed during a commit', () => {
     const ops: Op[] = [];
-    for (let i = 0; i < 900; i++) ops.push({ task: i % 2, blocks: [1 + (i % HOME), 1 + ((i * 7) % HOME)].filter((v, k, a) => a.indexOf(v) === k), sync: i % 3 === 2, think: (i * 37) % 120 });
+    for (let i = 0; i < 2400; i++) ops.push({ task: i % 2, blocks: [1 + (i % HOME), 1 + ((i * 7) % HOME)].filter((v, k, a) => a.indexOf(v) === k), sync: i % 3 === 2, think: (i * 37) % 120 });
     const r = run(ops, true, 1);
     expect(r.journal.stats.commits).toBeGreaterThan(10);
-    expect(r.journal.stats.blocksLogged).toBeGreaterThan(JLEN); // the log wrapped
+    expect(r.journal.stats.blocksLogged).toBeGreaterThan(3 * JLEN); // the log wrapped several times
     expect(r.journal.stats.checkpoints).toBeGreaterThan(0);
     expect(r.journal.stats.frozen).toBeGreaterThan(0);
     // After a clean shutdown the journal is clean and the home blocks hold the final state.
@@ -192,5 +193,92 @@ describe('JBD runtime', () => {
       found += crashCheck(run(ops, false, seed), seed, 3).length;
     }
     expect(found).toBeGreaterThan(0);
+  });
+});
+
+describe('JBD buffer protocol details', () => {
+  function setup() {
+    const sched = new Scheduler();
+    const dev = new BlockDevice({ name: 'sda', blockSize: BS, blocks: JSTART + JLEN });
+    const k = new Kernel({ hostname: 'h', timers: sched });
+    const placement: JournalPlacement = { dev, map: Array.from({ length: JLEN }, (_, i) => JSTART + i) };
+    journal_create(placement, BS, new Uint8Array(16));
+    dev.flush();
+    const loaded = journal_load(k, placement, BS, { barrier: true, commitInterval: 1_000_000, ioLatency: 10 });
+    if (typeof loaded === 'string') throw new Error(loaded);
+    journal_start_thread(loaded.journal);
+    return { sched, dev, k, j: loaded.journal, placement };
+  }
+  const buf = (blk: number): JbdBuffer => ({ blk, data: new Uint8Array(BS), dirty: false, jh: null });
+  function* drive<T>(sched: Scheduler, k: Kernel, body: Sys<T>): Generator<never, T> {
+    let out: { v: T } | null = null;
+    k.kthread_run('t', (function* () { out = { v: yield* body }; return 0; })());
+    sched.runUntilQuiescent();
+    if (out === null) throw new Error('did not finish');
+    return (out as { v: T }).v;
+  }
+  const run = <T,>(sched: Scheduler, k: Kernel, body: Sys<T>): T => drive(sched, k, body).next().value as T;
+
+  it('extend adds credits while the transaction has room; restart starts over with fresh credits', () => {
+    const { sched, k, j } = setup();
+    const r = run(sched, k, (function* () {
+      const h = yield* journal_start(j, 2);
+      if (isErr(h)) return 'start failed';
+      const before = h.transaction.tid;
+      const ext = journal_extend(h, 3);
+      const credits = h.credits;
+      const big = journal_extend(h, j.maxTransactionBuffers);
+      yield* journal_restart(h, 4);
+      // As in Linux, restart hands back the old credits, asks for a commit and starts afresh with
+      // the new count; the handle may rejoin the transaction if kjournald has not locked it yet.
+      const after = `${h.credits} ${h.transaction.tid >= before}`;
+      yield* journal_stop(h);
+      return `${ext} ${credits} ${big} ${after}`;
+    })());
+    expect(r).toBe('0 5 1 4 true');
+  });
+
+  it('forget drops a buffer from the transaction and gives its credit back; create access cancels a revoke', () => {
+    const { sched, k, j } = setup();
+    const r = run(sched, k, (function* () {
+      const h = yield* journal_start(j, 2);
+      if (isErr(h)) return 'start failed';
+      const a = buf(10);
+      journal_get_write_access(h, a);
+      journal_dirty_metadata(h, a);
+      const used = h.credits;
+      journal_forget(h, a);
+      const back = h.credits;
+      journal_revoke(h, 11, null);
+      const revoked = h.transaction.revokes.has(11);
+      journal_get_create_access(h, buf(11));
+      const cancelled = !h.transaction.revokes.has(11);
+      yield* journal_stop(h);
+      return `${used} ${back} ${revoked} ${cancelled} ${h.transaction.metadata.has(10)}`;
+    })());
+    expect(r).toBe('1 2 true true false');
+  });
+
+  it('a block that begins with the journal magic is escaped in the log and restored by recovery', () => {
+    const { sched, k, j, dev, placement } = setup();
+    const b = buf(20);
+    run(sched, k, (function* () {
+      const h = yield* journal_start(j, 1);
+      if (isErr(h)) return 1;
+      journal_get_write_access(h, b);
+      new DataView(b.data.buffer).setUint32(0, 0xc03b3998);
+      b.data[100] = 42;
+      journal_dirty_metadata(h, b);
+      journal_set_sync(h);
+      yield* journal_stop(h);
+      return 0;
+    })());
+    const crashed = dev.crash({});
+    const rec = journal_recover(journalIo({ dev: crashed, map: placement.map }, BS));
+    expect(typeof rec === 'object' && !isErr(rec) && rec.replayed).toBe(1);
+    const home = new Uint8Array(BS);
+    crashed.read(20, home);
+    expect([...home.subarray(0, 4)]).toEqual([0xc0, 0x3b, 0x39, 0x98]);
+    expect(home[100]).toBe(42);
   });
 });
