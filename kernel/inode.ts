@@ -13,7 +13,7 @@ import { assert } from './assert.ts';
 import { EACCES, EPERM, EROFS, isErr, type Errno } from './errno.ts';
 import {
   ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FORCE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_SIZE,
-  ATTR_UID, capable, in_group_p, Inode, MAY_EXEC, MAY_READ, MAY_WRITE, MS_RDONLY, S_ISDIR, S_ISGID, S_ISLNK, S_ISREG,
+  ATTR_UID, capable, in_group_p, Inode, MAY_EXEC, MAY_WRITE, MS_RDONLY, S_ISDIR, S_ISGID, S_ISLNK, S_ISREG,
   S_IALLUGO, S_IFMT, type Cred, type Iattr, type SuperBlock,
 } from './fs.ts';
 import type { Sys } from './sched.ts';

@@ -11,14 +11,15 @@
  */
 import { errnoName, isErr, type Errno } from '../kernel/errno.ts';
 import {
-  makeCred, O_APPEND, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, O_WRONLY, S_IFIFO, S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO,
+  makeCred, O_APPEND, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IFIFO, S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO,
   S_ISLNK, S_ISREG, S_ISSOCK, type Stat,
 } from '../kernel/fs.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Sys } from '../kernel/sched.ts';
+import { read_dir, read_file } from './libc.ts';
 import {
-  sys_chown, sys_chmod, sys_close, sys_fsync, sys_getdents, sys_link, sys_lstat, sys_mkdir, sys_mknod, sys_open,
-  sys_pwrite, sys_read, sys_rename, sys_rmdir, sys_symlink, sys_sync, sys_truncate, sys_unlink, sys_write,
+  sys_chown, sys_chmod, sys_close, sys_fsync, sys_link, sys_lstat, sys_mkdir, sys_mknod, sys_open,
+  sys_pwrite, sys_rename, sys_rmdir, sys_symlink, sys_sync, sys_truncate, sys_unlink, sys_write,
 } from '../kernel/syscalls.ts';
 
 export interface Command {
@@ -252,41 +253,16 @@ function* writeFile(p: Process, path: string, data: Uint8Array, flags: number): 
 }
 
 function* catFile(p: Process, path: string): Sys<Outcome> {
-  const fd = yield* sys_open(p, path, O_RDONLY);
-  if (isErr(fd)) return fd;
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = yield* sys_read(p, fd, buf);
-    if (isErr(n)) {
-      yield* sys_close(p, fd);
-      return n;
-    }
-    if (n === 0) break;
-    chunks.push(buf.slice(0, n));
-  }
-  yield* sys_close(p, fd);
-  return { output: Buffer.concat(chunks).toString('latin1') };
+  const data = yield* read_file(p, path);
+  return isErr(data) ? data : { output: Buffer.from(data).toString('latin1') };
 }
 
 function* listDir(p: Process, path: string): Sys<Outcome> {
   const st = yield* sys_lstat(p, path);
   if (isErr(st)) return st;
   if (!S_ISDIR(st.st_mode)) return { output: [path] };
-  const fd = yield* sys_open(p, path, O_RDONLY | O_DIRECTORY);
-  if (isErr(fd)) return fd;
-  const names: string[] = [];
-  for (;;) {
-    const ents = yield* sys_getdents(p, fd, 256);
-    if (isErr(ents)) {
-      yield* sys_close(p, fd);
-      return ents;
-    }
-    if (ents.length === 0) break;
-    for (const e of ents) if (e.d_name !== '.' && e.d_name !== '..') names.push(e.d_name);
-  }
-  yield* sys_close(p, fd);
-  return { output: names.sort(compareBytes) };
+  const ents = yield* read_dir(p, path);
+  return isErr(ents) ? ents : { output: ents.map((e) => e.d_name).sort(compareBytes) };
 }
 
 function compareBytes(a: string, b: string): number {

@@ -9,10 +9,11 @@
  * to compare a file system with a model or another file system, and replicas with each other.
  */
 import { isErr, errnoName, type Errno } from '../kernel/errno.ts';
-import { O_DIRECTORY, O_RDONLY, S_ISDIR, S_ISLNK, S_ISREG, type Stat } from '../kernel/fs.ts';
+import { S_ISDIR, S_ISLNK, S_ISREG, type Stat } from '../kernel/fs.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Sys } from '../kernel/sched.ts';
-import { sys_close, sys_getdents, sys_lstat, sys_open, sys_read, sys_readlink } from '../kernel/syscalls.ts';
+import { read_dir, read_file } from './libc.ts';
+import { sys_lstat, sys_readlink } from '../kernel/syscalls.ts';
 
 export interface TreeNode {
   readonly type: string;
@@ -51,41 +52,6 @@ function digest(b: Uint8Array): string {
   return `fnv1a:${(h >>> 0).toString(16).padStart(8, '0')}:${b.length}`;
 }
 
-function* readAll(p: Process, path: string): Sys<Uint8Array | Errno> {
-  const fd = yield* sys_open(p, path, O_RDONLY);
-  if (isErr(fd)) return fd;
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = yield* sys_read(p, fd, buf);
-    if (isErr(n)) {
-      yield* sys_close(p, fd);
-      return n;
-    }
-    if (n === 0) break;
-    parts.push(buf.slice(0, n));
-  }
-  yield* sys_close(p, fd);
-  return Buffer.concat(parts);
-}
-
-function* listNames(p: Process, path: string): Sys<string[] | Errno> {
-  const fd = yield* sys_open(p, path, O_RDONLY | O_DIRECTORY);
-  if (isErr(fd)) return fd;
-  const names: string[] = [];
-  for (;;) {
-    const ents = yield* sys_getdents(p, fd, 256);
-    if (isErr(ents)) {
-      yield* sys_close(p, fd);
-      return ents;
-    }
-    if (ents.length === 0) break;
-    for (const e of ents) if (e.d_name !== '.' && e.d_name !== '..') names.push(e.d_name);
-  }
-  yield* sys_close(p, fd);
-  return names.sort();
-}
-
 function join(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
 }
@@ -102,7 +68,7 @@ function* node(p: Process, path: string, st: Stat, o: SnapshotOptions, top: bool
     ...(o.times === true ? { mtime: [st.st_mtime.sec, st.st_mtime.nsec] as const, ctime: [st.st_ctime.sec, st.st_ctime.nsec] as const } : {}),
   };
   if (S_ISREG(st.st_mode)) {
-    const data = yield* readAll(p, path);
+    const data = yield* read_file(p, path);
     if (isErr(data)) return data;
     const content = data.length > (o.maxContent ?? 1 << 16) ? digest(data) : Buffer.from(data).toString('latin1');
     return { ...base, content };
@@ -112,8 +78,9 @@ function* node(p: Process, path: string, st: Stat, o: SnapshotOptions, top: bool
     return isErr(target) ? target : { ...base, target };
   }
   if (!isDir) return base;
-  const names = yield* listNames(p, path);
-  if (isErr(names)) return names;
+  const ents = yield* read_dir(p, path);
+  if (isErr(ents)) return ents;
+  const names = ents.map((e) => e.d_name).sort();
   const children: Record<string, TreeNode> = {};
   for (const name of names) {
     if (top && o.skip?.includes(name) === true) continue;

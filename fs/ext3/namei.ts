@@ -18,7 +18,7 @@ import {
 import { current_fs_time, ihold, inode_init_owner, iput, new_inode } from '../../kernel/inode.ts';
 import type { Process } from '../../kernel/process.ts';
 import { runSync, type Sys } from '../../kernel/sched.ts';
-import { decodeDirBlock, dirRecLen, EXT2_N_BLOCKS, fileTypeOfMode, FT_DIR, writeDirEntry } from './ext3_fs.ts';
+import { decodeDirBlock, dirRecLen, EXT2_N_BLOCKS, fileTypeOfMode, FT_DIR, writeDirEntry, type DirEntry } from './ext3_fs.ts';
 import { ext3_new_inode } from './ialloc.ts';
 import {
   EXT3_I, ext3_bmap, ext3_dir_inode_ops, ext3_file_inode_operations, ext3_file_operations, ext3_dir_operations, ext3_get_block,
@@ -64,46 +64,66 @@ function ext3_new(dir: Inode, mode: number, p: Process): Inode | Errno {
   return isErr(w) ? w : inode;
 }
 
+interface DirBlock {
+  readonly phys: number;
+  readonly ents: DirEntry[];
+}
+
+/** Directory `dir`'s logical block `lblk`, decoded; null for a hole; EIO for a damaged block. */
+function dirBlock(dir: Inode, lblk: number): DirBlock | null | Errno {
+  const s = EXT3_SB(dir.i_sb);
+  const phys = ext3_bmap(dir, lblk);
+  if (isErr(phys)) return phys;
+  if (phys === 0) return null;
+  const bh = s.cache.bread(phys);
+  if (isErr(bh)) return EIO;
+  const ents = decodeDirBlock(bh.data);
+  s.cache.brelse(bh);
+  return typeof ents === 'string' ? EIO : { phys, ents };
+}
+
+function dirBlockCount(dir: Inode): number {
+  return Math.ceil(dir.i_size / EXT3_SB(dir.i_sb).blockSize);
+}
+
+/** Change directory block `phys` in place (it is in the buffer cache: dirBlock just read it). */
+function changeDirBlock(dir: Inode, phys: number, change: (b: Uint8Array, v: DataView) => void): 0 | Errno {
+  const s = EXT3_SB(dir.i_sb);
+  const bh = s.cache.bread(phys);
+  if (isErr(bh)) return EIO;
+  markMeta(dir.i_sb, bh, () => change(bh.data, new DataView(bh.data.buffer, bh.data.byteOffset)));
+  s.cache.brelse(bh);
+  touch(dir, true);
+  return ext3_write_inode(dir);
+}
+
 /** Add `name` -> `inode` to directory `dir`. */
 function add_entry(dir: Inode, name: string, inode: Inode): 0 | Errno {
   const s = EXT3_SB(dir.i_sb);
   const bs = s.blockSize;
   const need = dirRecLen(name.length);
   const type = fileTypeOfMode(inode.i_mode);
-  const nblocks = Math.ceil(dir.i_size / bs);
+  const trace = (blk: number, offset: number): void =>
+    dir.i_sb.s_kernel.tracer.emit('ext3.add_entry', { dev: s.cache.dev.name, dir: dir.i_ino, name, ino: inode.i_ino, blk, offset });
+  const nblocks = dirBlockCount(dir);
   for (let lblk = 0; lblk < nblocks; lblk++) {
-    const phys = ext3_bmap(dir, lblk);
-    if (isErr(phys)) return phys;
-    if (phys === 0) continue;
-    const bh = s.cache.bread(phys);
-    if (isErr(bh)) return EIO;
-    const ents = decodeDirBlock(bh.data);
-    if (typeof ents === 'string') {
-      s.cache.brelse(bh);
-      return EIO;
-    }
-    for (const e of ents) {
-      const used = e.inode === 0 ? 0 : dirRecLen(e.nameLen);
-      if (e.recLen - used < need) continue;
-      dir.i_sb.s_kernel.tracer.emit('ext3.add_entry', { dev: s.cache.dev.name, dir: dir.i_ino, name, ino: inode.i_ino, blk: phys, offset: e.offset + used });
-      markMeta(dir.i_sb, bh, () => {
-        if (used === 0) {
-          writeDirEntry(bh.data, e.offset, inode.i_ino, e.recLen, name, type);
-        } else {
-          new DataView(bh.data.buffer, bh.data.byteOffset).setUint16(e.offset + 4, used, true);
-          writeDirEntry(bh.data, e.offset + used, inode.i_ino, e.recLen - used, name, type);
-        }
-      });
-      s.cache.brelse(bh);
-      touch(dir, true);
-      return ext3_write_inode(dir);
-    }
-    s.cache.brelse(bh);
+    const b = dirBlock(dir, lblk);
+    if (isErr(b)) return b;
+    if (b === null) continue;
+    // A free entry, or the slack after a live one, big enough for the new name.
+    const e = b.ents.find((x) => x.recLen - (x.inode === 0 ? 0 : dirRecLen(x.nameLen)) >= need);
+    if (e === undefined) continue;
+    const used = e.inode === 0 ? 0 : dirRecLen(e.nameLen);
+    trace(b.phys, e.offset + used);
+    return changeDirBlock(dir, b.phys, (data, v) => {
+      if (used !== 0) v.setUint16(e.offset + 4, used, true);
+      writeDirEntry(data, e.offset + used, inode.i_ino, e.recLen - used, name, type);
+    });
   }
   const phys = ext3_get_block(dir, nblocks);
   if (isErr(phys)) return phys;
   const bh = s.cache.getblk(phys);
-  dir.i_sb.s_kernel.tracer.emit('ext3.add_entry', { dev: s.cache.dev.name, dir: dir.i_ino, name, ino: inode.i_ino, blk: phys, offset: 0 });
+  trace(phys, 0);
   markMeta(dir.i_sb, bh, () => {
     bh.data.fill(0);
     writeDirEntry(bh.data, 0, inode.i_ino, bs, name, type);
@@ -122,20 +142,13 @@ interface Found {
 }
 
 function find_entry(dir: Inode, name: string): Found | null | Errno {
-  const s = EXT3_SB(dir.i_sb);
-  const nblocks = Math.ceil(dir.i_size / s.blockSize);
-  for (let lblk = 0; lblk < nblocks; lblk++) {
-    const phys = ext3_bmap(dir, lblk);
-    if (isErr(phys)) return phys;
-    if (phys === 0) continue;
-    const bh = s.cache.bread(phys);
-    if (isErr(bh)) return EIO;
-    const ents = decodeDirBlock(bh.data);
-    s.cache.brelse(bh);
-    if (typeof ents === 'string') return EIO;
+  for (let lblk = 0; lblk < dirBlockCount(dir); lblk++) {
+    const b = dirBlock(dir, lblk);
+    if (isErr(b)) return b;
+    if (b === null) continue;
     let prev: number | null = null;
-    for (const e of ents) {
-      if (e.inode !== 0 && e.name === name) return { phys, offset: e.offset, prev, recLen: e.recLen };
+    for (const e of b.ents) {
+      if (e.inode !== 0 && e.name === name) return { phys: b.phys, offset: e.offset, prev, recLen: e.recLen };
       prev = e.offset;
     }
   }
@@ -146,18 +159,11 @@ function delete_entry(dir: Inode, name: string): 0 | Errno {
   const f = find_entry(dir, name);
   if (isErr(f)) return f;
   if (f === null) return ENOENT;
-  const s = EXT3_SB(dir.i_sb);
-  const bh = s.cache.bread(f.phys);
-  if (isErr(bh)) return EIO;
-  markMeta(dir.i_sb, bh, () => {
-    const v = new DataView(bh.data.buffer, bh.data.byteOffset);
+  dir.i_sb.s_kernel.tracer.emit('ext3.del_entry', { dev: EXT3_SB(dir.i_sb).cache.dev.name, dir: dir.i_ino, name });
+  return changeDirBlock(dir, f.phys, (_data, v) => {
     if (f.prev === null) v.setUint32(f.offset, 0, true);
     else v.setUint16(f.prev + 4, v.getUint16(f.prev + 4, true) + f.recLen, true);
   });
-  s.cache.brelse(bh);
-  dir.i_sb.s_kernel.tracer.emit('ext3.del_entry', { dev: s.cache.dev.name, dir: dir.i_ino, name });
-  touch(dir, true);
-  return ext3_write_inode(dir);
 }
 
 /** Point an existing entry at another inode (rename over an existing name). */
@@ -165,31 +171,17 @@ function set_link(dir: Inode, name: string, inode: Inode): 0 | Errno {
   const f = find_entry(dir, name);
   if (isErr(f)) return f;
   if (f === null) return ENOENT;
-  const s = EXT3_SB(dir.i_sb);
-  const bh = s.cache.bread(f.phys);
-  if (isErr(bh)) return EIO;
-  markMeta(dir.i_sb, bh, () => {
-    new DataView(bh.data.buffer, bh.data.byteOffset).setUint32(f.offset, inode.i_ino, true);
-    bh.data[f.offset + 7] = fileTypeOfMode(inode.i_mode);
+  return changeDirBlock(dir, f.phys, (data, v) => {
+    v.setUint32(f.offset, inode.i_ino, true);
+    data[f.offset + 7] = fileTypeOfMode(inode.i_mode);
   });
-  s.cache.brelse(bh);
-  touch(dir, true);
-  return ext3_write_inode(dir);
 }
 
 function empty_dir(inode: Inode): boolean | Errno {
-  const s = EXT3_SB(inode.i_sb);
-  const nblocks = Math.ceil(inode.i_size / s.blockSize);
-  for (let lblk = 0; lblk < nblocks; lblk++) {
-    const phys = ext3_bmap(inode, lblk);
-    if (isErr(phys)) return phys;
-    if (phys === 0) continue;
-    const bh = s.cache.bread(phys);
-    if (isErr(bh)) return EIO;
-    const ents = decodeDirBlock(bh.data);
-    s.cache.brelse(bh);
-    if (typeof ents === 'string') return EIO;
-    if (ents.some((e) => e.inode !== 0 && e.name !== '.' && e.name !== '..')) return false;
+  for (let lblk = 0; lblk < dirBlockCount(inode); lblk++) {
+    const b = dirBlock(inode, lblk);
+    if (isErr(b)) return b;
+    if (b !== null && b.ents.some((e) => e.inode !== 0 && e.name !== '.' && e.name !== '..')) return false;
   }
   return true;
 }

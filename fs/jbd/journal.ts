@@ -16,7 +16,7 @@ import { assert } from '../../kernel/assert.ts';
 import type { BlockDevice } from '../../kernel/blkdev.ts';
 import { EIO, EINVAL, isErr, type Errno } from '../../kernel/errno.ts';
 import type { Kernel } from '../../kernel/kernel.ts';
-import { WaitQueue, type Sys, type Task } from '../../kernel/sched.ts';
+import { WaitQueue, type Task } from '../../kernel/sched.ts';
 import {
   encodeJournalSuperblock, JFS_FEATURE_INCOMPAT_REVOKE, patchJournalTail, JSB_SIZE, type JournalSuperblock,
 } from './jbd.ts';

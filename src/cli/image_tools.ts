@@ -11,15 +11,16 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { BlockDevice, isBlockSize, PowerCut } from '../../kernel/blkdev.ts';
 import { Prng } from '../../sim/prng.ts';
 import { errnoName, isErr } from '../../kernel/errno.ts';
-import { O_DIRECTORY, O_RDONLY, S_ISDIR, type Stat } from '../../kernel/fs.ts';
+import { S_ISDIR, type Stat } from '../../kernel/fs.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { sys_close, sys_getdents, sys_lstat, sys_open, sys_read } from '../../kernel/syscalls.ts';
+import { sys_lstat } from '../../kernel/syscalls.ts';
 import { ext3_check_super, ext3_fs_type } from '../../fs/ext3/super.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
 import { fsck } from '../../fs/ext3/fsck.ts';
 import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
 import { World, type Host } from '../../sim/host.ts';
 import { ImageError, loadImage, saveImage } from '../image.ts';
+import { read_dir, read_file } from '../libc.ts';
 import { formatHuman, formatParseErrors, formatStatus, parseScript, runScript, statJson } from '../sh.ts';
 import type { Process } from '../../kernel/process.ts';
 import type { Subcommand } from './izo.ts';
@@ -63,31 +64,14 @@ function fail(cmd: string, path: string, e: number): number {
   return 1;
 }
 
-function* readAll(p: Process, path: string): Sys<Uint8Array | number> {
-  const fd = yield* sys_open(p, path, O_RDONLY);
-  if (isErr(fd)) return fd;
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(1 << 16);
-  for (let n = yield* sys_read(p, fd, buf); n !== 0; n = yield* sys_read(p, fd, buf)) {
-    if (isErr(n)) return n;
-    parts.push(buf.slice(0, n));
-  }
-  yield* sys_close(p, fd);
-  return Buffer.concat(parts);
-}
-
 function* listDir(p: Process, path: string): Sys<Array<[string, Stat]> | number> {
-  const fd = yield* sys_open(p, path, O_RDONLY | O_DIRECTORY);
-  if (isErr(fd)) return fd;
+  const ents = yield* read_dir(p, path);
+  if (isErr(ents)) return ents;
   const out: Array<[string, Stat]> = [];
-  for (let ents = yield* sys_getdents(p, fd, 256); !isErr(ents) && ents.length > 0; ents = yield* sys_getdents(p, fd, 256)) {
-    for (const e of ents) {
-      if (e.d_name === '.' || e.d_name === '..') continue;
-      const st = yield* sys_lstat(p, path.endsWith('/') ? path + e.d_name : `${path}/${e.d_name}`);
-      if (!isErr(st)) out.push([e.d_name, st]);
-    }
+  for (const e of ents) {
+    const st = yield* sys_lstat(p, path.endsWith('/') ? path + e.d_name : `${path}/${e.d_name}`);
+    if (!isErr(st)) out.push([e.d_name, st]);
   }
-  yield* sys_close(p, fd);
   return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -242,7 +226,7 @@ export const IMAGE_COMMANDS: Subcommand[] = [
       const [image, path, ...rest] = args;
       if (image === undefined || path === undefined || rest.length > 0) throw new UsageError('cat takes IMAGE and PATH');
       const { host, proc } = openImage(image);
-      const data = host.run(proc, readAll(proc, bytes(path)));
+      const data = host.run(proc, read_file(proc, bytes(path)));
       if (typeof data === 'number') return fail('cat', path, data);
       process.stdout.write(data);
       return 0;

@@ -3,15 +3,12 @@
  * same final tree on every pair of targets. Today: ramfs against ramfs under the test filter (the
  * filter must change nothing users can see). ext2/ext3 join as targets.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { World } from '../../sim/host.ts';
 import { makeCountFilter } from '../support/countfilter.ts';
 import { script } from '../support/scripts.ts';
+import { asRamfs, linuxAnswer } from '../support/linux.ts';
 import { ramfs_fs_type } from '../../fs/ramfs/inode.ts';
 import { formatStatus, parseScript, runScript } from '../../src/sh.ts';
 import { diffTrees, snapshotTree, type TreeNode } from '../../src/tree.ts';
@@ -53,34 +50,12 @@ describe('differential: ramfs vs ramfs under a filter', () => {
   });
 });
 
-/** Linux's answers for a script on a fresh loop-mounted ext2 (needs root: LINUX_ORACLE=1). */
-function linux(text: string): string {
-  const work = mkdtempSync(join(tmpdir(), 'izo-diff-'));
-  const img = join(work, 'fs.img');
-  const mnt = join(work, 'mnt');
-  execFileSync('truncate', ['-s', '8M', img]);
-  execFileSync('mke2fs', ['-q', '-t', 'ext2', '-F', img]);
-  execFileSync('mkdir', [mnt]);
-  execFileSync('mount', ['-o', 'loop', img, mnt]);
-  try {
-    return execFileSync('python3', [join(import.meta.dirname, 'sh_oracle.py'), mnt], { input: text, maxBuffer: 1 << 28 }).toString();
-  } finally {
-    execFileSync('umount', [mnt]);
-    rmSync(work, { recursive: true, force: true });
-  }
-}
 
-/** ext2 facts ramfs does not share: lost+found in the root, directory sizes. */
-function asRamfs(linuxOut: string): string {
-  return linuxOut.split('\n')
-    .map((l) => l.replace(',"lost+found"]', ']').replace('["lost+found"]', '[]').replace(/("type":"dir".*"size":)\d+/, '$10'))
-    .join('\n');
-}
 
 describe('differential: ramfs vs Linux ext2 (live, LINUX_ORACLE=1)', () => {
   it.runIf(process.env.LINUX_ORACLE === '1')('same statuses for random scripts', () => {
     fc.assert(fc.property(script, (text) => {
-      expect(runOn('ramfs', text).status).toBe(asRamfs(linux(text)));
+      expect(runOn('ramfs', text).status).toBe(asRamfs(linuxAnswer(text)));
     }), { numRuns: Number(process.env.LINUX_ORACLE_RUNS ?? 60) });
   });
 });

@@ -5,12 +5,11 @@
  * results must equal them. On ramfs, two ext2 facts are set aside, and only those: lost+found in
  * the root and a directory's size.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bootKernel } from '../support/boot.ts';
+import { asRamfs, linuxAnswer } from '../support/linux.ts';
 import { runSync } from '../../kernel/sched.ts';
 import { formatStatus, parseScript, runScript } from '../../src/sh.ts';
 
@@ -24,29 +23,7 @@ function ours(script: string): string {
   return formatStatus(runSync(runScript(root, parsed.commands)));
 }
 
-/** Set aside what ext2 has and ramfs has not: lost+found at the root, directory sizes. */
-function asRamfs(linux: string): string {
-  return linux
-    .split('\n')
-    .map((l) => l.replace(',"lost+found"]', ']').replace('["lost+found"]', '[]').replace(/("type":"dir".*"size":)\d+/, '$10'))
-    .join('\n');
-}
 
-function linuxAnswer(script: string): string {
-  const work = mkdtempSync(join(tmpdir(), 'izo-oracle-'));
-  const img = join(work, 'fs.img');
-  const mnt = join(work, 'mnt');
-  execFileSync('truncate', ['-s', '8M', img]);
-  execFileSync('mke2fs', ['-q', '-t', 'ext2', '-F', img]);
-  execFileSync('mkdir', [mnt]);
-  execFileSync('mount', ['-o', 'loop', img, mnt]);
-  try {
-    return execFileSync('python3', [join(import.meta.dirname, 'sh_oracle.py'), mnt], { input: script, maxBuffer: 1 << 28 }).toString();
-  } finally {
-    execFileSync('umount', [mnt]);
-    rmSync(work, { recursive: true, force: true });
-  }
-}
 
 describe('command language agrees with Linux', () => {
   it('has scripts to check', () => {

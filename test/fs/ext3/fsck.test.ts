@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlockDevice } from '../../../kernel/blkdev.ts';
 import { isErr } from '../../../kernel/errno.ts';
-import { sys_lstat, sys_sync } from '../../../kernel/syscalls.ts';
+import { sys_lstat } from '../../../kernel/syscalls.ts';
 import { decodeDirBlock, decodeGroupDesc, decodeInode, encodeGroupDesc, encodeInode, type RawInode } from '../../../fs/ext3/ext3_fs.ts';
 import { fsck } from '../../../fs/ext3/fsck.ts';
 import { mkfs } from '../../../fs/ext3/mkfs.ts';
