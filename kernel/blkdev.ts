@@ -108,7 +108,9 @@ export class BlockDevice {
   readonly name: string;
   readonly blockSize: BlockSize;
   readonly blocks: number;
-  readonly stats: DeviceStats = { reads: 0, writes: 0, fuaWrites: 0, flushes: 0, bytesRead: 0, bytesWritten: 0, faults: 0 };
+  readonly stats: DeviceStats = {
+    reads: 0, writes: 0, fuaWrites: 0, flushes: 0, bytesRead: 0, bytesWritten: 0, faults: 0,
+  };
   /** Sequence number of the next I/O (writes and flushes count). */
   private seq = 0;
   /** Epoch of the next write; ends (increments) at each flush or FUA write. */
@@ -198,6 +200,7 @@ export class BlockDevice {
     const [num, den] = this.faults.flushChance ?? [0, 1];
     if (num > 0 && this.chance(num, den)) {
       this.stats.faults++;
+      this.tracer.emit('blkdev.fault', { dev: this.name, blk: null, op: 'flush' });
       return EIO;
     }
     const seq = this.seq++;
@@ -336,7 +339,9 @@ export class BlockDevice {
         result.set(blk, tornMask === null ? chosen : this.tear(chosen, before, tornMask));
         if (tornMask !== null) torn++;
       }
-      outcome?.push({ blk, choices: versions.length + 1, version, tornMask });
+      const o: CrashOutcome = { blk, choices: versions.length + 1, version, tornMask };
+      outcome?.push(o);
+      this.tracer.emit('blkdev.crash_block', { dev: this.name, ...o });
     }
     this.tracer.emit('blkdev.crash', { dev: this.name, pending: blocks.length, torn });
     return BlockDevice.fromBlocks({ name: this.name, blockSize: this.blockSize, blocks: this.blocks }, result);
@@ -345,7 +350,8 @@ export class BlockDevice {
   private chooseVersion(blk: number, count: number, plan: CrashPlan): number {
     const given = plan.versions?.get(blk);
     if (given !== undefined) {
-      assert(Number.isSafeInteger(given) && given >= 0 && given <= count, () => `block ${blk} has no pending version ${given}`);
+      assert(Number.isSafeInteger(given) && given >= 0 && given <= count,
+        () => `block ${blk} has no pending version ${given}`);
       return given;
     }
     return plan.random === undefined ? 0 : plan.random.below(count + 1);
@@ -360,7 +366,8 @@ export class BlockDevice {
     }
     const [num, den] = plan.tearChance ?? [0, 1];
     if (plan.random === undefined || num === 0 || !plan.random.chance(num, den)) return null;
-    return plan.random.below(2 ** sectors);
+    // A real tear: some sectors new, some old (all-new or all-old would be no tear at all).
+    return 1 + plan.random.below(2 ** sectors - 2);
   }
 
   private tear(chosen: Uint8Array, before: Uint8Array | undefined, mask: number): Uint8Array {
@@ -377,11 +384,15 @@ export class BlockDevice {
   }
 
   private checkRange(blk: number, length: number): void {
-    assert(Number.isSafeInteger(blk) && blk >= 0 && blk < this.blocks, () => `${this.name}: block ${blk} outside 0..${this.blocks - 1}`);
-    assert(length === this.blockSize, () => `${this.name}: buffer of ${length} bytes for ${this.blockSize}-byte blocks`);
+    assert(Number.isSafeInteger(blk) && blk >= 0 && blk < this.blocks,
+      () => `${this.name}: block ${blk} outside 0..${this.blocks - 1}`);
+    assert(length === this.blockSize,
+      () => `${this.name}: buffer of ${length} bytes for ${this.blockSize}-byte blocks`);
   }
 
-  private faultHits(blk: number, set: ReadonlySet<number> | undefined, ratio: readonly [number, number] | undefined): boolean {
+  private faultHits(
+    blk: number, set: ReadonlySet<number> | undefined, ratio: readonly [number, number] | undefined,
+  ): boolean {
     const hit = set?.has(blk) === true || (ratio !== undefined && ratio[0] > 0 && this.chance(ratio[0], ratio[1]));
     if (hit) this.stats.faults++;
     return hit;

@@ -100,7 +100,8 @@ export class Task {
 
   /** Resume a sleeping task at the current tick (called by wakeUp and by timeouts). */
   wake(reason: WakeReason): void {
-    assert(this.state === 'sleeping' && this.sleeping !== null, () => `wake of ${this.comm}[${this.pid}] that is ${this.state}`);
+    assert(this.state === 'sleeping' && this.sleeping !== null,
+      () => `wake of ${this.comm}[${this.pid}] that is ${this.state}`);
     const sleep = this.sleeping;
     if (this.timeoutTimer !== null) this.timers.cancel(this.timeoutTimer);
     this.timeoutTimer = null;

@@ -18,7 +18,10 @@ export interface TraceEventMap {
   'task.exit': { pid: number; status: number };
   'blkdev.write': { dev: string; blk: number; seq: number; fua: boolean };
   'blkdev.flush': { dev: string; seq: number; epoch: number };
-  'blkdev.fault': { dev: string; blk: number; op: 'read' | 'write' };
+  /** `blk` is null for a failed flush (nothing became durable). */
+  'blkdev.fault': { dev: string; blk: number | null; op: 'read' | 'write' | 'flush' };
+  /** One pending block at a power failure: `version` 0 kept the durable content, k the k-th pending write. */
+  'blkdev.crash_block': { dev: string; blk: number; choices: number; version: number; tornMask: number | null };
   'blkdev.crash': { dev: string; pending: number; torn: number };
 }
 

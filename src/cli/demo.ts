@@ -5,14 +5,17 @@
  * events and statistics, the same data any other output of the project comes from. The run is a
  * pure function of the seed: the trace hash at the end is the same on every machine.
  */
-import { BlockDevice, PowerCut, type CrashOutcome } from '../../kernel/blkdev.ts';
+import { BlockDevice, PowerCut } from '../../kernel/blkdev.ts';
+import type { TraceEventMap } from '../../kernel/trace.ts';
 import { isErr } from '../../kernel/errno.ts';
 import { sleepFor, sleepOn, wakeUp, WaitQueue, type Sys } from '../../kernel/sched.ts';
 import type { TraceRecord } from '../../sim/trace.ts';
 import { World } from '../../sim/host.ts';
 import { journal_create, journal_load, journalIo, type JournalPlacement } from '../../fs/jbd/journal.ts';
 import { journal_start_thread } from '../../fs/jbd/commit.ts';
-import { journal_dirty_metadata, journal_get_write_access, journal_start, journal_stop, type JbdBuffer } from '../../fs/jbd/transaction.ts';
+import {
+  journal_dirty_metadata, journal_get_write_access, journal_start, journal_stop, type JbdBuffer,
+} from '../../fs/jbd/transaction.ts';
 import { journal_recover } from '../../fs/jbd/recovery.ts';
 import { formatStatus, parseScript, runScript } from '../sh.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
@@ -27,43 +30,124 @@ function section(title: string): string {
   return `\n== ${title} ${'='.repeat(Math.max(0, 70 - title.length))}\n`;
 }
 
-/** Part 1: tasks writing blocks; one sleeps at a named point until another wakes it; a crash. */
+/** Part 1: tasks writing blocks; one sleeps on a wait queue until another wakes it; a crash. */
 function blockDevicePart(w: World): string {
   const h = w.addHost('alpha');
   const dev = h.addDisk('hda', { blockSize: 1024, blocks: 64 * 1024 });
   const rng = w.rng.stream('workload');
-  const ready = new WaitQueue('demo.ready');
-  const writer = (name: string, first: number): Sys<number> => (function* () {
-    for (let i = 0; i < 4; i++) {
-      const b = new Uint8Array(1024).fill(first + i);
-      dev.write(first + rng.below(8), b);
-      yield* sleepFor(10 + rng.below(50), 'demo.think');
+  const flushed = new WaitQueue('demo.flushed');
+  const think = (lo: number, hi: number): Sys<void> => sleepFor(rng.between(lo, hi), 'demo.think');
+  const put = (blk: number, fua = false): void => {
+    dev.write(blk, new Uint8Array(1024).fill(rng.below(256)), { fua });
+  };
+  h.kernel.kthread_run('writer', (function* () {
+    for (let i = 0; i < 3; i++) {
+      put(1 + rng.below(3));
+      yield* think(10, 20);
     }
-    if (name === 'w1') {
-      dev.flush();
-      wakeUp(ready);
+    dev.flush();
+    wakeUp(flushed);
+    for (let i = 0; i < 4; i++) {
+      yield* think(10, 40);
+      put(1 + rng.below(3));
     }
     return 0;
-  })();
-  h.kernel.kthread_run('w1', writer('w1', 10));
-  h.kernel.kthread_run('w2', (function* () {
-    yield* sleepOn(ready, 'demo.wait_for_w1');
-    yield* writer('w2', 40);
+  })());
+  h.kernel.kthread_run('logger', (function* () {
+    yield* sleepOn(flushed, 'demo.wait_for_flush');
+    put(100, true);
+    return 0;
+  })());
+  h.kernel.kthread_run('scribbler', (function* () {
+    for (let i = 0; i < 4; i++) {
+      yield* think(20, 50);
+      put(20 + rng.below(2));
+    }
     return 0;
   })());
   w.runUntilQuiescent();
-  const pending = dev.pendingBlocks();
-  const outcome: CrashOutcome[] = [];
-  const crashed = dev.crash({ random: w.rng.stream('crash') }, outcome);
+  dev.crash({ random: w.rng.stream('crash/alpha'), tearChance: [1, 3] });
   let out = section('1. A disk with a volatile write cache');
+  out += '  Three tasks share one disk: writer (blocks 1-3) flushes, then wakes logger, asleep on a\n'
+    + '  wait queue, which writes block 100 with FUA; scribbler (blocks 20-21) never flushes.\n';
   const events = w.trace.records().filter((r) => r.host === 'alpha');
-  out += events.filter((r) => r.ev.startsWith('task.') || r.ev === 'blkdev.flush').slice(0, 14).map(show).join('');
-  out += `  ... ${dev.stats.writes} writes, ${dev.stats.flushes} flush; ${pending.length} blocks still pending when the power fails\n`;
-  for (const o of outcome) {
-    out += `  block ${o.blk}: ${o.choices} possible contents; the crash kept ${o.version === 0 ? 'the durable one' : `pending version ${o.version}`}\n`;
-  }
-  out += `  crash image: ${[...crashed.writtenBlocks()].length} blocks written, all durable\n`;
+  out += events.map(timelineLine(events)).filter((l) => l !== '').join('');
+  out += crashReport(events);
+  const st = dev.stats;
+  const flushes = `${st.flushes} flush${st.flushes === 1 ? '' : 'es'}`;
+  out += `  device stats: ${st.writes} writes (${st.fuaWrites} FUA), ${flushes}, `
+    + `${st.reads} reads, ${st.bytesWritten} bytes written, ${st.faults} faults\n`;
   return out;
+}
+
+type Ev<K extends keyof TraceEventMap> = TraceEventMap[K];
+
+/** One line of part 1's timeline per interesting event (think-time sleeps are left out). */
+function timelineLine(events: readonly TraceRecord[]): (r: TraceRecord) => string {
+  const comm = new Map<number, string>();
+  for (const r of events) {
+    if (r.ev === 'task.spawn') comm.set((r.data as Ev<'task.spawn'>).pid, (r.data as Ev<'task.spawn'>).comm);
+  }
+  const at = (r: TraceRecord, who: string, what: string): string =>
+    `  t=${String(r.t).padStart(4)}us  ${who.padEnd(10)} ${what}\n`;
+  const name = (pid: number): string => comm.get(pid) ?? `pid ${pid}`;
+  return (r) => {
+    if (r.ev === 'blkdev.write') {
+      const d = r.data as Ev<'blkdev.write'>;
+      const what = d.fua ? ' with FUA: durable at once' : ': pending in the cache';
+      return at(r, 'disk', `write block ${d.blk} (I/O ${d.seq})${what}`);
+    }
+    if (r.ev === 'blkdev.flush') {
+      return at(r, 'disk', `flush (I/O ${(r.data as Ev<'blkdev.flush'>).seq}): every pending write durable`);
+    }
+    if (r.ev === 'task.sleep') {
+      const d = r.data as Ev<'task.sleep'>;
+      if (d.point === 'demo.think') return '';
+      return at(r, name(d.pid), `sleeps at ${d.point}${d.timeout === null ? ' (no timeout)' : ''}`);
+    }
+    if (r.ev === 'task.wake') {
+      const d = r.data as Ev<'task.wake'>;
+      return d.reason === 'timeout' && d.point === 'demo.think' ? '' : at(r, name(d.pid), `${d.reason} at ${d.point}`);
+    }
+    if (r.ev === 'task.exit') return at(r, name((r.data as Ev<'task.exit'>).pid), 'exits');
+    return '';
+  };
+}
+
+/** What was pending when the power failed (rebuilt from the write/flush events) and what survived. */
+function crashReport(events: readonly TraceRecord[]): string {
+  const pending = new Map<number, number[]>();
+  for (const r of events) {
+    if (r.ev === 'blkdev.flush') pending.clear();
+    if (r.ev !== 'blkdev.write') continue;
+    const d = r.data as Ev<'blkdev.write'>;
+    if (d.fua) pending.delete(d.blk);
+    else pending.set(d.blk, [...(pending.get(d.blk) ?? []), d.seq]);
+  }
+  const kept = events.filter((r) => r.ev === 'blkdev.crash_block').map((r) => r.data as Ev<'blkdev.crash_block'>);
+  let out = `  *** power fails; ${pending.size} blocks are pending (written since the last flush, not FUA) ***\n`;
+  let newest = 0;
+  for (const c of kept) {
+    const seqs = pending.get(c.blk) ?? [];
+    const io = (v: number): string => (v === 0 ? 'the durable content' : `I/O ${seqs[v - 1] ?? '?'}`);
+    const full = (1 << (1024 / 512)) - 1;
+    const torn = c.tornMask !== null && c.tornMask !== full;
+    const what = c.version === 0 ? 'the durable content (its pending writes are lost)'
+      : `${io(c.version)}${c.version === c.choices - 1 ? ' (the newest)' : ' (an older write)'}`;
+    const mask = c.tornMask ?? 0;
+    const tear = !torn ? ''
+      : `, torn: sector ${sectorList(mask, true)} from it, ${sectorList(mask, false)} from ${io(c.version - 1)}`;
+    out += `    block ${String(c.blk).padStart(3)}: pending I/O ${seqs.join(', ').padEnd(10)} -> kept ${what}${tear}\n`;
+    if (c.version === c.choices - 1 && !torn) newest++;
+  }
+  out += `  durable image vs the cache: ${newest} of ${kept.length} pending blocks read back as last written; `
+    + `${kept.length - newest} lost their newest write\n`;
+  return out;
+}
+
+function sectorList(mask: number, set: boolean): string {
+  const s = [0, 1].filter((i) => (((mask >>> i) & 1) === 1) === set);
+  return s.length === 0 ? 'none' : s.join('+');
 }
 
 /** Part 2: a journal: handles join transactions, kjournald commits, a crash, recovery. */
@@ -78,7 +162,9 @@ function journalPart(w: World): string {
   if (typeof loaded === 'string') return `journal: ${loaded}\n`;
   const j = loaded.journal;
   journal_start_thread(j);
-  const bufs = Array.from({ length: 6 }, (_, i): JbdBuffer => ({ blk: 100 + i, data: new Uint8Array(1024), dirty: false, jh: null }));
+  const bufs = Array.from({ length: 6 }, (_, i): JbdBuffer => (
+    { blk: 100 + i, data: new Uint8Array(1024), dirty: false, jh: null }
+  ));
   h.kernel.kthread_run('updater', (function* () {
     for (let op = 1; op <= 9; op++) {
       const handle = yield* journal_start(j, 2);
@@ -94,13 +180,15 @@ function journalPart(w: World): string {
     return 0;
   })());
   w.runUntilQuiescent();
-  const commits = w.trace.records().filter((r) => r.host === 'beta' && r.ev === 'jbd.commit' && (r.data as { phase: string }).phase === 'commit');
+  const commits = w.trace.records()
+    .filter((r) => r.host === 'beta' && r.ev === 'jbd.commit' && (r.data as { phase: string }).phase === 'commit');
   const crashAt = Math.floor(dev.log().length * 0.8);
   const crashed = dev.crashAfterIos(crashAt, { random: w.rng.stream('crash/beta') });
   const rec = journal_recover(journalIo({ dev: crashed, map: placement.map }, 1024));
   let out = section('2. The journal (JBD): transactions, a crash, recovery');
   out += commits.map(show).join('');
-  out += `  ${j.stats.commits} commits, ${j.stats.blocksLogged} blocks logged; power fails after I/O ${crashAt} of ${dev.log().length}\n`;
+  out += `  ${j.stats.commits} commits, ${j.stats.blocksLogged} blocks logged; `
+    + `power fails after I/O ${crashAt} of ${dev.log().length}\n`;
   if (typeof rec === 'string' || isErr(rec)) return `${out}  recovery failed: ${String(rec)}\n`;
   out += `  recovery found transactions ${rec.scan.transactions.map((t) => t.tid).join(', ') || 'none'} committed`;
   out += rec.scan.unfinished === null ? '' : ` (transaction ${rec.scan.unfinished.tid} unfinished: not replayed)`;
@@ -112,14 +200,16 @@ function journalPart(w: World): string {
 function vfsPart(w: World): string {
   const h = w.addHost('gamma');
   h.mountRoot('ramfs', null);
-  const script = 'mkdir /fset\nwrite /fset/hello "hi there"\nln /fset/hello /fset/link\nstat /fset/link\nas 1000:1000\nwrite /fset/nope x\nrm /fset/hello';
+  const script = 'mkdir /fset\nwrite /fset/hello "hi there"\nln /fset/hello /fset/link\nstat /fset/link\n'
+    + 'as 1000:1000\nwrite /fset/nope x\nrm /fset/hello';
   const parsed = parseScript(script);
   if ('errors' in parsed) return 'bad demo script\n';
   const p = h.process('sh');
   const status = formatStatus(h.run(p, runScript(p, parsed.commands))).split('\n');
   let out = section('3. The VFS: a script on ramfs (izo sh --status form)');
   parsed.commands.forEach((c, i) => {
-    out += `  ${[c.name, ...c.args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' ').padEnd(34)} -> ${status[i] ?? ''}\n`;
+    const line = [c.name, ...c.args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' ');
+    out += `  ${line.padEnd(34)} -> ${status[i] ?? ''}\n`;
   });
   return out;
 }
@@ -144,26 +234,34 @@ function ext2Part(w: World): string {
   h.run(p, sys_sync(p));
   const events = w.trace.records().slice(start).filter((r) => r.host === 'delta');
   let out = section('4. ext2 on a disk: where a workload landed');
-  out += `  mkfs: ${geo.blocks} blocks of 1024 in ${geo.groups} group(s), ${geo.inodesPerGroup * geo.groups} inodes; root is inode 2, lost+found 11\n`;
+  out += `  mkfs: ${geo.blocks} blocks of 1024 in ${geo.groups} group(s), ${geo.inodesPerGroup * geo.groups} inodes; `
+    + 'root is inode 2, lost+found 11\n';
   const names = new Map<number, string>([[2, '/']]);
   for (const r of events) {
     const d = r.data as Record<string, number | string | boolean>;
-    if (r.ev === 'ext3.new_inode') out += `  inode ${d['ino']} allocated in group ${d['group']}${d['dir'] === true ? ' (a directory)' : ''}\n`;
+    if (r.ev === 'ext3.new_inode') {
+      out += `  inode ${d['ino']} allocated in group ${d['group']}${d['dir'] === true ? ' (a directory)' : ''}\n`;
+    }
     if (r.ev === 'ext3.add_entry') {
-      const path = `${names.get(d['dir'] as number) ?? '?'}${names.get(d['dir'] as number) === '/' ? '' : '/'}${d['name']}`;
+      const parent = names.get(d['dir'] as number);
+      const path = `${parent ?? '?'}${parent === '/' ? '' : '/'}${d['name']}`;
       names.set(d['ino'] as number, path);
-      out += `    entry ${JSON.stringify(d['name'])} -> inode ${d['ino']} in directory ${d['dir']}'s block ${d['blk']} at byte ${d['offset']}  (${path})\n`;
+      out += `    entry ${JSON.stringify(d['name'])} -> inode ${d['ino']} in directory ${d['dir']}'s block ${d['blk']} `
+        + `at byte ${d['offset']}  (${path})\n`;
     }
     if (r.ev === 'ext3.del_entry') out += `    entry ${JSON.stringify(d['name'])} removed from directory ${d['dir']}\n`;
   }
   const allocated = events.filter((r) => r.ev === 'ext3.new_block').length;
   const freed = events.filter((r) => r.ev === 'ext3.free_block').length;
   const freedInodes = events.filter((r) => r.ev === 'ext3.free_inode').map((r) => (r.data as { ino: number }).ino);
-  out += `  blocks: ${allocated} allocated, ${freed} freed again (the photo: data and its indirect block); inodes freed: ${freedInodes.join(', ') || 'none'}\n`;
+  out += `  blocks: ${allocated} allocated, ${freed} freed again (the photo: data and its indirect block); `
+    + `inodes freed: ${freedInodes.join(', ') || 'none'}\n`;
   const st = h.run(p, sys_statfs(p, '/'));
-  if (typeof st === 'object') out += `  bitmaps now: ${st.f_bfree} of ${st.f_blocks} blocks free, ${st.f_ffree} of ${st.f_files} inodes free\n`;
+  if (typeof st === 'object') {
+    out += `  bitmaps now: ${st.f_bfree} of ${st.f_blocks} blocks free, ${st.f_ffree} of ${st.f_files} inodes free\n`;
+  }
   const problems = fsck(dev);
-  out += `  fsck (passes 0-5, read-only): ${problems.length === 0 ? 'clean' : problems.map((x) => x.code).join(', ')}\n`;
+  out += `  fsck (passes 0-5, read-only): ${verdict(problems)}\n`;
   return out;
 }
 
@@ -220,17 +318,23 @@ function ext3Part(w: World): string {
   const rec = w.trace.records().slice(before).find((r) => r.ev === 'jbd.recover');
   if (rec !== undefined) {
     const d = rec.data as { transactions: number; replayed: number; revoked: number };
-    out += `  reboot: the journal needed recovery: ${d.transactions} committed transactions replayed (${d.replayed} blocks, ${d.revoked} revoked)\n`;
+    out += `  reboot: the journal needed recovery: ${d.transactions} committed transactions replayed `
+      + `(${d.replayed} blocks, ${d.revoked} revoked)\n`;
   }
   const p2 = h2.process('check');
   const parsed = parseScript('cat /mail/inbox\nls /mail') as { commands: Parameters<typeof runScript>[1] };
   const res = h2.run(p2, runScript(p2, parsed.commands));
   const inbox = res[0]?.status === 'ok' ? JSON.stringify(res[0].output) : res[0]?.status;
-  out += `  after recovery: cat /mail/inbox -> ${inbox}; ls /mail -> ${JSON.stringify(res[1]?.output ?? res[1]?.status)}\n`;
+  const listing = JSON.stringify(res[1]?.output ?? res[1]?.status);
+  out += `  after recovery: cat /mail/inbox -> ${inbox}; ls /mail -> ${listing}\n`;
   h2.shutdown();
   const problems = fsck(crashed);
-  out += `  fsck after the clean unmount: ${problems.length === 0 ? 'clean' : problems.map((x) => x.code).join(', ')}\n`;
+  out += `  fsck after the clean unmount: ${verdict(problems)}\n`;
   return out;
+}
+
+function verdict(problems: ReadonlyArray<{ readonly code: string }>): string {
+  return problems.length === 0 ? 'clean' : problems.map((x) => x.code).join(', ');
 }
 
 function show(r: TraceRecord): string {

@@ -1,82 +1,102 @@
 /**
  * izo.ts: the `izo` command line: a table of subcommands, each with its usage and summary.
  *
- * Layer: user space entry point (may touch real files and build simulated worlds). Interface:
- * `main(argv)` returns the exit status: 0 success, 2 bad usage (with a message naming the problem
- * on stderr), others as each subcommand documents. Later issues add subcommands to COMMANDS.
+ * Layer: user-space entry point (may touch real files and build simulated worlds). Interface:
+ * `main(argv)` returns the exit status: 0 success, 2 bad usage (a message naming the problem on
+ * stderr, then the usage line), 8 an image that cannot be used, others as each subcommand
+ * documents. `izo`, `izo help` and `izo --help` list the subcommands; `izo help NAME` and
+ * `izo NAME --help` show one. To add a subcommand, write it in its own file under src/cli/ as a
+ * `Subcommand` (command.ts) and add it to COMMANDS. bin/izo.js runs this file through tsx.
  */
-import { parseArgs } from 'node:util';
-import { statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { demo } from './demo.ts';
-import { loadImage, ImageError } from '../image.ts';
+import { ImageError } from '../image.ts';
 import { IMAGE_COMMANDS } from './image_tools.ts';
 import { JOURNAL_COMMANDS } from './journal_tools.ts';
+import { IMAGE_INFO } from './image_info.ts';
+import { parseSeed, UsageError, type Subcommand } from './command.ts';
+import { parseArgs } from 'node:util';
 
-export interface Subcommand {
-  readonly name: string;
-  readonly usage: string;
-  readonly summary: string;
-  run(args: string[]): number | Promise<number>;
+export { parseSeed, UsageError, type Subcommand } from './command.ts';
+
+/** The version in package.json, the one place it is written. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-const VERSION = '0.1.0';
-
-function imageInfo(args: string[]): number {
-  const { values, positionals } = parseArgs({ args, options: { 'block-size': { type: 'string', default: '1024' } }, allowPositionals: true });
-  const [path, ...rest] = positionals;
-  if (path === undefined || rest.length > 0) throw new UsageError('image-info takes exactly one IMAGE');
-  const bs = Number(values['block-size']);
-  const dev = loadImage(path, bs);
-  const written = [...dev.writtenBlocks()].length;
-  process.stdout.write(`${path}: ${statSync(path).size} bytes, ${dev.blocks} blocks of ${bs}, ${written} not all zero\n`);
-  return 0;
-}
-
-export const COMMANDS: Subcommand[] = [
-  { name: 'help', usage: 'izo help', summary: 'list the subcommands', run: () => help() },
-  { name: 'version', usage: 'izo version', summary: 'print the version', run: () => (process.stdout.write(`izo ${VERSION}\n`), 0) },
-  {
-    name: 'demo', usage: 'izo demo [--seed N]', summary: 'the demonstration `npm start` runs',
-    run: (args) => {
-      const { values } = parseArgs({ args, options: { seed: { type: 'string' } } });
-      const seed = values.seed === undefined ? undefined : parseSeed(values.seed);
-      process.stdout.write(demo(seed));
-      return 0;
-    },
+const DEMO: Subcommand = {
+  name: 'demo',
+  usage: 'izo demo [--seed N]',
+  summary: 'the demonstration `npm start` runs (same seed, same output)',
+  run(args) {
+    const { values } = parseArgs({ args, options: { seed: { type: 'string' } } });
+    process.stdout.write(values.seed === undefined ? demo() : demo(parseSeed(values.seed)));
+    return 0;
   },
-  { name: 'image-info', usage: 'izo image-info IMAGE [--block-size N]', summary: 'size and written blocks of a raw image', run: imageInfo },
-  ...IMAGE_COMMANDS,
-  ...JOURNAL_COMMANDS,
-];
+};
 
-export function parseSeed(s: string): number {
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(s) || !Number.isSafeInteger(Number(s))) throw new UsageError(`--seed must be a non-negative integer, got '${s}'`);
-  return Number(s);
+/**
+ * Every subcommand, in `izo help` order. A function, not a constant: subcommand files import
+ * UsageError and Subcommand from here, and a module that imports one of them first would
+ * otherwise meet this table before their arrays exist (an import cycle).
+ */
+export function commands(): readonly Subcommand[] {
+  return [HELP, VERSION, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...JOURNAL_COMMANDS];
 }
 
-function help(): number {
-  const width = Math.max(...COMMANDS.map((c) => c.usage.length));
-  process.stdout.write('izo: tools for intermezzo-sim\n\n');
-  for (const c of COMMANDS) process.stdout.write(`  ${c.usage.padEnd(width)}  ${c.summary}\n`);
+const HELP: Subcommand = {
+  name: 'help', usage: 'izo help [COMMAND]', summary: 'list the subcommands, or show one', run: (args) => help(args),
+};
+
+const VERSION: Subcommand = {
+  name: 'version', usage: 'izo version', summary: 'print the version', run: () => (out(`izo ${version()}\n`), 0),
+};
+
+function out(s: string): void {
+  process.stdout.write(s);
+}
+
+function find(name: string): Subcommand | undefined {
+  return commands().find((c) => c.name === name);
+}
+
+/** The list (usage, then the summary indented below: usage lines can be long), or one command. */
+function help(args: readonly string[]): number {
+  if (args.length > 1) throw new UsageError(`help takes at most one COMMAND, got ${args.length}`);
+  const name = args[0];
+  if (name !== undefined) {
+    const cmd = find(name);
+    if (cmd === undefined) throw new UsageError(`no command '${name}'`);
+    out(`usage: ${cmd.usage}\n  ${cmd.summary}\n`);
+    return 0;
+  }
+  out('izo: tools for intermezzo-sim (exit status: 0 success, 2 bad usage, 8 unusable image)\n\n');
+  for (const c of commands()) out(`  ${c.usage}\n      ${c.summary}\n`);
   return 0;
 }
 
-export async function main(argv: string[]): Promise<number> {
+function isParseArgsError(e: unknown): e is Error {
+  return e instanceof TypeError && String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h') return help();
-  const cmd = COMMANDS.find((c) => c.name === name);
+  if (name === undefined || name === '--help' || name === '-h') return help([]);
+  if (name === '--version') return run(find('version'), 'version', rest);
+  return run(find(name), name, rest);
+}
+
+async function run(cmd: Subcommand | undefined, name: string, rest: readonly string[]): Promise<number> {
   if (cmd === undefined) {
     process.stderr.write(`izo: unknown command '${name}'; try 'izo help'\n`);
     return 2;
   }
+  if (rest[0] === '--help' || rest[0] === '-h') return help([name]);
   try {
-    return await cmd.run(rest);
+    return await cmd.run([...rest]);
   } catch (e) {
-    if (e instanceof UsageError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+    if (e instanceof UsageError || isParseArgsError(e)) {
       process.stderr.write(`izo ${name}: ${e.message}\nusage: ${cmd.usage}\n`);
       return 2;
     }
