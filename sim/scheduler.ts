@@ -32,8 +32,10 @@ export class Scheduler implements Timers {
   private readonly live = new Map<number, Event>();
   /** Events run so far. */
   executed = 0;
-  /** What the last event was, for error reports. */
+  /** The event running now, if any (null between events). */
   current: string | null = null;
+  /** The event that ran last, for error reports. */
+  last: string | null = null;
 
   now(): Tick {
     return this.time;
@@ -78,6 +80,7 @@ export class Scheduler implements Timers {
     this.time = ev.when;
     this.live.delete(ev.seq);
     this.current = ev.what;
+    this.last = ev.what;
     this.executed++;
     ev.fn();
     this.current = null;
@@ -89,7 +92,7 @@ export class Scheduler implements Timers {
     let n = 0;
     while (this.step()) {
       n++;
-      assert(n <= maxEvents, () => `not quiescent after ${maxEvents} events (last: ${this.current ?? '?'})`);
+      assert(n <= maxEvents, () => `not quiescent after ${maxEvents} events (last: ${this.last ?? '?'})`);
     }
     return n;
   }
