@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// The `izo` command: runs src/cli/izo.ts through tsx, so no build step is needed after npm install.
+// The `izo` command (package.json "bin"). A plain-JS launcher so that it works right after
+// `npm install`, with no build step: it registers tsx's loader, then runs src/cli/izo.ts (found
+// relative to this file, wherever it is linked from) with the command-line arguments, and exits
+// with the status the subcommand returns. Everything else lives in src/cli/.
 import { register } from 'tsx/esm/api';
 
 register();
