@@ -23,8 +23,7 @@ import { ImageError, loadImage, saveImage } from '../image.ts';
 import { read_dir, read_file } from '../libc.ts';
 import { formatHuman, formatParseErrors, formatStatus, parseScript, runScript, statJson } from '../sh.ts';
 import type { Process } from '../../kernel/process.ts';
-import type { Subcommand } from './izo.ts';
-import { UsageError } from './izo.ts';
+import { UsageError, type Subcommand } from './command.ts';
 
 const SIZE = /^([1-9][0-9]*)([KMG]?)$/;
 

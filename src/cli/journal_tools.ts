@@ -19,7 +19,7 @@ import { journalIo } from '../../fs/jbd/journal.ts';
 import { JFS_FLAG_ESCAPE } from '../../fs/jbd/jbd.ts';
 import { ImageError, loadImage, saveImage } from '../image.ts';
 import { imageBlockSize } from './image_tools.ts';
-import { UsageError, type Subcommand } from './izo.ts';
+import { UsageError, type Subcommand } from './command.ts';
 
 function superblockBytes(dev: BlockDevice): { buf: Uint8Array; blk: number; off: number } {
   const blk = dev.blockSize === 1024 ? 1 : 0;
