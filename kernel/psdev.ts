@@ -160,8 +160,11 @@ export class UpcallChannel {
   readonly readers = new WaitQueue('psdev.read');
   /** Open file descriptions of the device bound to this channel (lento's). */
   openCount = 0;
-  /** Lento's pid, set by the SET_PID ioctl. */
-  lentoPid = 0;
+  /**
+   * Lento's processes, added by the SET_PID ioctl. The original kept one pid; lento replays a record
+   * in one process while another answers the upcalls that replay sends (BACKFETCH), so both count.
+   */
+  readonly lentoPids = new Set<number>();
   hard = false;
   timeout = UPCALL_TIMEOUT_TICKS;
   private seq = 0;

@@ -22,7 +22,7 @@ import { iget } from '../../kernel/inode.ts';
 import { DEFAULT_JOURNAL_OPTIONS, journal_load, type Journal } from '../jbd/journal.ts';
 import { journal_destroy, journal_force_commit, journal_start_thread } from '../jbd/commit.ts';
 import {
-  journal_dirty_data, journal_dirty_metadata, journal_get_undo_access, journal_get_write_access, journal_revoke, journal_start,
+  journal_dirty_data, journal_dirty_metadata, journal_extend, journal_get_undo_access, journal_get_write_access, journal_revoke, journal_start,
   journal_stop, type Handle,
 } from '../jbd/transaction.ts';
 import type { Sys } from '../../kernel/sched.ts';
@@ -136,6 +136,8 @@ export function* ext3_journaled<T>(sb: SuperBlock, credits: number, body: () => 
   const s = EXT3_SB(sb);
   if (s.journal === null) return body();
   if (s.handle !== null) {
+    // Joining a caller's handle (presto's transaction): ask for these credits too, if there is room.
+    journal_extend(s.handle, Math.min(credits, s.journal.maxTransactionBuffers));
     s.handle.refs++;
     const r = body();
     s.handle.refs--;
@@ -148,6 +150,32 @@ export function* ext3_journaled<T>(sb: SuperBlock, credits: number, body: () => 
   s.handle = null;
   const stop = yield* journal_stop(h);
   return isErr(stop) ? stop : r;
+}
+
+/**
+ * Open a handle that the ext3 operations called next join (presto's tr_start; null on ext2). The
+ * caller must not block until `ext3_journal_stop`: the running handle is per super block.
+ */
+export function* ext3_journal_start(sb: SuperBlock, credits: number): Sys<Handle | null | Errno> {
+  const s = EXT3_SB(sb);
+  if (s.journal === null) return null;
+  const h = yield* journal_start(s.journal, Math.min(credits, s.journal.maxTransactionBuffers));
+  if (isErr(h)) return h;
+  assert(s.handle === null, 'ext3: a handle is already running on this super block');
+  s.handle = h;
+  return h;
+}
+
+export function* ext3_journal_stop(sb: SuperBlock, h: Handle): Sys<0 | Errno> {
+  const s = EXT3_SB(sb);
+  assert(s.handle === h, 'ext3: stopping a handle that is not the running one');
+  s.handle = null;
+  return yield* journal_stop(h);
+}
+
+/** Free blocks (presto's tr_avail). */
+export function ext3_free_blocks(sb: SuperBlock): number {
+  return EXT3_SB(sb).descs.reduce((n, d) => n + d.freeBlocksCount, 0);
 }
 
 export function* ext3_force_commit(sb: SuperBlock): Sys<0 | Errno> {

@@ -28,15 +28,15 @@ declare module '../../kernel/trace.ts' {
   }
 }
 
-// Fileset flags (FSET_*), as intermezzo_fs.h numbers them in spirit; the values are ours.
-export const FSET_HASPERMIT = 1 << 0;
-export const FSET_PERMIT_WAITING = 1 << 1;
-export const FSET_STEAL_PERMIT = 1 << 2;
-export const FSET_INSYNC = 1 << 3;
-export const FSET_DATA_ON_DEMAND = 1 << 4;
-export const FSET_JCLOSE_ON_WRITE = 1 << 5;
-export const FSET_CLIENT_RO = 1 << 6;
-export const FSET_LENTO_RO = 1 << 7;
+// Fileset flags (FSET_*), with intermezzo_idl.h's values.
+export const FSET_CLIENT_RO = 0x1;
+export const FSET_LENTO_RO = 0x2;
+export const FSET_HASPERMIT = 0x4;
+export const FSET_INSYNC = 0x8;
+export const FSET_PERMIT_WAITING = 0x10;
+export const FSET_STEAL_PERMIT = 0x20;
+export const FSET_JCLOSE_ON_WRITE = 0x40;
+export const FSET_DATA_ON_DEMAND = 0x80;
 
 /** What the permit logic needs of a fileset (the full fileset lives in fileset.ts). */
 export interface PermitHolder {
@@ -58,7 +58,7 @@ function trace(f: PermitHolder, how: 'cached' | 'granted' | 'stolen' | 'refused'
 
 /** Is this lento itself (it never needs a permit)? */
 export function islento(f: PermitHolder, p: Process): boolean {
-  return f.channel.lentoPid !== 0 && p.pid === f.channel.lentoPid;
+  return f.channel.lentoPids.has(p.pid);
 }
 
 export function* presto_get_permit(f: PermitHolder, p: Process): Sys<0 | Errno> {

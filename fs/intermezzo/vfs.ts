@@ -1,0 +1,513 @@
+/**
+ * vfs.ts: presto_do_X, the second layer of every wrapped operation: one transaction holding the
+ * cache file system's change, its KML record and, when replaying, the last_rcvd update (Linux
+ * fs/intermezzo/vfs.c).
+ *
+ * Layer: fs (presto). Interface: `presto_do_create(fset, dir, dentry, mode, ctx, p)` and the same
+ * for mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr and close. The caller (dir.ts for
+ * users, kml_reint.ts through the VFS for replays) has done the VFS checks, holds the directories'
+ * i_sem and, for users, the fileset permit. Each: reads the old versions; opens a transaction
+ * sized for the operation and its records; calls the cache file system's own (c2c) operation;
+ * forces the times of a replayed record's new versions; appends the KML record (ctx KML flag);
+ * writes last_rcvd (ctx EXPECT flag); commits; then tells lento of the new KML range.
+ * Invariants: nothing between tr_start and tr_commit blocks (`noblock` panics if it would: ext3's
+ * running handle belongs to the super block); an operation that fails writes no record.
+ */
+import { panic } from '../../kernel/assert.ts';
+import { isErr, type Errno } from '../../kernel/errno.ts';
+import {
+  ATTR_CTIME,
+  ATTR_GID,
+  ATTR_MODE,
+  ATTR_MTIME,
+  ATTR_SIZE,
+  ATTR_UID,
+  S_ISLNK,
+  S_ISREG,
+  type Dentry,
+  type Iattr,
+  type Inode,
+  type InodeOperations,
+} from '../../kernel/fs.ts';
+import type { Process } from '../../kernel/process.ts';
+import type { Sys } from '../../kernel/sched.ts';
+import type { Timespec } from '../../kernel/types.ts';
+import { presto_in_trans, type PrestoOp } from './journal_ops.ts';
+import {
+  credsOf,
+  izo_rcvd_write,
+  presto_clear_lml_close,
+  presto_kml_dispatch,
+  presto_log,
+  type RecInfo,
+} from './journal.ts';
+import { presto_d2d, presto_getversion, presto_path, PRESTO_ATTR, PRESTO_DATA, type Fileset } from './intermezzo_fs.ts';
+import type { KmlBody, KmlCreds, PrestoVersion, RcvdRecord, Rollback } from './kml.ts';
+
+/** lento_vfs_context flags. */
+export const LENTO_FL_KML = 0x1;
+export const LENTO_FL_EXPECT = 0x2;
+export const LENTO_FL_IGNORE_TIME = 0x4;
+
+export interface LentoVfsContext {
+  flags: number;
+  /** Replaying: the record's new versions, to force on the parent (or source parent) and object. */
+  readonly parent?: PrestoVersion;
+  readonly parent2?: PrestoVersion;
+  readonly object?: PrestoVersion;
+  /** Replaying: the record's credentials, for the re-logged record. */
+  readonly creds?: KmlCreds;
+  /** Replaying: the peer's last_rcvd record to write (local recno/offset are filled in here). */
+  readonly rcvd?: RcvdRecord;
+  /** Out: the KML record this operation wrote. */
+  rec?: RecInfo;
+}
+
+export const USER_CONTEXT = (): LentoVfsContext => ({ flags: LENTO_FL_KML });
+
+/**
+ * The common frame: reserve space, open the transaction, run `op` (the cache change, returning the
+ * record to log or an errno), log it, update last_rcvd, commit, dispatch.
+ */
+function* presto_trans(
+  fset: Fileset,
+  what: PrestoOp,
+  ctx: LentoVfsContext,
+  p: Process,
+  op: () => Sys<KmlBody[] | Errno>,
+): Sys<0 | Errno> {
+  const r = yield* presto_in_trans(fset, what, () => body(fset, ctx, p, op));
+  if (isErr(r)) return r;
+  yield* presto_kml_dispatch(fset);
+  return 0;
+}
+
+function* body(fset: Fileset, ctx: LentoVfsContext, p: Process, op: () => Sys<KmlBody[] | Errno>): Sys<0 | Errno> {
+  const records = yield* op();
+  if (isErr(records)) return records;
+  if ((ctx.flags & LENTO_FL_KML) !== 0) {
+    for (const rec of records) {
+      const r = yield* presto_log(fset, rec, ctx.creds ?? credsOf(p), p);
+      if (isErr(r)) return r;
+      ctx.rec = r;
+    }
+  }
+  if ((ctx.flags & LENTO_FL_EXPECT) !== 0 && ctx.rcvd !== undefined) {
+    const local = { local_recno: fset.kml.recno, local_offset: fset.kml.offset + fset.kml_logical_off };
+    const w = yield* izo_rcvd_write(fset, { ...ctx.rcvd, ...local }, p);
+    if (isErr(w)) return w;
+  }
+  return 0;
+}
+
+const ts = (sec: number, nsec: number): Timespec => ({ sec, nsec });
+
+/** Replaying: give `inode` the times of the record's new version, so replicas agree on versions. */
+function* force_times(inode: Inode, v: PrestoVersion | undefined, ctx: LentoVfsContext): Sys<0 | Errno> {
+  if (v === undefined || (ctx.flags & LENTO_FL_IGNORE_TIME) !== 0) return 0;
+  inode.i_mtime = ts(v.mtime_sec, v.mtime_nsec);
+  inode.i_ctime = ts(v.ctime_sec, v.ctime_nsec);
+  const write = inode.i_sb.s_op.write_inode;
+  return write === undefined ? 0 : yield* write(inode, false);
+}
+
+function newObject(fset: Fileset, d: Dentry): Inode {
+  const inode = d.d_inode as Inode;
+  fset.cache.filter.filter_inode(inode);
+  fset.cache.filter.filter_dentry(d);
+  presto_d2d(d).flags = PRESTO_ATTR | PRESTO_DATA;
+  return inode;
+}
+
+function lower(fset: Fileset, dir: Inode): InodeOperations {
+  return fset.cache.filter.c2c_iops(dir);
+}
+
+type Creator = (dir: Inode, d: Dentry) => Sys<0 | Errno>;
+
+/** create, mkdir, mknod, symlink: make the object, force times, describe it. */
+function* presto_do_new(
+  fset: Fileset,
+  what: PrestoOp,
+  dir: Dentry,
+  d: Dentry,
+  ctx: LentoVfsContext,
+  p: Process,
+  make: Creator,
+  describe: (old_parent: PrestoVersion, inode: Inode) => KmlBody,
+): Sys<0 | Errno> {
+  const dirInode = dir.d_inode as Inode;
+  const old_parent = presto_getversion(dirInode);
+  return yield* presto_trans(fset, what, ctx, p, function* () {
+    const r = yield* make(dirInode, d);
+    if (isErr(r)) return r;
+    const inode = newObject(fset, d);
+    const f1 = yield* force_times(dirInode, ctx.parent, ctx);
+    const f2 = yield* force_times(inode, ctx.object, ctx);
+    if (isErr(f1) || isErr(f2)) return isErr(f1) ? f1 : (f2 as Errno);
+    return [describe(old_parent, inode)];
+  });
+}
+
+export function* presto_do_create(
+  fset: Fileset,
+  dir: Dentry,
+  d: Dentry,
+  mode: number,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const create = lower(fset, dir.d_inode as Inode).create;
+  if (create === undefined) return panic('presto: cache directory without create');
+  return yield* presto_do_new(
+    fset,
+    'create',
+    dir,
+    d,
+    ctx,
+    p,
+    (di, de) => create(di, de, mode, p),
+    (old_parent, inode) => ({
+      op: 'CREATE',
+      old_parent,
+      new_parent: presto_getversion(dir.d_inode as Inode),
+      new_object: presto_getversion(inode),
+      mode: inode.i_mode,
+      uid: inode.i_uid,
+      gid: inode.i_gid,
+      path: presto_path(d, fset.root),
+    }),
+  );
+}
+
+export function* presto_do_mkdir(
+  fset: Fileset,
+  dir: Dentry,
+  d: Dentry,
+  mode: number,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const mkdir = lower(fset, dir.d_inode as Inode).mkdir;
+  if (mkdir === undefined) return panic('presto: cache directory without mkdir');
+  return yield* presto_do_new(
+    fset,
+    'mkdir',
+    dir,
+    d,
+    ctx,
+    p,
+    (di, de) => mkdir(di, de, mode, p),
+    (old_parent, inode) => ({
+      op: 'MKDIR',
+      old_parent,
+      new_parent: presto_getversion(dir.d_inode as Inode),
+      new_object: presto_getversion(inode),
+      mode: inode.i_mode,
+      uid: inode.i_uid,
+      gid: inode.i_gid,
+      path: presto_path(d, fset.root),
+    }),
+  );
+}
+
+export function* presto_do_mknod(
+  fset: Fileset,
+  dir: Dentry,
+  d: Dentry,
+  mode: number,
+  rdev: number,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const mknod = lower(fset, dir.d_inode as Inode).mknod;
+  if (mknod === undefined) return panic('presto: cache directory without mknod');
+  return yield* presto_do_new(
+    fset,
+    'mknod',
+    dir,
+    d,
+    ctx,
+    p,
+    (di, de) => mknod(di, de, mode, rdev, p),
+    (old_parent, inode) => ({
+      op: 'MKNOD',
+      old_parent,
+      new_parent: presto_getversion(dir.d_inode as Inode),
+      new_object: presto_getversion(inode),
+      mode: inode.i_mode,
+      uid: inode.i_uid,
+      gid: inode.i_gid,
+      major: (rdev >>> 8) & 0xff,
+      minor: rdev & 0xff,
+      path: presto_path(d, fset.root),
+    }),
+  );
+}
+
+export function* presto_do_symlink(
+  fset: Fileset,
+  dir: Dentry,
+  d: Dentry,
+  target: string,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const symlink = lower(fset, dir.d_inode as Inode).symlink;
+  if (symlink === undefined) return panic('presto: cache directory without symlink');
+  return yield* presto_do_new(
+    fset,
+    'symlink',
+    dir,
+    d,
+    ctx,
+    p,
+    (di, de) => symlink(di, de, target, p),
+    (old_parent, inode) => ({
+      op: 'SYMLINK',
+      old_parent,
+      new_parent: presto_getversion(dir.d_inode as Inode),
+      new_object: presto_getversion(inode),
+      uid: inode.i_uid,
+      gid: inode.i_gid,
+      path: presto_path(d, fset.root),
+      target,
+    }),
+  );
+}
+
+export function* presto_do_link(
+  fset: Fileset,
+  old: Dentry,
+  dir: Dentry,
+  d: Dentry,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const link = lower(fset, dir.d_inode as Inode).link;
+  if (link === undefined) return panic('presto: cache directory without link');
+  const source = presto_path(old, fset.root);
+  return yield* presto_do_new(
+    fset,
+    'link',
+    dir,
+    d,
+    ctx,
+    p,
+    (di, de) => link(old, di, de, p),
+    (old_parent, inode) => ({
+      op: 'LINK',
+      old_parent,
+      new_parent: presto_getversion(dir.d_inode as Inode),
+      new_object: presto_getversion(inode),
+      source,
+      path: presto_path(d, fset.root),
+    }),
+  );
+}
+
+function rollbackOf(inode: Inode): Rollback {
+  return { mode: inode.i_mode, rdev: inode.i_rdev, uid: inode.i_uid, gid: inode.i_gid };
+}
+
+/** unlink and rmdir: remember what goes, remove it, describe it. */
+export function* presto_do_unlink(
+  fset: Fileset,
+  dir: Dentry,
+  d: Dentry,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const dirInode = dir.d_inode as Inode;
+  const inode = d.d_inode as Inode;
+  const unlink = lower(fset, dirInode).unlink;
+  if (unlink === undefined) return panic('presto: cache directory without unlink');
+  const old_parent = presto_getversion(dirInode);
+  const old_object = presto_getversion(inode);
+  const rollback = rollbackOf(inode);
+  let old_target = '';
+  if (S_ISLNK(inode.i_mode)) {
+    const rl = lower(fset, inode).readlink;
+    const t = rl === undefined ? '' : yield* rl(d);
+    old_target = isErr(t) ? '' : t;
+  }
+  const path = presto_path(dir, fset.root);
+  return yield* presto_trans(fset, 'unlink', ctx, p, function* () {
+    const r = yield* unlink(dirInode, d, p);
+    if (isErr(r)) return r;
+    const f = yield* force_times(dirInode, ctx.parent, ctx);
+    if (isErr(f)) return f;
+    const new_parent = presto_getversion(dirInode);
+    return [{ op: 'UNLINK', old_parent, new_parent, old_object, rollback, path, name: d.d_name, old_target }];
+  });
+}
+
+export function* presto_do_rmdir(
+  fset: Fileset,
+  dir: Dentry,
+  d: Dentry,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const dirInode = dir.d_inode as Inode;
+  const inode = d.d_inode as Inode;
+  const rmdir = lower(fset, dirInode).rmdir;
+  if (rmdir === undefined) return panic('presto: cache directory without rmdir');
+  const old_parent = presto_getversion(dirInode);
+  const old_object = presto_getversion(inode);
+  const rollback = rollbackOf(inode);
+  const path = presto_path(dir, fset.root);
+  return yield* presto_trans(fset, 'rmdir', ctx, p, function* () {
+    const r = yield* rmdir(dirInode, d, p);
+    if (isErr(r)) return r;
+    const f = yield* force_times(dirInode, ctx.parent, ctx);
+    if (isErr(f)) return f;
+    return [
+      { op: 'RMDIR', old_parent, new_parent: presto_getversion(dirInode), old_object, rollback, path, name: d.d_name },
+    ];
+  });
+}
+
+export function* presto_do_rename(
+  fset: Fileset,
+  oldDir: Dentry,
+  old: Dentry,
+  newDir: Dentry,
+  target: Dentry,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const od = oldDir.d_inode as Inode;
+  const nd = newDir.d_inode as Inode;
+  const rename = lower(fset, od).rename;
+  if (rename === undefined) return panic('presto: cache directory without rename');
+  const old_source_parent = presto_getversion(od);
+  const old_target_parent = presto_getversion(nd);
+  const source = presto_path(old, fset.root);
+  const path = presto_path(target, fset.root);
+  return yield* presto_trans(fset, 'rename', ctx, p, function* () {
+    const r = yield* rename(od, old, nd, target, p);
+    if (isErr(r)) return r;
+    const f1 = yield* force_times(od, ctx.parent, ctx);
+    const f2 = od === nd ? 0 : yield* force_times(nd, ctx.parent2, ctx);
+    if (isErr(f1) || isErr(f2)) return isErr(f1) ? f1 : (f2 as Errno);
+    return [
+      {
+        op: 'RENAME',
+        old_source_parent,
+        new_source_parent: presto_getversion(od),
+        old_target_parent,
+        new_target_parent: presto_getversion(nd),
+        source,
+        path,
+      },
+    ];
+  });
+}
+
+/** A CLOSE record for `d` (open credentials from `open`, versions at open and now). */
+export function closeBody(
+  fset: Fileset,
+  d: Dentry,
+  open: { mode: number; uid: number; gid: number },
+  old_object: PrestoVersion,
+): KmlBody {
+  const inode = d.d_inode as Inode;
+  return {
+    op: 'CLOSE',
+    open_mode: open.mode,
+    open_uid: open.uid,
+    open_gid: open.gid,
+    old_object,
+    new_object: presto_getversion(inode),
+    ino: inode.i_ino,
+    generation: inode.i_generation,
+    path: presto_path(d, fset.root),
+  };
+}
+
+/** Blocks beyond which a truncate is done before the logged transaction (it would not fit one). */
+const BIG_TRUNCATE_BLOCKS = 64;
+
+export function* presto_do_setattr(
+  fset: Fileset,
+  d: Dentry,
+  attr: Iattr,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const inode = d.d_inode as Inode;
+  const setattr = lower(fset, inode).setattr;
+  if (setattr === undefined) return panic('presto: cache inode without setattr');
+  const old_object = presto_getversion(inode);
+  const rollback = rollbackOf(inode);
+  const truncating = (attr.ia_valid & ATTR_SIZE) !== 0 && S_ISREG(inode.i_mode);
+  const size = attr.ia_size ?? inode.i_size;
+  if (truncating && size < inode.i_size && inode.i_blocks / (inode.i_sb.s_blocksize / 512) > BIG_TRUNCATE_BLOCKS) {
+    // Freeing many blocks takes many handles (ext3 truncates in steps); do it first, then log.
+    const pre = yield* setattr(d, { ia_valid: ATTR_SIZE, ia_size: size }, p);
+    if (isErr(pre)) return pre;
+  }
+  const path = presto_path(d, fset.root);
+  return yield* presto_trans(fset, truncating ? 'truncate' : 'setattr', ctx, p, function* () {
+    const records: KmlBody[] = [];
+    // A truncation is a data change: a CLOSE first, so receivers fetch what the file held.
+    if (truncating)
+      records.push(closeBody(fset, d, { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid }, old_object));
+    const r = yield* setattr(d, attr, p);
+    if (isErr(r)) return r;
+    const f = yield* force_setattr_times(inode, attr, ctx);
+    if (isErr(f)) return f;
+    const valid = attr.ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID | ATTR_SIZE | ATTR_MTIME | ATTR_CTIME);
+    records.push({
+      op: 'SETATTR',
+      old_object,
+      valid,
+      mode: attr.ia_mode ?? 0,
+      uid: attr.ia_uid ?? 0,
+      gid: attr.ia_gid ?? 0,
+      size: (attr.ia_valid & ATTR_SIZE) !== 0 ? size : 0,
+      mtime: inode.i_mtime.sec,
+      ctime: inode.i_ctime.sec,
+      flags: 0,
+      rollback,
+      path,
+    });
+    return records;
+  });
+}
+
+/** Replaying a SETATTR: its mtime and ctime fields are the times to force (whole seconds). */
+function* force_setattr_times(inode: Inode, attr: Iattr, ctx: LentoVfsContext): Sys<0 | Errno> {
+  if (ctx.object === undefined) return 0;
+  const v = ctx.object;
+  const mtime = (attr.ia_valid & ATTR_MTIME) !== 0 ? { sec: v.mtime_sec, nsec: v.mtime_nsec } : inode.i_mtime;
+  return yield* force_times(inode, { ...v, mtime_sec: mtime.sec, mtime_nsec: mtime.nsec }, ctx);
+}
+
+/**
+ * Log a CLOSE (the file's data changed since `old_object`), in its own transaction, and cancel
+ * the LML record that stood for it. Nothing is logged for a file with no names left.
+ */
+export function* presto_do_close(
+  fset: Fileset,
+  d: Dentry,
+  open: { mode: number; uid: number; gid: number; creds: KmlCreds },
+  old_object: PrestoVersion,
+  lml_offset: number,
+  ctx: LentoVfsContext,
+  p: Process,
+): Sys<0 | Errno> {
+  const inode = d.d_inode as Inode;
+  if (inode.i_nlink === 0 || d.unhashed) return 0;
+  const withCreds: LentoVfsContext = { ...ctx, creds: ctx.creds ?? open.creds };
+  const r = yield* presto_trans(fset, 'close', withCreds, p, function* () {
+    if (lml_offset >= 0) {
+      const c = yield* presto_clear_lml_close(fset, lml_offset, p);
+      if (isErr(c)) return c;
+    }
+    return [closeBody(fset, d, open, old_object)];
+  });
+  if (withCreds.rec !== undefined) ctx.rec = withCreds.rec;
+  return r;
+}
