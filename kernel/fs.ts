@@ -247,6 +247,8 @@ export interface FileSystemType {
   readonly name: string;
   /** True if mounting needs a block device. */
   readonly requiresDev: boolean;
+  /** For a type that stacks on another (presto): whether these mount options need a device. */
+  requiresDevFor?(data: string): boolean;
   /** Build a super block for `dev` (or none) with mount options `data` (Linux read_super). */
   read_super(sb: SuperBlock, dev: BlockDevice | null, data: string): Sys<0 | Errno>;
 }

@@ -88,7 +88,7 @@ export class Kernel {
     const type = this.fsTypes.get(fstype);
     if (type === undefined) return ENODEV;
     let dev: BlockDevice | null = null;
-    if (type.requiresDev) {
+    if (type.requiresDevFor?.(data) ?? type.requiresDev) {
       dev = devName === null ? null : this.bdevs.get(devName) ?? null;
       if (dev === null) return ENXIO;
       if (this.mounts.some((m) => m.mnt_sb.s_bdev === dev)) return EBUSY;

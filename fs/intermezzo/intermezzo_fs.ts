@@ -85,7 +85,8 @@ export class PrestoCache {
     readonly sb: SuperBlock,
     readonly jops: JournalOps,
     readonly psdev: Psdev,
-    readonly channel: UpcallChannel,
+    /** The psdev channel lento reads for this cache (SET_CHANNEL moves it). */
+    public channel: UpcallChannel,
     /** The process presto acts as for its own files (root, the cache's root as / and cwd). */
     readonly kproc: Process,
     /** The filter's tables: c2c gives the cache file system's own operations. */
@@ -97,7 +98,6 @@ export class Fileset implements PermitHolder {
   flags: number;
   permitCount = 0;
   readonly psdev: Psdev;
-  readonly channel: UpcallChannel;
   /** Logical offset of byte 0 of the current kml file (grows when the head is cut). */
   kml_logical_off = 0;
   /** Where lento has been told the KML ends (the KML upcall's range starts here). */
@@ -123,7 +123,10 @@ export class Fileset implements PermitHolder {
   ) {
     this.flags = flags;
     this.psdev = cache.psdev;
-    this.channel = cache.channel;
+  }
+
+  get channel(): UpcallChannel {
+    return this.cache.channel;
   }
 }
 

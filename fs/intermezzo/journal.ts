@@ -226,7 +226,7 @@ export function* presto_write_kml_logical_offset(fset: Fileset, p: Process): Sys
 export function* izo_init_log(fset: Fileset, fd: LogFd, p: Process): Sys<0 | KmlDamage | Errno> {
   const buf = yield* log_read_all(fd.file, p);
   if (isErr(buf)) return buf;
-  const tail = kml_last_record(buf);
+  const tail = kml_last_record(buf, fd.name === 'lml');
   if (isDamage(tail)) {
     fset.cache.sb.s_kernel.tracer.emit('presto.log_damage', { fset: fset.name, log: fd.name, ...tail });
     return tail;

@@ -621,7 +621,7 @@ export interface LogTail {
  * Scan back from the end of the log past zero words to the last suffix, as presto does at mount to
  * restore its record number and write offset. A damaged tail is reported, not guessed around.
  */
-export function kml_last_record(buf: Uint8Array): LogTail | KmlDamage {
+export function kml_last_record(buf: Uint8Array, lml = false): LogTail | KmlDamage {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let end = buf.length & ~3;
   while (end >= 4 && view.getUint32(end - 4, true) === 0) end -= 4;
@@ -632,7 +632,7 @@ export function kml_last_record(buf: Uint8Array): LogTail | KmlDamage {
   if (len % 4 !== 0 || len > end || len < KML_PREFIX_SIZE + KML_SUFFIX_SIZE) {
     return { offset: end - 4, reason: `last suffix gives a length of ${len}` };
   }
-  const d = kml_decode(buf.subarray(0, end), end - len);
+  const d = kml_decode(buf.subarray(0, end), end - len, lml);
   if (isDamage(d)) return d;
   return { end, recno: d.rec.recno };
 }

@@ -33,6 +33,7 @@ import type { Process } from '../../kernel/process.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import type { Timespec } from '../../kernel/types.ts';
 import { presto_in_trans, type PrestoOp } from './journal_ops.ts';
+import { presto_kml_truncate } from './kml_trunc.ts';
 import {
   credsOf,
   izo_rcvd_write,
@@ -69,7 +70,7 @@ export const USER_CONTEXT = (): LentoVfsContext => ({ flags: LENTO_FL_KML });
  * The common frame: reserve space, open the transaction, run `op` (the cache change, returning the
  * record to log or an errno), log it, update last_rcvd, commit, dispatch.
  */
-function* presto_trans(
+export function* presto_trans(
   fset: Fileset,
   what: PrestoOp,
   ctx: LentoVfsContext,
@@ -79,6 +80,7 @@ function* presto_trans(
   const r = yield* presto_in_trans(fset, what, () => body(fset, ctx, p, op));
   if (isErr(r)) return r;
   yield* presto_kml_dispatch(fset);
+  yield* presto_kml_truncate(fset, p);
   return 0;
 }
 
@@ -103,9 +105,17 @@ function* body(fset: Fileset, ctx: LentoVfsContext, p: Process, op: () => Sys<Km
 const ts = (sec: number, nsec: number): Timespec => ({ sec, nsec });
 
 /** Replaying: give `inode` the times of the record's new version, so replicas agree on versions. */
-function* force_times(inode: Inode, v: PrestoVersion | undefined, ctx: LentoVfsContext): Sys<0 | Errno> {
+export function* force_times(inode: Inode, v: PrestoVersion | undefined, ctx: LentoVfsContext): Sys<0 | Errno> {
   if (v === undefined || (ctx.flags & LENTO_FL_IGNORE_TIME) !== 0) return 0;
   inode.i_mtime = ts(v.mtime_sec, v.mtime_nsec);
+  inode.i_ctime = ts(v.ctime_sec, v.ctime_nsec);
+  const write = inode.i_sb.s_op.write_inode;
+  return write === undefined ? 0 : yield* write(inode, false);
+}
+
+/** Replaying: an object that took its directory's ctime takes the forced one. */
+function* force_ctime(inode: Inode, v: PrestoVersion | undefined, ctx: LentoVfsContext): Sys<0 | Errno> {
+  if (v === undefined || (ctx.flags & LENTO_FL_IGNORE_TIME) !== 0) return 0;
   inode.i_ctime = ts(v.ctime_sec, v.ctime_nsec);
   const write = inode.i_sb.s_op.write_inode;
   return write === undefined ? 0 : yield* write(inode, false);
@@ -337,6 +347,9 @@ export function* presto_do_unlink(
     if (isErr(r)) return r;
     const f = yield* force_times(dirInode, ctx.parent, ctx);
     if (isErr(f)) return f;
+    // A file that keeps other names took the directory's ctime: so it does on a replica.
+    const g = inode.i_nlink > 0 ? yield* force_ctime(inode, ctx.parent, ctx) : 0;
+    if (isErr(g)) return g;
     const new_parent = presto_getversion(dirInode);
     return [{ op: 'UNLINK', old_parent, new_parent, old_object, rollback, path, name: d.d_name, old_target }];
   });
@@ -385,12 +398,17 @@ export function* presto_do_rename(
   const old_target_parent = presto_getversion(nd);
   const source = presto_path(old, fset.root);
   const path = presto_path(target, fset.root);
+  const victim = target.d_inode;
   return yield* presto_trans(fset, 'rename', ctx, p, function* () {
     const r = yield* rename(od, old, nd, target, p);
     if (isErr(r)) return r;
     const f1 = yield* force_times(od, ctx.parent, ctx);
     const f2 = od === nd ? 0 : yield* force_times(nd, ctx.parent2, ctx);
     if (isErr(f1) || isErr(f2)) return isErr(f1) ? f1 : (f2 as Errno);
+    // A replaced file that keeps other names took the target directory's ctime.
+    const survivor = victim !== null && victim.i_nlink > 0 ? victim : null;
+    const f3 = survivor === null ? 0 : yield* force_ctime(survivor, od === nd ? ctx.parent : ctx.parent2, ctx);
+    if (isErr(f3)) return f3;
     return [
       {
         op: 'RENAME',

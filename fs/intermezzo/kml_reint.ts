@@ -1,0 +1,344 @@
+/**
+ * kml_reint.ts: replaying one peer's KML record into this replica (Linux fs/intermezzo/kml_reint.c
+ * and the replay half of vfs.c).
+ *
+ * Layer: fs (presto). Interface: `kml_reint(fset, req, p)` replays the one record in `req.record`
+ * (sent by peer `req.uuid`, found at logical offset `req.offset` of its KML) as the REINTKML ioctl
+ * asks, and says what happened: applied (with the local record it produced, if re-logged), a
+ * duplicate or out-of-order record (by the peer's last_rcvd record), or a conflict of class NAME
+ * (name/name), UPDATE (update/update), DELETE (update/delete) or RENAME (rename/rename). Before
+ * anything is applied, the record's old versions are compared with the local objects (mtime, and
+ * size for non-directories); on any mismatch nothing is applied and last_rcvd does not move (a
+ * policy in user space decides; `REINT_FORCE` applies regardless). A record is applied through the
+ * ordinary system calls by a replay process with the record's credentials and the fileset root as
+ * root and cwd, with a replay context (dir.ts) so presto_do_X forces the record's new times, writes
+ * last_rcvd in the same transaction and re-logs only with `REINT_RELOG` (a server forwarding).
+ * A CLOSE in replication mode sends the synchronous BACKFETCH upcall first (lento fetches the bytes
+ * by the peer's inode and generation into the file) and advances last_rcvd only after; in
+ * data-on-demand mode it sets size and times, records the remote inode and clears DATA. A CLOSE for
+ * a file that is gone only advances last_rcvd, as the original did.
+ * Invariants: a record is applied at most once (recno strictly after last_rcvd's); either the
+ * change and the last_rcvd update commit together or neither does.
+ */
+import { isErr, type Errno, EINVAL, ENOENT } from '../../kernel/errno.ts';
+import {
+  ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_SIZE, ATTR_UID, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK,
+  S_IFMT, S_IFREG, S_IFSOCK, S_ISDIR, type Cred, type Dentry, type Iattr, type Inode,
+} from '../../kernel/fs.ts';
+import { LOOKUP_FOLLOW, path_lookup, sys_link, sys_mkdir, sys_mknod, sys_rename, sys_rmdir, sys_symlink, sys_unlink } from '../../kernel/namei.ts';
+import { notify_change } from '../../kernel/open.ts';
+import { Process } from '../../kernel/process.ts';
+import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_BACKFETCH } from '../../kernel/psdev.ts';
+import type { Sys } from '../../kernel/sched.ts';
+import { presto_set_reint } from './dir.ts';
+import { presto_d2d, presto_getversion, PRESTO_DATA, versions_match, type Fileset } from './intermezzo_fs.ts';
+import { izo_rcvd_get } from './journal.ts';
+import { noblock } from './journal_ops.ts';
+import { isDamage, kml_decode, type KmlRecord, type PrestoVersion, type RcvdRecord } from './kml.ts';
+import { FSET_DATA_ON_DEMAND } from './permit.ts';
+import { closeBody, force_times, LENTO_FL_EXPECT, LENTO_FL_KML, presto_trans, type LentoVfsContext } from './vfs.ts';
+
+declare module '../../kernel/trace.ts' {
+  interface TraceEventMap {
+    'presto.reint': { fset: string; recno: number; op: string; path: string; outcome: string; detail: string };
+  }
+}
+
+/** REINTKML flags. */
+export const REINT_RELOG = 0x1;
+export const REINT_FORCE = 0x2;
+
+export interface ReintRequest {
+  readonly uuid: Uint8Array;
+  /** One whole KML record, as the peer wrote it. */
+  readonly record: Uint8Array;
+  /** The record's logical offset in the peer's KML. */
+  readonly offset: number;
+  readonly flags: number;
+}
+
+export type ConflictClass = 'NAME' | 'UPDATE' | 'DELETE' | 'RENAME';
+
+export type ReintResult =
+  | { readonly kind: 'applied'; readonly recno: number; readonly local_recno: number }
+  | { readonly kind: 'duplicate'; readonly recno: number; readonly last: number }
+  | { readonly kind: 'out_of_order'; readonly recno: number; readonly expected: number }
+  | { readonly kind: 'conflict'; readonly cls: ConflictClass; readonly recno: number; readonly path: string; readonly reason: string }
+  | { readonly kind: 'bad_record'; readonly reason: string }
+  | { readonly kind: 'error'; readonly errno: Errno; readonly recno: number };
+
+type Check = { readonly cls: ConflictClass; readonly reason: string } | null;
+
+function conflict(cls: ConflictClass, reason: string): Check {
+  return { cls, reason };
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+function join(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+/** A process rooted at the fileset's root (root and cwd), for replays and path arguments. */
+export function presto_fset_process(fset: Fileset, pid: number, comm: string, cred: Cred): Process | null {
+  const mnt = fset.cache.mnt;
+  if (mnt === null) return null;
+  const at = { mnt, dentry: fset.root };
+  const rp = new Process(fset.cache.sb.s_kernel, pid, comm, cred, at, at);
+  rp.umask = 0;
+  return rp;
+}
+
+/** The replay process: the record's credentials, the fileset root as / and cwd, lento's pid. */
+function replayProcess(fset: Fileset, rec: KmlRecord, p: Process): Process | null {
+  const cred = {
+    uid: rec.auid, gid: rec.fsgid, euid: rec.fsuid, egid: rec.fsgid, fsuid: rec.fsuid, fsgid: rec.fsgid,
+    groups: [...rec.groups],
+  };
+  return presto_fset_process(fset, p.pid, 'kml_reint', cred);
+}
+
+function* lookupObj(rp: Process, path: string): Sys<Dentry | null> {
+  const r = yield* path_lookup(rp, path, 0);
+  return isErr(r) || r.dentry.d_inode === null ? null : r.dentry;
+}
+
+function vstr(v: PrestoVersion): string {
+  return `mtime ${v.mtime_sec}.${v.mtime_nsec} size ${v.size}`;
+}
+
+function mismatch(d: Dentry, want: PrestoVersion): string | null {
+  const inode = d.d_inode as Inode;
+  const have = presto_getversion(inode);
+  return versions_match(have, want, S_ISDIR(inode.i_mode)) ? null : `has ${vstr(have)}, record expects ${vstr(want)}`;
+}
+
+/** The parent of `path` exists and is as the record saw it; else a conflict of `cls`. */
+function* checkParent(rp: Process, path: string, old: PrestoVersion, cls: ConflictClass): Sys<Check> {
+  const dir = yield* lookupObj(rp, dirname(path));
+  if (dir === null) return conflict(cls, `directory ${dirname(path)} is gone`);
+  const m = mismatch(dir, old);
+  return m === null ? null : conflict(cls, `directory ${dirname(path)} changed here: ${m}`);
+}
+
+/** Compare the record's old versions with the local objects: null when it may be applied. */
+function* reint_check(rp: Process, rec: KmlRecord): Sys<Check> {
+  const b = rec.body;
+  switch (b.op) {
+    case 'CREATE':
+    case 'MKDIR':
+    case 'MKNOD':
+    case 'SYMLINK':
+    case 'LINK': {
+      if (b.op === 'LINK' && (yield* lookupObj(rp, b.source)) === null) {
+        return conflict('DELETE', `link source ${b.source} is gone`);
+      }
+      if ((yield* lookupObj(rp, b.path)) !== null) return conflict('NAME', `${b.path} exists here`);
+      return yield* checkParent(rp, b.path, b.old_parent, 'NAME');
+    }
+    case 'UNLINK':
+    case 'RMDIR': {
+      const path = join(b.path, b.name);
+      const d = yield* lookupObj(rp, path);
+      if (d === null) return conflict('DELETE', `${path} is already gone here`);
+      const m = mismatch(d, b.old_object);
+      if (m !== null) return conflict('DELETE', `${path} was updated here: ${m}`);
+      const dir = yield* lookupObj(rp, b.path);
+      const pm = dir === null ? 'gone' : mismatch(dir, b.old_parent);
+      return pm === null ? null : conflict('NAME', `directory ${b.path} changed here: ${pm}`);
+    }
+    case 'RENAME': {
+      if ((yield* lookupObj(rp, b.source)) === null) return conflict('RENAME', `${b.source} is gone here`);
+      const c = yield* checkParent(rp, b.source, b.old_source_parent, 'RENAME');
+      return c ?? (yield* checkParent(rp, b.path, b.old_target_parent, 'RENAME'));
+    }
+    case 'SETATTR':
+    case 'CLOSE': {
+      const d = yield* lookupObj(rp, b.path);
+      if (d === null) return b.op === 'CLOSE' ? null : conflict('DELETE', `${b.path} is gone here`);
+      const m = mismatch(d, b.old_object);
+      return m === null ? null : conflict('UPDATE', `${b.path} was updated here: ${m}`);
+    }
+    case 'LML_CLOSE':
+      return conflict('UPDATE', 'an LML record is not a change');
+  }
+}
+
+/** Replay `req`'s record into `fset`. */
+export function* kml_reint(fset: Fileset, req: ReintRequest, p: Process): Sys<ReintResult> {
+  const d = kml_decode(req.record, 0);
+  if (isDamage(d)) return { kind: 'bad_record', reason: `${d.reason} at byte ${d.offset}` };
+  if (d.len !== req.record.length) return { kind: 'bad_record', reason: `record is ${d.len} bytes, buffer ${req.record.length}` };
+  const rec = d.rec;
+  const r = yield* reint(fset, req, rec, p);
+  const path = 'path' in rec.body ? rec.body.path : '';
+  const detail = r.kind === 'conflict' ? `${r.cls}: ${r.reason}` : r.kind === 'error' ? String(r.errno) : '';
+  fset.cache.sb.s_kernel.tracer.emit('presto.reint', {
+    fset: fset.name, recno: rec.recno, op: rec.body.op, path, outcome: r.kind, detail,
+  });
+  return r;
+}
+
+function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): Sys<ReintResult> {
+  const last = yield* izo_rcvd_get(fset, req.uuid, p);
+  if (isErr(last)) return { kind: 'error', errno: last, recno: rec.recno };
+  const lastRecno = last?.remote_recno ?? 0;
+  if (rec.recno <= lastRecno) return { kind: 'duplicate', recno: rec.recno, last: lastRecno };
+  if (rec.recno !== lastRecno + 1) return { kind: 'out_of_order', recno: rec.recno, expected: lastRecno + 1 };
+  const rp = replayProcess(fset, rec, p);
+  if (rp === null) return { kind: 'error', errno: EINVAL, recno: rec.recno };
+  if ((req.flags & REINT_FORCE) === 0) {
+    const c = yield* reint_check(rp, rec);
+    const path = 'path' in rec.body ? rec.body.path : '';
+    if (c !== null) return { kind: 'conflict', cls: c.cls, recno: rec.recno, path, reason: c.reason };
+  }
+  const rcvd: RcvdRecord = {
+    uuid: req.uuid, remote_recno: rec.recno, remote_offset: req.offset, local_recno: 0, local_offset: 0,
+    last_ctime: rec.time,
+  };
+  const ctx: LentoVfsContext = {
+    flags: LENTO_FL_EXPECT | ((req.flags & REINT_RELOG) !== 0 ? LENTO_FL_KML : 0),
+    ...versionsOf(rec),
+    creds: rec,
+    rcvd,
+  };
+  const applied = rec.body.op === 'CLOSE' ? yield* reint_close(fset, rec, req.record, ctx, rp, p) : yield* apply(rp, rec, ctx);
+  if (isErr(applied)) return { kind: 'error', errno: applied, recno: rec.recno };
+  return { kind: 'applied', recno: rec.recno, local_recno: fset.kml.recno };
+}
+
+/** The new versions to force: the parent (source parent), the target parent, the object. */
+function versionsOf(rec: KmlRecord): Pick<LentoVfsContext, 'parent' | 'parent2' | 'object'> {
+  const b = rec.body;
+  switch (b.op) {
+    case 'CREATE': case 'MKDIR': case 'MKNOD': case 'SYMLINK': case 'LINK':
+      return { parent: b.new_parent, object: b.new_object };
+    case 'UNLINK': case 'RMDIR':
+      return { parent: b.new_parent };
+    case 'RENAME':
+      return { parent: b.new_source_parent, parent2: b.new_target_parent };
+    case 'SETATTR': {
+      const t = { mtime_sec: b.mtime, mtime_nsec: 0, ctime_sec: b.ctime, ctime_nsec: 0, size: b.size };
+      return { object: t };
+    }
+    case 'CLOSE':
+      return { object: b.new_object };
+    case 'LML_CLOSE':
+      return {};
+  }
+}
+
+const TYPE_OF_MODE = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK]);
+
+/** Apply a namespace or attribute record through the system calls, with the replay context set. */
+function* apply(rp: Process, rec: KmlRecord, ctx: LentoVfsContext): Sys<0 | Errno> {
+  presto_set_reint(rp, ctx);
+  const r = yield* applyOp(rp, rec);
+  presto_set_reint(rp, null);
+  return r;
+}
+
+function* applyOp(rp: Process, rec: KmlRecord): Sys<0 | Errno> {
+  const b = rec.body;
+  switch (b.op) {
+    case 'CREATE':
+      return yield* sys_mknod(rp, b.path, S_IFREG | (b.mode & 0o7777), 0);
+    case 'MKDIR':
+      return yield* sys_mkdir(rp, b.path, b.mode & 0o7777);
+    case 'MKNOD': {
+      if (!TYPE_OF_MODE.has(b.mode & S_IFMT)) return EINVAL;
+      return yield* sys_mknod(rp, b.path, b.mode, ((b.major & 0xff) << 8) | (b.minor & 0xff));
+    }
+    case 'SYMLINK':
+      return yield* sys_symlink(rp, b.target, b.path);
+    case 'LINK':
+      return yield* sys_link(rp, b.source, b.path);
+    case 'UNLINK':
+      return yield* sys_unlink(rp, join(b.path, b.name));
+    case 'RMDIR':
+      return yield* sys_rmdir(rp, join(b.path, b.name));
+    case 'RENAME':
+      return yield* sys_rename(rp, b.source, b.path);
+    case 'SETATTR': {
+      const d = yield* path_lookup(rp, b.path, 0);
+      if (isErr(d)) return d;
+      const attr: Iattr = { ia_valid: b.valid & (ATTR_MODE | ATTR_UID | ATTR_GID | ATTR_SIZE | ATTR_MTIME) };
+      if ((b.valid & ATTR_MODE) !== 0) attr.ia_mode = b.mode;
+      if ((b.valid & ATTR_UID) !== 0) attr.ia_uid = b.uid;
+      if ((b.valid & ATTR_GID) !== 0) attr.ia_gid = b.gid;
+      if ((b.valid & ATTR_SIZE) !== 0) attr.ia_size = b.size;
+      if ((b.valid & ATTR_MTIME) !== 0) {
+        attr.ia_valid |= ATTR_MTIME_SET;
+        attr.ia_mtime = { sec: b.mtime, nsec: 0 };
+      }
+      return yield* notify_change(rp, d.dentry, attr);
+    }
+    case 'CLOSE':
+    case 'LML_CLOSE':
+      return EINVAL;
+  }
+}
+
+/** The BACKFETCH upcall's record: the peer's inode and generation, then the CLOSE record itself. */
+function backfetchRecord(rec: KmlRecord, bytes: Uint8Array): Uint8Array {
+  const b = rec.body;
+  const out = new Uint8Array(16 + bytes.length);
+  const v = new DataView(out.buffer);
+  if (b.op === 'CLOSE') {
+    v.setBigUint64(0, BigInt(b.ino), true);
+    v.setUint32(8, b.generation, true);
+  }
+  out.set(bytes, 16);
+  return out;
+}
+
+/**
+ * A CLOSE: the data changed on the peer. Replication: lento fetches the bytes (BACKFETCH) into the
+ * file; then size, times and last_rcvd commit together. On demand: set the size, force the times,
+ * remember where the data is, and mark the data missing.
+ */
+function* reint_close(
+  fset: Fileset,
+  rec: KmlRecord,
+  bytes: Uint8Array,
+  ctx: LentoVfsContext,
+  rp: Process,
+  p: Process,
+): Sys<0 | Errno> {
+  const b = rec.body;
+  if (b.op !== 'CLOSE') return EINVAL;
+  const found = yield* path_lookup(rp, b.path, LOOKUP_FOLLOW);
+  const d = isErr(found) ? null : found.dentry;
+  const onDemand = (fset.flags & FSET_DATA_ON_DEMAND) !== 0;
+  if (d !== null && !onDemand) {
+    const body = {
+      ...EMPTY_BODY, pid: p.pid, uid: rec.fsuid, fset: fset.name, path: b.path, length: b.new_object.size,
+      firstRecno: rec.recno, lastRecno: rec.recno, record: backfetchRecord(rec, bytes),
+    };
+    const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_BACKFETCH, body, false);
+    if (isErr(r)) return r;
+    if (r !== 0) return EINVAL;
+  }
+  return yield* presto_trans(fset, 'close', ctx, p, function* () {
+    if (d === null || d.d_inode === null) return []; // the file is gone: last_rcvd just advances
+    const inode = d.d_inode;
+    if (onDemand && inode.i_size !== b.new_object.size) {
+      const setattr = fset.cache.filter.c2c_iops(inode).setattr;
+      if (setattr === undefined) return ENOENT;
+      const s = noblock(setattr(d, { ia_valid: ATTR_SIZE, ia_size: b.new_object.size }, p), 'on-demand size');
+      if (isErr(s)) return s;
+    }
+    if (onDemand) {
+      const dd = presto_d2d(d);
+      dd.remote_ino = b.ino;
+      dd.remote_generation = b.generation;
+      dd.flags &= ~PRESTO_DATA;
+    }
+    const f = yield* force_times(inode, ctx.object, ctx);
+    if (isErr(f)) return f;
+    return [closeBody(fset, d, { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid }, b.old_object)];
+  });
+}

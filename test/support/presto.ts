@@ -1,0 +1,78 @@
+/**
+ * presto.ts: hosts with an InterMezzo root for tests: ext3 (a fresh image) or ramfs as the cache,
+ * fileset `f` rooted at /, and helpers to read a fileset's logs back.
+ */
+import { BlockDevice } from '../../kernel/blkdev.ts';
+import { isErr } from '../../kernel/errno.ts';
+import { O_RDONLY } from '../../kernel/fs.ts';
+import type { Process } from '../../kernel/process.ts';
+import { sys_close, sys_open, sys_read } from '../../kernel/syscalls.ts';
+import { mkfs } from '../../fs/ext3/mkfs.ts';
+import { ext2_fs_type, ext3_fs_type } from '../../fs/ext3/super.ts';
+import { intermezzo_fs_type } from '../../fs/intermezzo/super.ts';
+import { kml_scan, type Scan } from '../../fs/intermezzo/kml.ts';
+import type { Host, World } from '../../sim/host.ts';
+import type { Sys } from '../../kernel/sched.ts';
+
+export interface PrestoHostOptions {
+  readonly cache?: 'ext3' | 'ramfs';
+  /** ext3's data mode. */
+  readonly data?: 'ordered' | 'journal' | 'writeback';
+  readonly fileset?: string;
+  readonly extra?: string;
+  readonly blocks?: number;
+  readonly dev?: BlockDevice;
+}
+
+export function newExt3Disk(blocks = 8192, uuidByte = 7): BlockDevice {
+  const dev = new BlockDevice({ name: 'hda', blockSize: 1024, blocks });
+  const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16).fill(uuidByte), time: 1_009_843_200, journalBlocks: 1024 });
+  if (typeof geo === 'string') throw new Error(geo);
+  return dev;
+}
+
+/** Mount options for an InterMezzo root. */
+export function prestoOptions(o: PrestoHostOptions = {}): string {
+  const cache = o.cache ?? 'ext3';
+  const parts = [`cache_type=${cache}`, `fileset=${o.fileset ?? 'f'}`];
+  if (cache === 'ext3' && o.data !== undefined) parts.push(`data=${o.data}`);
+  if (o.extra !== undefined) parts.push(o.extra);
+  return parts.join(',');
+}
+
+export function prestoHost(w: World, name: string, o: PrestoHostOptions = {}): Host {
+  const h = w.addHost(name);
+  h.registerFs(ext3_fs_type);
+  h.registerFs(ext2_fs_type);
+  h.registerFs(intermezzo_fs_type);
+  const cache = o.cache ?? 'ext3';
+  if (cache === 'ext3') h.addDisk('hda', o.dev ?? newExt3Disk(o.blocks));
+  h.mountRoot('intermezzo', cache === 'ext3' ? 'hda' : null, prestoOptions(o));
+  return h;
+}
+
+export function* readWhole(p: Process, path: string): Sys<Uint8Array> {
+  const fd = yield* sys_open(p, path, O_RDONLY);
+  if (isErr(fd)) throw new Error(`open ${path}: ${fd}`);
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const buf = new Uint8Array(65536);
+    const n = yield* sys_read(p, fd, buf);
+    if (isErr(n)) throw new Error(`read ${path}: ${n}`);
+    if (n === 0) break;
+    chunks.push(buf.slice(0, n));
+  }
+  yield* sys_close(p, fd);
+  const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Decode fileset `fset`'s KML (or LML) as seen through the mount. */
+export function readLog(h: Host, p: Process, log: 'kml' | 'lml' = 'kml', fset = 'f'): Scan {
+  return kml_scan(h.run(p, readWhole(p, `/.intermezzo/${fset}/${log}`)), log === 'lml');
+}
