@@ -75,7 +75,12 @@ export function* izo_make_izo_dir(cache: PrestoCache): Sys<0 | Errno> {
  * Create fileset `name` rooted at `rootPath` (an absolute path inside the cache, a directory) and
  * set it up. EEXIST if a fileset of that name exists.
  */
-export function* izo_make_fileset(cache: PrestoCache, name: string, rootPath: string, flags: number): Sys<Fileset | Errno> {
+export function* izo_make_fileset(
+  cache: PrestoCache,
+  name: string,
+  rootPath: string,
+  flags: number,
+): Sys<Fileset | Errno> {
   if (!valid_fset_name(name)) return EINVAL;
   if (cache.filesets.has(name)) return EEXIST;
   const kp = cache.kproc;

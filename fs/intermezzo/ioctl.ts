@@ -25,14 +25,28 @@ import type { File, FileOperations, Inode } from '../../kernel/fs.ts';
 import { LOOKUP_FOLLOW, path_lookup } from '../../kernel/namei.ts';
 import type { Process } from '../../kernel/process.ts';
 import {
-  EMPTY_BODY, IZO_UPC_CONNECT, IZO_UPC_GET_FILEID, IZO_UPC_GO_FETCH_KML, IZO_UPC_REPSTATUS, izo_upc_upcall,
-  MAX_CHANNELS, type UpcallBody,
+  EMPTY_BODY,
+  IZO_UPC_CONNECT,
+  IZO_UPC_GET_FILEID,
+  IZO_UPC_GO_FETCH_KML,
+  IZO_UPC_REPSTATUS,
+  izo_upc_upcall,
+  MAX_CHANNELS,
+  type UpcallBody,
 } from '../../kernel/psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { izo_cleanup_fileset, izo_make_fileset } from './fileset.ts';
 import {
-  MARK_CACHE, MARK_DENTRY, MARK_FSET, MARK_GETFL, presto_d2d, presto_fset, presto_get_cache, presto_path,
-  type Fileset, type PrestoCache,
+  MARK_CACHE,
+  MARK_DENTRY,
+  MARK_FSET,
+  MARK_GETFL,
+  presto_d2d,
+  presto_fset,
+  presto_get_cache,
+  presto_path,
+  type Fileset,
+  type PrestoCache,
 } from './intermezzo_fs.ts';
 import { izo_rcvd_get, presto_clear_lml_close, presto_truncate_lml, ZERO_UUID } from './journal.ts';
 import { presto_in_trans } from './journal_ops.ts';
@@ -125,9 +139,18 @@ function* presto_ioctl(_inode: Inode, file: File, cmd: number, arg: unknown, p: 
 }
 
 const FSET_CMDS = new Set([
-  IZO_IOC_REINTKML, IZO_IOC_GET_RCVD, IZO_IOC_GET_KML_SIZE, IZO_IOC_CONNECT, IZO_IOC_GO_FETCH_KML,
-  IZO_IOC_CLEAR_FSET, IZO_IOC_REVOKE_PERMIT, IZO_IOC_SET_KMLSIZE, IZO_IOC_GET_FILEID, IZO_IOC_ADJUST_LML,
-  IZO_IOC_SET_FILEID, IZO_IOC_REPSTATUS,
+  IZO_IOC_REINTKML,
+  IZO_IOC_GET_RCVD,
+  IZO_IOC_GET_KML_SIZE,
+  IZO_IOC_CONNECT,
+  IZO_IOC_GO_FETCH_KML,
+  IZO_IOC_CLEAR_FSET,
+  IZO_IOC_REVOKE_PERMIT,
+  IZO_IOC_SET_KMLSIZE,
+  IZO_IOC_GET_FILEID,
+  IZO_IOC_ADJUST_LML,
+  IZO_IOC_SET_FILEID,
+  IZO_IOC_REPSTATUS,
 ]);
 
 function cmdKnown(cmd: number): boolean {
@@ -169,15 +192,25 @@ function* fileset_ioctl(fset: Fileset, cmd: number, data: IzoIoctlData, p: Proce
 /** CONNECT, GO_FETCH_KML, GET_FILEID, REPSTATUS: hand the request to lento. */
 function* upcall_ioctl(fset: Fileset, cmd: number, data: IzoIoctlData, p: Process): Sys<number | Errno> {
   const base: UpcallBody = {
-    ...EMPTY_BODY, pid: p.pid, uid: p.cred.uid, fset: fset.name, path: data.path ?? data.address ?? '',
-    uuid: data.uuid ?? ZERO_UUID, offset: data.offset ?? 0, firstRecno: data.recno ?? 0,
+    ...EMPTY_BODY,
+    pid: p.pid,
+    uid: p.cred.uid,
+    fset: fset.name,
+    path: data.path ?? data.address ?? '',
+    uuid: data.uuid ?? ZERO_UUID,
+    offset: data.offset ?? 0,
+    firstRecno: data.recno ?? 0,
   };
   const [opcode, async] =
-    cmd === IZO_IOC_CONNECT ? [IZO_UPC_CONNECT, false]
-    : cmd === IZO_IOC_GO_FETCH_KML ? [IZO_UPC_GO_FETCH_KML, true]
-    : cmd === IZO_IOC_GET_FILEID ? [IZO_UPC_GET_FILEID, false]
-    : cmd === IZO_IOC_REPSTATUS ? [IZO_UPC_REPSTATUS, false]
-    : [0, false];
+    cmd === IZO_IOC_CONNECT
+      ? [IZO_UPC_CONNECT, false]
+      : cmd === IZO_IOC_GO_FETCH_KML
+        ? [IZO_UPC_GO_FETCH_KML, true]
+        : cmd === IZO_IOC_GET_FILEID
+          ? [IZO_UPC_GET_FILEID, false]
+          : cmd === IZO_IOC_REPSTATUS
+            ? [IZO_UPC_REPSTATUS, false]
+            : [0, false];
   if (opcode === 0) return ENOTTY;
   const r = yield* izo_upc_upcall(fset.psdev, fset.channel, opcode, base, async);
   if (isErr(r)) return r;
@@ -187,7 +220,11 @@ function* upcall_ioctl(fset: Fileset, cmd: number, data: IzoIoctlData, p: Proces
 
 function* reintkml(fset: Fileset, data: IzoIoctlData, p: Process): Sys<number | Errno> {
   if (data.record === undefined || data.uuid === undefined || data.uuid.length !== 16) return EINVAL;
-  const r = yield* kml_reint(fset, { uuid: data.uuid, record: data.record, offset: data.offset ?? 0, flags: data.flags ?? 0 }, p);
+  const r = yield* kml_reint(
+    fset,
+    { uuid: data.uuid, record: data.record, offset: data.offset ?? 0, flags: data.flags ?? 0 },
+    p,
+  );
   data.reint = r;
   if (r.kind === 'error') return r.errno;
   return r.kind === 'bad_record' ? EINVAL : 0;

@@ -22,10 +22,37 @@
  */
 import { isErr, type Errno, EINVAL, ENOENT } from '../../kernel/errno.ts';
 import {
-  ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_SIZE, ATTR_UID, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK,
-  S_IFMT, S_IFREG, S_IFSOCK, S_ISDIR, type Cred, type Dentry, type Iattr, type Inode,
+  ATTR_GID,
+  ATTR_MODE,
+  ATTR_MTIME,
+  ATTR_MTIME_SET,
+  ATTR_SIZE,
+  ATTR_UID,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+  S_ISDIR,
+  type Cred,
+  type Dentry,
+  type Iattr,
+  type Inode,
 } from '../../kernel/fs.ts';
-import { LOOKUP_FOLLOW, path_lookup, sys_link, sys_mkdir, sys_mknod, sys_rename, sys_rmdir, sys_symlink, sys_unlink } from '../../kernel/namei.ts';
+import {
+  LOOKUP_FOLLOW,
+  path_lookup,
+  sys_link,
+  sys_mkdir,
+  sys_mknod,
+  sys_rename,
+  sys_rmdir,
+  sys_symlink,
+  sys_unlink,
+} from '../../kernel/namei.ts';
 import { notify_change } from '../../kernel/open.ts';
 import { Process } from '../../kernel/process.ts';
 import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_BACKFETCH } from '../../kernel/psdev.ts';
@@ -63,7 +90,13 @@ export type ReintResult =
   | { readonly kind: 'applied'; readonly recno: number; readonly local_recno: number }
   | { readonly kind: 'duplicate'; readonly recno: number; readonly last: number }
   | { readonly kind: 'out_of_order'; readonly recno: number; readonly expected: number }
-  | { readonly kind: 'conflict'; readonly cls: ConflictClass; readonly recno: number; readonly path: string; readonly reason: string }
+  | {
+      readonly kind: 'conflict';
+      readonly cls: ConflictClass;
+      readonly recno: number;
+      readonly path: string;
+      readonly reason: string;
+    }
   | { readonly kind: 'bad_record'; readonly reason: string }
   | { readonly kind: 'error'; readonly errno: Errno; readonly recno: number };
 
@@ -95,7 +128,12 @@ export function presto_fset_process(fset: Fileset, pid: number, comm: string, cr
 /** The replay process: the record's credentials, the fileset root as / and cwd, lento's pid. */
 function replayProcess(fset: Fileset, rec: KmlRecord, p: Process): Process | null {
   const cred = {
-    uid: rec.auid, gid: rec.fsgid, euid: rec.fsuid, egid: rec.fsgid, fsuid: rec.fsuid, fsgid: rec.fsgid,
+    uid: rec.auid,
+    gid: rec.fsgid,
+    euid: rec.fsuid,
+    egid: rec.fsgid,
+    fsuid: rec.fsuid,
+    fsgid: rec.fsgid,
     groups: [...rec.groups],
   };
   return presto_fset_process(fset, p.pid, 'kml_reint', cred);
@@ -171,13 +209,19 @@ function* reint_check(rp: Process, rec: KmlRecord): Sys<Check> {
 export function* kml_reint(fset: Fileset, req: ReintRequest, p: Process): Sys<ReintResult> {
   const d = kml_decode(req.record, 0);
   if (isDamage(d)) return { kind: 'bad_record', reason: `${d.reason} at byte ${d.offset}` };
-  if (d.len !== req.record.length) return { kind: 'bad_record', reason: `record is ${d.len} bytes, buffer ${req.record.length}` };
+  if (d.len !== req.record.length)
+    return { kind: 'bad_record', reason: `record is ${d.len} bytes, buffer ${req.record.length}` };
   const rec = d.rec;
   const r = yield* reint(fset, req, rec, p);
   const path = 'path' in rec.body ? rec.body.path : '';
   const detail = r.kind === 'conflict' ? `${r.cls}: ${r.reason}` : r.kind === 'error' ? String(r.errno) : '';
   fset.cache.sb.s_kernel.tracer.emit('presto.reint', {
-    fset: fset.name, recno: rec.recno, op: rec.body.op, path, outcome: r.kind, detail,
+    fset: fset.name,
+    recno: rec.recno,
+    op: rec.body.op,
+    path,
+    outcome: r.kind,
+    detail,
   });
   return r;
 }
@@ -196,7 +240,11 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
     if (c !== null) return { kind: 'conflict', cls: c.cls, recno: rec.recno, path, reason: c.reason };
   }
   const rcvd: RcvdRecord = {
-    uuid: req.uuid, remote_recno: rec.recno, remote_offset: req.offset, local_recno: 0, local_offset: 0,
+    uuid: req.uuid,
+    remote_recno: rec.recno,
+    remote_offset: req.offset,
+    local_recno: 0,
+    local_offset: 0,
     last_ctime: rec.time,
   };
   const ctx: LentoVfsContext = {
@@ -205,7 +253,8 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
     creds: rec,
     rcvd,
   };
-  const applied = rec.body.op === 'CLOSE' ? yield* reint_close(fset, rec, req.record, ctx, rp, p) : yield* apply(rp, rec, ctx);
+  const applied =
+    rec.body.op === 'CLOSE' ? yield* reint_close(fset, rec, req.record, ctx, rp, p) : yield* apply(rp, rec, ctx);
   if (isErr(applied)) return { kind: 'error', errno: applied, recno: rec.recno };
   return { kind: 'applied', recno: rec.recno, local_recno: fset.kml.recno };
 }
@@ -214,9 +263,14 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
 function versionsOf(rec: KmlRecord): Pick<LentoVfsContext, 'parent' | 'parent2' | 'object'> {
   const b = rec.body;
   switch (b.op) {
-    case 'CREATE': case 'MKDIR': case 'MKNOD': case 'SYMLINK': case 'LINK':
+    case 'CREATE':
+    case 'MKDIR':
+    case 'MKNOD':
+    case 'SYMLINK':
+    case 'LINK':
       return { parent: b.new_parent, object: b.new_object };
-    case 'UNLINK': case 'RMDIR':
+    case 'UNLINK':
+    case 'RMDIR':
       return { parent: b.new_parent };
     case 'RENAME':
       return { parent: b.new_source_parent, parent2: b.new_target_parent };
@@ -315,8 +369,15 @@ function* reint_close(
   const onDemand = (fset.flags & FSET_DATA_ON_DEMAND) !== 0;
   if (d !== null && !onDemand) {
     const body = {
-      ...EMPTY_BODY, pid: p.pid, uid: rec.fsuid, fset: fset.name, path: b.path, length: b.new_object.size,
-      firstRecno: rec.recno, lastRecno: rec.recno, record: backfetchRecord(rec, bytes),
+      ...EMPTY_BODY,
+      pid: p.pid,
+      uid: rec.fsuid,
+      fset: fset.name,
+      path: b.path,
+      length: b.new_object.size,
+      firstRecno: rec.recno,
+      lastRecno: rec.recno,
+      record: backfetchRecord(rec, bytes),
     };
     const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_BACKFETCH, body, false);
     if (isErr(r)) return r;

@@ -23,7 +23,13 @@ import { MAX_CHANNELS } from '../../kernel/psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { presto_iops } from './dir.ts';
 import { presto_fops } from './file.ts';
-import { izo_cleanup_fileset, izo_make_fileset, izo_make_izo_dir, izo_setup_filesets, valid_fset_name } from './fileset.ts';
+import {
+  izo_cleanup_fileset,
+  izo_make_fileset,
+  izo_make_izo_dir,
+  izo_setup_filesets,
+  valid_fset_name,
+} from './fileset.ts';
 import { presto_get_cache, presto_psdev, presto_set_cache, PrestoCache } from './intermezzo_fs.ts';
 import { presto_ioctl_fops } from './ioctl.ts';
 import { journalOpsFor } from './journal_ops.ts';
