@@ -284,6 +284,8 @@ function* unsupportedStatfs(): Sys<StatFs | Errno> {
 
 export const I_DIRTY = 1;
 export const I_FREEING = 2;
+/** Read from disk but not a live inode (make_bad_inode): its last iput never deletes it. */
+export const I_BAD = 4;
 
 export class Inode {
   i_mode = 0;

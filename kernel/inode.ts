@@ -13,7 +13,7 @@ import { assert } from './assert.ts';
 import { EACCES, EPERM, EROFS, isErr, type Errno } from './errno.ts';
 import {
   ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FORCE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_SIZE,
-  ATTR_UID, capable, in_group_p, Inode, MAY_EXEC, MAY_WRITE, MS_RDONLY, S_ISDIR, S_ISGID, S_ISLNK, S_ISREG,
+  ATTR_UID, capable, I_BAD, in_group_p, Inode, MAY_EXEC, MAY_WRITE, MS_RDONLY, S_ISDIR, S_ISGID, S_ISLNK, S_ISREG,
   S_IALLUGO, S_IFMT, type Cred, type Iattr, type SuperBlock,
 } from './fs.ts';
 import type { Sys } from './sched.ts';
@@ -83,11 +83,21 @@ export function* iput(inode: Inode): Sys<void> {
   if (inode.i_count > 0) return;
   const sb = inode.i_sb;
   sb.s_inodes.delete(inode.i_ino);
-  if (inode.i_nlink === 0) yield* sb.s_op.delete_inode?.(inode) ?? noop();
+  if (inode.i_nlink === 0 && (inode.i_state & I_BAD) === 0) yield* sb.s_op.delete_inode?.(inode) ?? noop();
   else yield* sb.s_op.clear_inode?.(inode) ?? noop();
 }
 
 function* noop(): Sys<void> {}
+
+/**
+ * Mark an inode read from disk as not a live one (freed, or reused for another generation): its
+ * operations are gone, and the last iput forgets it without deleting anything (Linux make_bad_inode).
+ */
+export function make_bad_inode(inode: Inode): void {
+  inode.i_state |= I_BAD;
+  inode.i_op = {};
+  inode.i_fop = {};
+}
 
 /** CURRENT_TIME, truncated to the file system's timestamp granularity. */
 export function current_fs_time(sb: SuperBlock): Timespec {

@@ -14,7 +14,8 @@
  */
 import { dget, dput } from './dcache.ts';
 import {
-  EBADF, EEXIST, EFBIG, EINVAL, EISDIR, ELOOP, EMFILE, ENAMETOOLONG, ENOENT, ENOTDIR, ENXIO, EROFS, isErr, type Errno,
+  EBADF, EEXIST, EFBIG, EINVAL, EISDIR, ELOOP, EMFILE, ENAMETOOLONG, ENOENT, ENOTDIR, ENXIO, EPERM, EROFS, isErr,
+  type Errno,
 } from './errno.ts';
 import {
   ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_SIZE, ATTR_UID,
@@ -331,6 +332,19 @@ export function* sys_chdir(p: Process, name: string): Sys<0 | Errno> {
   if (isErr(err)) return err;
   const old = p.pwd;
   p.pwd = { mnt: path.mnt, dentry: dget(path.dentry) };
+  yield* dput(old.dentry);
+  return 0;
+}
+
+/** Change the root directory (root only); the cwd stays where it is, as on Linux. */
+export function* sys_chroot(p: Process, name: string): Sys<0 | Errno> {
+  if (!capable(p.cred)) return EPERM;
+  const path = yield* path_lookup(p, name, LOOKUP_FOLLOW | LOOKUP_DIRECTORY);
+  if (isErr(path)) return path;
+  const err = yield* permission(path.dentry.d_inode as Inode, MAY_EXEC, p.cred);
+  if (isErr(err)) return err;
+  const old = p.root;
+  p.root = { mnt: path.mnt, dentry: dget(path.dentry) };
   yield* dput(old.dentry);
   return 0;
 }

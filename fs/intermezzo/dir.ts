@@ -12,12 +12,13 @@
  * Invariants: every permit taken here is put back on every path; a replay context is used only by
  * the process it was set for, and only for the one VFS call it was set around.
  */
-import { EBUSY, EROFS, EXDEV, isErr, type Errno } from '../../kernel/errno.ts';
+import { d_instantiate } from '../../kernel/dcache.ts';
+import { EBUSY, ENOENT, EROFS, EXDEV, isErr, type Errno } from '../../kernel/errno.ts';
 import type { InodeKind } from '../../kernel/filter.ts';
-import type { Dentry, Iattr, Inode, InodeOperations } from '../../kernel/fs.ts';
+import { DCACHE_UNHASHED, type Dentry, type Iattr, type Inode, type InodeOperations } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { CACHE_CLIENT_RO, CACHE_LENTO_RO, presto_fset, type Fileset } from './intermezzo_fs.ts';
+import { CACHE_CLIENT_RO, CACHE_LENTO_RO, presto_fset, presto_get_cache, type Fileset } from './intermezzo_fs.ts';
 import { FSET_CLIENT_RO, FSET_LENTO_RO, islento, presto_get_permit, presto_put_permit } from './permit.ts';
 import {
   presto_do_create,
@@ -91,9 +92,45 @@ export function presto_iops(kind: InodeKind, low: InodeOperations): Partial<Inod
   return { ...out, ...dirOps(low) };
 }
 
+/** A name `...ino:<ino hex>:<generation hex>` in any directory opens that inode (presto_iopen). */
+export const PRESTO_ILOOKUP_MAGIC = '...ino:';
+
+export function presto_ilookup_name(ino: number, generation: number): string {
+  return `${PRESTO_ILOOKUP_MAGIC}${ino.toString(16)}:${generation.toString(16)}`;
+}
+
+function parse_ilookup(name: string): { ino: number; generation: number } | null {
+  const m = /^\.\.\.ino:([0-9a-f]{1,8}):([0-9a-f]{1,8})$/.exec(name);
+  return m === null ? null : { ino: parseInt(m[1] as string, 16), generation: parseInt(m[2] as string, 16) };
+}
+
+/**
+ * Lookup of an ilookup name: the inode by number and generation (ENOENT if it is gone or reused).
+ * The dentry is an alias for user space's backfetch: unhashed at once, so nothing finds it again
+ * and its inode goes with the last close.
+ */
+function* presto_ilookup(dir: Inode, d: Dentry): Sys<0 | Errno> {
+  const id = parse_ilookup(d.d_name);
+  const cache = presto_get_cache(dir.i_sb);
+  if (id === null || cache === null) return ENOENT;
+  const inode = yield* cache.jops.tr_ilookup(dir.i_sb, id.ino, id.generation);
+  if (isErr(inode)) return inode;
+  d_instantiate(d, inode);
+  const parent = d.d_parent;
+  if (parent !== null && parent.d_subdirs.get(d.d_name) === d) parent.d_subdirs.delete(d.d_name);
+  d.d_flags |= DCACHE_UNHASHED;
+  return 0;
+}
+
 function dirOps(low: InodeOperations): Partial<InodeOperations> {
   const out: Partial<InodeOperations> = {};
-  const { create, mkdir, mknod, symlink, link, unlink, rmdir, rename } = low;
+  const { create, mkdir, mknod, symlink, link, unlink, rmdir, rename, lookup } = low;
+  if (lookup !== undefined) {
+    out.lookup = function* (dir: Inode, d: Dentry): Sys<0 | Errno> {
+      if (d.d_name.startsWith(PRESTO_ILOOKUP_MAGIC)) return yield* presto_ilookup(dir, d);
+      return yield* lookup(dir, d);
+    };
+  }
   if (create !== undefined) {
     out.create = function* (dir: Inode, d: Dentry, mode: number, p: Process): Sys<0 | Errno> {
       const fset = presto_fset(parentOf(d));

@@ -13,11 +13,12 @@
 import { panic } from '../../kernel/assert.ts';
 import { ENOENT, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import { S_ISREG, type Inode, type SuperBlock } from '../../kernel/fs.ts';
-import { iget, iput } from '../../kernel/inode.ts';
+import { iget, iput, make_bad_inode } from '../../kernel/inode.ts';
 import type { Sys } from '../../kernel/sched.ts';
+// ext3's modules import each other; entering through super.ts evaluates them in a working order.
+import { ext3_force_commit, ext3_free_blocks, ext3_journal_start, ext3_journal_stop, EXT3_SB } from '../ext3/super.ts';
 import { ext3_bmap, ext3_set_journal_data } from '../ext3/inode.ts';
 import { EXT3_DATA_TRANS_BLOCKS, EXT3_DELETE_TRANS_BLOCKS } from '../ext3/namei.ts';
-import { ext3_force_commit, ext3_free_blocks, ext3_journal_start, ext3_journal_stop, EXT3_SB } from '../ext3/super.ts';
 import type { Handle } from '../jbd/transaction.ts';
 import type { Fileset, JournalOps, TransHandle } from './intermezzo_fs.ts';
 import { KML_MAX_RECORD } from './kml.ts';
@@ -85,6 +86,8 @@ const ext3Ops: JournalOps = {
     const inode = yield* iget(sb, ino);
     if (isErr(inode)) return inode;
     if (inode.i_nlink === 0 || inode.i_mode === 0 || inode.i_generation !== generation) {
+      // Freshly read and not live (freed, or a new generation): never let this iput delete it.
+      if (inode.i_count === 1 && inode.i_nlink === 0) make_bad_inode(inode);
       yield* iput(inode);
       return ENOENT;
     }

@@ -380,13 +380,14 @@ function* reint_close(
       record: backfetchRecord(rec, bytes),
     };
     const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_BACKFETCH, body, false);
-    if (isErr(r)) return r;
-    if (r !== 0) return EINVAL;
+    // ENOENT: the peer's inode is gone (a later record of its log removes or replaces it here too).
+    if (isErr(r) && r !== ENOENT) return r;
   }
   return yield* presto_trans(fset, 'close', ctx, p, function* () {
     if (d === null || d.d_inode === null) return []; // the file is gone: last_rcvd just advances
     const inode = d.d_inode;
-    if (onDemand && inode.i_size !== b.new_object.size) {
+    // The size of the version the record names (the bytes fetched may be a later version's).
+    if (inode.i_size !== b.new_object.size) {
       const setattr = fset.cache.filter.c2c_iops(inode).setattr;
       if (setattr === undefined) return ENOENT;
       const s = noblock(setattr(d, { ia_valid: ATTR_SIZE, ia_size: b.new_object.size }, p), 'on-demand size');

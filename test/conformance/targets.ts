@@ -9,6 +9,7 @@ import { makeCountFilter } from '../support/countfilter.ts';
 import { BlockDevice } from '../../kernel/blkdev.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
 import { ext3_fs_type } from '../../fs/ext3/super.ts';
+import { prestoHost } from '../support/presto.ts';
 
 export type Capability = 'hardlinks' | 'symlinks' | 'devices' | 'sparseFiles' | 'mount' | 'nsecTimes';
 
@@ -59,4 +60,10 @@ export const TARGETS: readonly Target[] = [
   { name: 'ext3 data=ordered', caps: EXT_CAPS, boot: (seed = 1) => bootExt(seed, 1024, 'data=ordered') },
   { name: 'ext3 data=journal', caps: EXT_CAPS, boot: (seed = 1) => bootExt(seed, 1024, 'data=journal') },
   { name: 'ext3 data=writeback', caps: EXT_CAPS, boot: (seed = 1) => bootExt(seed, 1024, 'data=writeback') },
+  ...(['ordered', 'journal', 'writeback'] as const).map((data) => ({
+    name: `presto over ext3 data=${data}`,
+    caps: EXT_CAPS,
+    boot: (seed = 1) => prestoHost(new World({ seed }), 't', { cache: 'ext3', data, blocks: 16384 }),
+  })),
+  { name: 'presto over ramfs', caps: ALL, boot: (seed = 1) => prestoHost(new World({ seed }), 't', { cache: 'ramfs' }) },
 ];

@@ -4,9 +4,12 @@
  */
 import { BlockDevice } from '../../kernel/blkdev.ts';
 import { isErr } from '../../kernel/errno.ts';
-import { O_RDONLY } from '../../kernel/fs.ts';
+import { makeCred, O_RDONLY, S_IFCHR } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
-import { sys_close, sys_open, sys_read } from '../../kernel/syscalls.ts';
+import {
+  sys_chdir, sys_chroot, sys_close, sys_mkdir, sys_mknod, sys_mount, sys_open, sys_read,
+} from '../../kernel/syscalls.ts';
+import { INTERMEZZO_MINOR, MISC_MAJOR } from '../../kernel/psdev.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
 import { ext2_fs_type, ext3_fs_type } from '../../fs/ext3/super.ts';
 import { intermezzo_fs_type } from '../../fs/intermezzo/super.ts';
@@ -75,4 +78,36 @@ export function* readWhole(p: Process, path: string): Sys<Uint8Array> {
 /** Decode fileset `fset`'s KML (or LML) as seen through the mount. */
 export function readLog(h: Host, p: Process, log: 'kml' | 'lml' = 'kml', fset = 'f'): Scan {
   return kml_scan(h.run(p, readWhole(p, `/.intermezzo/${fset}/${log}`)), log === 'lml');
+}
+
+/**
+ * A host as a replica: ramfs root with /dev/intermezzo, and fileset `f` of an InterMezzo mount
+ * (over a fresh ext3 disk, or ramfs) at /izo.
+ */
+export function replicaHost(w: World, name: string, o: PrestoHostOptions = {}): Host {
+  const h = w.addHost(name);
+  h.mountRoot('ramfs', null);
+  h.registerFs(ext3_fs_type);
+  h.registerFs(intermezzo_fs_type);
+  const cache = o.cache ?? 'ext3';
+  if (cache === 'ext3') h.addDisk('hda', o.dev ?? newExt3Disk(o.blocks));
+  const p = h.process('init');
+  const must = (what: string, r: number): void => {
+    if (isErr(r)) throw new Error(`${name}: ${what}: ${r}`);
+  };
+  must('mkdir /dev', h.run(p, sys_mkdir(p, '/dev', 0o755)));
+  must('mknod', h.run(p, sys_mknod(p, '/dev/intermezzo', S_IFCHR | 0o600, (MISC_MAJOR << 8) | INTERMEZZO_MINOR)));
+  must('mkdir /izo', h.run(p, sys_mkdir(p, '/izo', 0o755)));
+  must('mount', h.run(p, sys_mount(p, cache === 'ext3' ? '/dev/hda' : null, '/izo', 'intermezzo', 0, prestoOptions(o))));
+  return h;
+}
+
+/** A process of `h` whose root is the fileset (/izo): scripts see the fileset as /. */
+export function filesetProcess(h: Host, comm: string, uid = 0, gid = 0): Process {
+  const p = h.process(comm);
+  const r = h.run(p, sys_chroot(p, '/izo'));
+  if (isErr(r)) throw new Error(`chroot: ${r}`);
+  h.run(p, sys_chdir(p, '/'));
+  p.cred = makeCred(uid, gid, [gid]);
+  return p;
 }
