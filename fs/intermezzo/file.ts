@@ -111,7 +111,8 @@ export function presto_fops(kind: InodeKind, low: FileOperations): Partial<FileO
       if (write === undefined) return 0 as number;
       const fset = presto_fset(file.f_dentry);
       const fd = fdata(file);
-      if (fset === null || fd === null) return yield* write(file, data, pos, p);
+      // Nothing written, nothing to log (and no LML record left behind for an empty write).
+      if (fset === null || fd === null || data.length === 0) return yield* write(file, data, pos, p);
       const e = yield* presto_enter(fset, p);
       if (isErr(e)) return e;
       const r = yield* presto_write(fset, fd, file, data, pos, p, write);

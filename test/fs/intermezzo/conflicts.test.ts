@@ -1,0 +1,143 @@
+/**
+ * Conflict detection in kml_reint: two replicas share a base (A's records replayed into B), then
+ * both change the same thing while apart; replaying A's new records into B must report the right
+ * class (NAME, UPDATE, DELETE, RENAME), apply nothing (B's tree and A's last_rcvd record on B are
+ * as before), and leave the record replayable once resolved. Duplicates and gaps in the record
+ * numbers are reported as such.
+ */
+import { describe, expect, it } from 'vitest';
+import { isErr } from '../../../kernel/errno.ts';
+import type { Process } from '../../../kernel/process.ts';
+import { TICKS_PER_SEC } from '../../../kernel/types.ts';
+import { World, type Host } from '../../../sim/host.ts';
+import {
+  inodeSource, last_rcvd, lento_serve, peerKml, replay_records, type PeerRecord,
+} from '../../../src/replicate.ts';
+import { parseScript, runScript } from '../../../src/sh.ts';
+import { snapshotTree, type TreeNode } from '../../../src/tree.ts';
+import { REINT_FORCE } from '../../../fs/intermezzo/kml_reint.ts';
+import { filesetProcess, replicaHost } from '../../support/presto.ts';
+
+const UUID_A = new Uint8Array(16).fill(0xa1);
+
+class Pair {
+  readonly w = new World({ seed: 3 });
+  readonly a: Host;
+  readonly b: Host;
+  readonly pa: Process;
+  readonly pb: Process;
+  private readonly reader: Process;
+  constructor() {
+    this.a = replicaHost(this.w, 'a');
+    this.b = replicaHost(this.w, 'b');
+    this.pa = filesetProcess(this.a, 'sh');
+    this.pb = filesetProcess(this.b, 'sh');
+    this.reader = this.a.process('reader');
+    const lento = this.b.process('lento');
+    const stats = { backfetches: 0, opens: 0, permits: 0, stop: false };
+    this.b.kernel.spawn(lento, lento_serve(lento, '/dev/intermezzo', '/izo', inodeSource(this.reader, '/izo'), stats));
+  }
+
+  sh(h: Host, p: Process, text: string): void {
+    const parsed = parseScript(text);
+    if (!('commands' in parsed)) throw new Error(JSON.stringify(parsed.errors));
+    const results = h.run(p, runScript(p, parsed.commands));
+    for (const r of results) expect(r.status, String(r.line)).toBe('ok');
+    this.w.sched.runFor(2 * TICKS_PER_SEC); // later changes get later times
+  }
+
+  recordsOfA(): PeerRecord[] {
+    const k = this.a.run(this.reader, peerKml(this.reader, '/izo', 'f'));
+    if (isErr(k)) throw new Error(String(k));
+    return k.records;
+  }
+
+  replayA(records = this.recordsOfA(), flags = 0) {
+    const r = this.b.process('reint');
+    return this.b.run(r, replay_records(r, '/izo', UUID_A, records, flags));
+  }
+
+  treeB(): TreeNode {
+    const t = this.b.run(this.pb, snapshotTree(this.pb, '/', { times: true, skip: ['lost+found', '.intermezzo'] }));
+    if (isErr(t)) throw new Error(String(t));
+    return t;
+  }
+
+  rcvdB(): number {
+    const r = this.b.process('q');
+    const rec = this.b.run(r, last_rcvd(r, '/izo', UUID_A));
+    if (isErr(rec)) throw new Error(String(rec));
+    return rec?.remote_recno ?? 0;
+  }
+}
+
+/** Base on both, then A and B each change; A's next record must conflict with class `cls`. */
+function conflictCase(base: string, onA: string, onB: string, cls: string, op: string): void {
+  const x = new Pair();
+  x.sh(x.a, x.pa, base);
+  const first = x.replayA();
+  expect(first.outcomes.every((o) => o.kind === 'applied')).toBe(true);
+  const baseCount = x.rcvdB();
+  x.sh(x.a, x.pa, onA);
+  x.sh(x.b, x.pb, onB);
+  const before = x.treeB();
+  const rep = x.replayA();
+  const last = rep.outcomes.at(-1);
+  expect(last?.kind).toBe('conflict');
+  if (last?.kind !== 'conflict') return;
+  expect(last.cls).toBe(cls);
+  expect(x.recordsOfA()[last.recno - 1]?.rec.body.op).toBe(op);
+  expect(x.treeB()).toEqual(before);
+  expect(x.rcvdB()).toBe(baseCount);
+}
+
+describe('kml_reint conflict classes', () => {
+  it('NAME: both create the same name', () => {
+    conflictCase('mkdir /d', "write /d/x 'from a'", "write /d/x 'from b'", 'NAME', 'CREATE');
+  });
+
+  it('UPDATE: both change the same file', () => {
+    conflictCase("write /f 'base'", "write /f 'a changed it'", "write /f 'b too'", 'UPDATE', 'CLOSE');
+  });
+
+  it('DELETE: A updates a file that B removed', () => {
+    conflictCase("write /f 'base'", 'chmod 600 /f', 'rm /f', 'DELETE', 'SETATTR');
+  });
+
+  it('RENAME: both rename the same file to different names', () => {
+    conflictCase("write /a 'base'", 'mv /a /b', 'mv /a /c', 'RENAME', 'RENAME');
+  });
+
+  it('a forced replay applies the conflicting record and advances last_rcvd', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, "write /f 'base'");
+    x.replayA();
+    x.sh(x.a, x.pa, 'chmod 600 /f');
+    x.sh(x.b, x.pb, 'chmod 644 /f');
+    const recs = x.recordsOfA();
+    const c = x.replayA(recs);
+    expect(c.outcomes.at(-1)?.kind).toBe('applied'); // chmod keeps mtime and size: no conflict
+    x.sh(x.a, x.pa, "append /f ' more'");
+    x.sh(x.b, x.pb, "append /f ' other'");
+    const u = x.replayA();
+    expect(u.outcomes.at(-1)).toMatchObject({ kind: 'conflict', cls: 'UPDATE' });
+    const all = x.recordsOfA();
+    const forced = x.replayA(all, REINT_FORCE);
+    expect(forced.outcomes.at(-1)?.kind).toBe('applied');
+    expect(x.rcvdB()).toBe(all.length);
+  });
+
+  it('duplicates and gaps are reported and change nothing', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, "mkdir /d\nwrite /d/x 'one'\nmkdir /e");
+    const recs = x.recordsOfA();
+    const gap = x.replayA([recs[1] as PeerRecord]);
+    expect(gap.outcomes).toEqual([{ kind: 'out_of_order', recno: 2, expected: 1 }]);
+    expect(x.rcvdB()).toBe(0);
+    x.replayA(recs);
+    const before = x.treeB();
+    const dup = x.replayA([recs[0] as PeerRecord]);
+    expect(dup.outcomes).toEqual([{ kind: 'duplicate', recno: 1, last: recs.length }]);
+    expect(x.treeB()).toEqual(before);
+  });
+});
