@@ -9,8 +9,8 @@ export { sys_getdents } from './readdir.ts';
 export { sys_ioctl } from './ioctl.ts';
 export { sys_link, sys_mkdir, sys_mknod, sys_rename, sys_rmdir, sys_symlink, sys_unlink } from './namei.ts';
 export {
-  sys_access, sys_chdir, sys_chmod, sys_chroot, sys_chown, sys_close, sys_creat, sys_fchmod, sys_ftruncate, sys_getcwd, sys_lchown,
-  sys_open, sys_truncate, sys_umask, sys_utimes,
+  sys_access, sys_chdir, sys_chmod, sys_chroot, sys_chown, sys_close, sys_creat, sys_fchmod, sys_ftruncate, sys_getcwd,
+  sys_lchown, sys_open, sys_truncate, sys_umask, sys_utimes,
 } from './open.ts';
 export { sys_fdatasync, sys_fsync, sys_lseek, sys_pread, sys_pwrite, sys_read, sys_write } from './read_write.ts';
 export { sys_fstat, sys_lstat, sys_readlink, sys_stat, sys_statfs } from './stat.ts';

@@ -73,7 +73,11 @@ export function* peerKml(
   const bytes = yield* readFile(p, join(mountDir, `.intermezzo/${fset}/kml`));
   if (isErr(bytes)) return bytes;
   const scan = kml_scan(bytes);
-  const records = scan.records.map((r) => ({ ...r, bytes: bytes.slice(r.offset, r.offset + r.len), logical: r.offset }));
+  const records = scan.records.map((r) => ({
+    ...r,
+    bytes: bytes.slice(r.offset, r.offset + r.len),
+    logical: r.offset,
+  }));
   return { records, damage: scan.damage };
 }
 
