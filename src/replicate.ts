@@ -64,7 +64,7 @@ function join(dir: string, rel: string): string {
   return `${d}${rel.startsWith('/') ? rel : `/${rel}`}`;
 }
 
-/** The records of fileset `fset`'s KML on the mount at `mountDir` (logical offset 0 assumed). */
+/** The records of fileset `fset`'s KML on the mount at `mountDir`, with their logical offsets. */
 export function* peerKml(
   p: Process,
   mountDir: string,
@@ -72,11 +72,15 @@ export function* peerKml(
 ): Sys<{ records: PeerRecord[]; damage: KmlDamage | null } | Errno> {
   const bytes = yield* readFile(p, join(mountDir, `.intermezzo/${fset}/kml`));
   if (isErr(bytes)) return bytes;
+  // The logical offset of the file's byte 0 lives in the all-zero-uuid last_rcvd record.
+  const zero = yield* last_rcvd(p, mountDir, new Uint8Array(16), fset);
+  if (isErr(zero)) return zero;
+  const base = zero?.local_offset ?? 0;
   const scan = kml_scan(bytes);
   const records = scan.records.map((r) => ({
     ...r,
     bytes: bytes.slice(r.offset, r.offset + r.len),
-    logical: r.offset,
+    logical: base + r.offset,
   }));
   return { records, damage: scan.damage };
 }
@@ -190,11 +194,16 @@ export function* replay_records(
   return { outcomes, errno };
 }
 
-/** The peer's last_rcvd record here (how far its log has been applied). */
-export function* last_rcvd(p: Process, dir: string, uuid: Uint8Array): Sys<IzoIoctlData['rcvd'] | Errno> {
+/** Peer `uuid`'s last_rcvd record in the fileset of `dir` (or fileset `fset`). */
+export function* last_rcvd(
+  p: Process,
+  dir: string,
+  uuid: Uint8Array,
+  fset?: string,
+): Sys<IzoIoctlData['rcvd'] | Errno> {
   const fd = yield* sys_open(p, dir, O_RDONLY | O_DIRECTORY);
   if (isErr(fd)) return fd;
-  const data: IzoIoctlData = { uuid };
+  const data: IzoIoctlData = { uuid, ...(fset === undefined ? {} : { fset }) };
   const rc = yield* sys_ioctl(p, fd, IZO_IOC_GET_RCVD, data);
   yield* sys_close(p, fd);
   return isErr(rc) ? rc : (data.rcvd ?? null);

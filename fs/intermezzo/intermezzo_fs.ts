@@ -79,6 +79,8 @@ export interface LogFd {
 export class PrestoCache {
   readonly filesets = new Map<string, Fileset>();
   flags = 0;
+  /** The flags a fileset starts with (STEAL_PERMIT unless mounted `nosteal`). */
+  fsetFlags = 0;
   /** An internal mount of the cache (kern_mount), for files presto opens itself. */
   mnt: VfsMount | null = null;
   constructor(

@@ -288,7 +288,7 @@ function* set_fset(cache: PrestoCache, file: File, data: IzoIoctlData): Sys<numb
     return 0;
   }
   const root = presto_path(file.f_dentry, cache.sb.s_root ?? file.f_dentry);
-  const f = yield* izo_make_fileset(cache, name, root, data.flags ?? 0);
+  const f = yield* izo_make_fileset(cache, name, root, data.flags ?? cache.fsetFlags);
   return isErr(f) ? f : 0;
 }
 

@@ -134,6 +134,7 @@ function* presto_read_super(sb: SuperBlock, dev: BlockDevice | null, data: strin
   cache.mnt = mnt;
   presto_set_cache(sb, cache);
   const flags = opts.steal ? FSET_STEAL_PERMIT : 0;
+  cache.fsetFlags = flags;
   const done = yield* setup(cache, opts, flags);
   if (isErr(done)) {
     const put = sb.s_op.put_super;

@@ -75,9 +75,9 @@ export function* readWhole(p: Process, path: string): Sys<Uint8Array> {
   return out;
 }
 
-/** Decode fileset `fset`'s KML (or LML) as seen through the mount. */
-export function readLog(h: Host, p: Process, log: 'kml' | 'lml' = 'kml', fset = 'f'): Scan {
-  return kml_scan(h.run(p, readWhole(p, `/.intermezzo/${fset}/${log}`)), log === 'lml');
+/** Decode fileset `fset`'s KML (or LML) as seen through the mount at `mount`. */
+export function readLog(h: Host, p: Process, log: 'kml' | 'lml' = 'kml', fset = 'f', mount = ''): Scan {
+  return kml_scan(h.run(p, readWhole(p, `${mount}/.intermezzo/${fset}/${log}`)), log === 'lml');
 }
 
 /**

@@ -1,0 +1,218 @@
+/**
+ * presto's ioctls and filesets, through sys_ioctl on a directory of the mount: root only; MARK on
+ * dentries, filesets and the cache; SET_FSET making a second fileset (EXDEV across, records in
+ * its own log, nothing logged under /.intermezzo); CLEAR_FSET; GET_KML_SIZE and GET_RCVD; the
+ * upcall ioctls reaching a user-space reader with the original numbers; SET_PID making a process
+ * lento (its changes are not logged); SET_KMLSIZE cutting the KML's head in one transaction
+ * (logical offsets unchanged); REVOKE_PERMIT; log tails restored at the next mount.
+ */
+import { describe, expect, it } from 'vitest';
+import { EPERM, EROFS, EXDEV, isErr } from '../../../kernel/errno.ts';
+import { O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_WRONLY } from '../../../kernel/fs.ts';
+import type { Process } from '../../../kernel/process.ts';
+import {
+  decodeUpcall, encodeReply, IZO_UPC_CONNECT, IZO_UPC_GET_FILEID, IZO_UPC_GO_FETCH_KML, IZO_UPC_KML_TRUNC,
+  IZO_UPC_REPSTATUS, IZO_UPC_REVOKE_PERMIT,
+} from '../../../kernel/psdev.ts';
+import type { Sys } from '../../../kernel/sched.ts';
+import * as S from '../../../kernel/syscalls.ts';
+import { TICKS_PER_SEC } from '../../../kernel/types.ts';
+import { MARK_CACHE, MARK_DENTRY, MARK_FSET, MARK_GETFL } from '../../../fs/intermezzo/intermezzo_fs.ts';
+import {
+  IZO_IOC_CLEAR_FSET, IZO_IOC_CONNECT, IZO_IOC_GET_FILEID, IZO_IOC_GET_KML_SIZE, IZO_IOC_GET_RCVD,
+  IZO_IOC_GO_FETCH_KML, IZO_IOC_MARK, IZO_IOC_REPSTATUS, IZO_IOC_REVOKE_PERMIT, IZO_IOC_SET_CHANNEL,
+  IZO_IOC_SET_FSET, IZO_IOC_SET_KMLSIZE, IZO_IOC_SET_PID, type IzoIoctlData,
+} from '../../../fs/intermezzo/ioctl.ts';
+import { KML_CHUNK_SIZE } from '../../../fs/intermezzo/kml.ts';
+import { FSET_CLIENT_RO, FSET_HASPERMIT } from '../../../fs/intermezzo/permit.ts';
+import { World, type Host } from '../../../sim/host.ts';
+import { peerKml } from '../../../src/replicate.ts';
+import { enc, hostSys } from '../../support/boot.ts';
+import { newExt3Disk, readLog, replicaHost } from '../../support/presto.ts';
+
+function ioctl(h: Host, p: Process, dir: string, cmd: number, data: IzoIoctlData): number {
+  const s = hostSys(h, p);
+  const fd = s.sys_open(dir, O_RDONLY | O_DIRECTORY);
+  if (isErr(fd)) throw new Error(`open ${dir}: ${fd}`);
+  const r = s.sys_ioctl(fd, cmd, data);
+  s.sys_close(fd);
+  return r;
+}
+
+/** A user-space reader that answers every synchronous upcall with `result` and notes each opcode. */
+function* reader(p: Process, seen: number[], result: number): Sys<number> {
+  const fd = (yield* S.sys_open(p, '/dev/intermezzo', O_RDWR)) as number;
+  const buf = new Uint8Array(1 << 16);
+  for (;;) {
+    const n = yield* S.sys_read(p, fd, buf);
+    if (isErr(n)) return 1;
+    const u = decodeUpcall(buf.slice(0, n));
+    if (typeof u === 'string') return 1;
+    seen.push(u.opcode);
+    if (!u.async) yield* S.sys_write(p, fd, encodeReply(u.opcode, u.unique, result));
+  }
+}
+
+function host(seed = 1): { w: World; h: Host; root: Process } {
+  const w = new World({ seed });
+  const h = replicaHost(w, 'a');
+  return { w, h, root: h.process('root') };
+}
+
+describe('presto ioctls', () => {
+  it('are root only (EPERM), and ENOTTY outside a presto mount', () => {
+    const { h } = host();
+    const user = h.process('u', 1000, 1000);
+    expect(ioctl(h, user, '/izo', IZO_IOC_GET_KML_SIZE, {})).toBe(EPERM);
+    const root = h.process('r');
+    expect(isErr(ioctl(h, root, '/dev', IZO_IOC_GET_KML_SIZE, {}))).toBe(true);
+    expect(ioctl(h, root, '/izo', IZO_IOC_GET_KML_SIZE, {})).toBe(0);
+  });
+
+  it('MARK sets and reads dentry, fileset and cache flags; a read-only fileset refuses writes', () => {
+    const { h, root } = host();
+    const s = hostSys(h, root);
+    expect(s.sys_mkdir('/izo/d', 0o755)).toBe(0);
+    const m: IzoIoctlData = { mark_what: MARK_DENTRY, path: '/d', and_flag: 0, or_flag: 0x4 };
+    expect(ioctl(h, root, '/izo', IZO_IOC_MARK, m)).toBe(0);
+    const g: IzoIoctlData = { mark_what: MARK_GETFL, path: '/d' };
+    expect(ioctl(h, root, '/izo', IZO_IOC_MARK, g)).toBe(0);
+    expect(g.flags).toBe(0x4);
+    const f: IzoIoctlData = { mark_what: MARK_FSET, or_flag: FSET_CLIENT_RO };
+    expect(ioctl(h, root, '/izo', IZO_IOC_MARK, f)).toBe(0);
+    expect((f.flags ?? 0) & FSET_CLIENT_RO).toBe(FSET_CLIENT_RO);
+    expect(s.sys_mkdir('/izo/e', 0o755)).toBe(EROFS);
+    expect(ioctl(h, root, '/izo', IZO_IOC_MARK, { mark_what: MARK_FSET, and_flag: ~FSET_CLIENT_RO })).toBe(0);
+    expect(s.sys_mkdir('/izo/e', 0o755)).toBe(0);
+    const c: IzoIoctlData = { mark_what: MARK_CACHE, or_flag: 0x1 };
+    expect(ioctl(h, root, '/izo', IZO_IOC_MARK, c)).toBe(0);
+    expect(s.sys_mkdir('/izo/x', 0o755)).toBe(EROFS);
+  });
+
+  it('SET_FSET makes a second fileset with its own log; EXDEV across; CLEAR_FSET closes it', () => {
+    const { h, root } = host();
+    const s = hostSys(h, root);
+    expect(s.sys_mkdir('/izo/sub', 0o755)).toBe(0);
+    expect(ioctl(h, root, '/izo/sub', IZO_IOC_SET_FSET, { fset: 'g' })).toBe(0);
+    expect(s.sys_mkdir('/izo/sub/in-g', 0o755)).toBe(0);
+    expect(s.sys_mkdir('/izo/in-f', 0o755)).toBe(0);
+    expect(s.sys_rename('/izo/sub/in-g', '/izo/moved')).toBe(EXDEV);
+    const fd = s.sys_open('/izo/.intermezzo/f/scratch', O_CREAT | O_WRONLY, 0o600) as number;
+    s.sys_write(fd, enc('not logged'));
+    s.sys_close(fd);
+    const f = readLog(h, root, 'kml', 'f', '/izo');
+    const g = readLog(h, root, 'kml', 'g', '/izo');
+    expect(f.records.map((r) => [r.rec.body.op, 'path' in r.rec.body ? r.rec.body.path : ''])).toEqual([
+      ['MKDIR', '/sub'],
+      ['MKDIR', '/in-f'],
+    ]);
+    expect(g.records.map((r) => [r.rec.body.op, 'path' in r.rec.body ? r.rec.body.path : ''])).toEqual([
+      ['MKDIR', '/in-g'],
+    ]);
+    expect(ioctl(h, root, '/izo', IZO_IOC_CLEAR_FSET, { fset: 'g' })).toBe(0);
+    expect(s.sys_mkdir('/izo/sub/after', 0o755)).toBe(0);
+    expect(readLog(h, root, 'kml', 'f', '/izo').records.at(-1)?.rec.body).toMatchObject({ path: '/sub/after' });
+  });
+
+  it('GET_KML_SIZE and GET_RCVD report the log end and the zero-uuid record', () => {
+    const { h, root } = host();
+    const s = hostSys(h, root);
+    s.sys_mkdir('/izo/a', 0o755);
+    s.sys_mkdir('/izo/b', 0o755);
+    const size: IzoIoctlData = {};
+    expect(ioctl(h, root, '/izo', IZO_IOC_GET_KML_SIZE, size)).toBe(0);
+    expect(size.recno).toBe(2);
+    const kml = readLog(h, root, 'kml', 'f', '/izo');
+    const last = kml.records.at(-1);
+    expect(size.kml_size).toBe((last?.offset ?? 0) + (last?.len ?? 0));
+    const rc: IzoIoctlData = { uuid: new Uint8Array(16) };
+    expect(ioctl(h, root, '/izo', IZO_IOC_GET_RCVD, rc)).toBe(0);
+    expect(rc.rcvd?.local_offset).toBe(0);
+    const none: IzoIoctlData = { uuid: new Uint8Array(16).fill(9) };
+    expect(ioctl(h, root, '/izo', IZO_IOC_GET_RCVD, none)).toBe(0);
+    expect(none.rcvd).toBeNull();
+  });
+
+  it('CONNECT, GO_FETCH_KML, GET_FILEID, REPSTATUS reach user space as upcalls; SET_CHANNEL moves them', () => {
+    const { h, root } = host();
+    const seen: number[] = [];
+    const lento = h.process('lento');
+    h.kernel.spawn(lento, reader(lento, seen, 7));
+    const c: IzoIoctlData = { address: 'server:7000' };
+    expect(ioctl(h, root, '/izo', IZO_IOC_CONNECT, c)).toBe(0);
+    expect(c.result).toBe(7);
+    expect(ioctl(h, root, '/izo', IZO_IOC_GO_FETCH_KML, { uuid: new Uint8Array(16).fill(1), offset: 0 })).toBe(0);
+    expect(ioctl(h, root, '/izo', IZO_IOC_GET_FILEID, { path: '/x' })).toBe(0);
+    expect(ioctl(h, root, '/izo', IZO_IOC_REPSTATUS, { uuid: new Uint8Array(16).fill(1) })).toBe(0);
+    h.run(root, S.sys_getcwd(root)); // let the reader take the asynchronous one
+    expect(seen).toEqual([IZO_UPC_CONNECT, IZO_UPC_GO_FETCH_KML, IZO_UPC_GET_FILEID, IZO_UPC_REPSTATUS]);
+    expect(ioctl(h, root, '/izo', IZO_IOC_SET_CHANNEL, { channel: 3 })).toBe(0);
+    // Nobody reads channel 3: a synchronous upcall fails at once with ENODEV.
+    expect(isErr(ioctl(h, root, '/izo', IZO_IOC_CONNECT, {}))).toBe(true);
+    expect(ioctl(h, root, '/izo', IZO_IOC_SET_CHANNEL, { channel: 99 })).toBeLessThan(0);
+  });
+
+  it('SET_PID makes a process lento: its changes need no permit and are not logged', () => {
+    const { h, root } = host();
+    const lento = h.process('lento');
+    expect(ioctl(h, root, '/izo', IZO_IOC_SET_PID, { pid: lento.pid })).toBe(0);
+    expect(hostSys(h, lento).sys_mkdir('/izo/by-lento', 0o755)).toBe(0);
+    expect(hostSys(h, root).sys_mkdir('/izo/by-root', 0o755)).toBe(0);
+    const ops = readLog(h, root, 'kml', 'f', '/izo').records.map((r) => r.rec.body);
+    expect(ops).toHaveLength(1);
+    expect(ops[0]).toMatchObject({ op: 'MKDIR', path: '/by-root' });
+  });
+
+  it('REVOKE_PERMIT drains and hands the permit back with the upcall', () => {
+    const { h, root } = host();
+    const seen: number[] = [];
+    const lento = h.process('lento');
+    h.kernel.spawn(lento, reader(lento, seen, 0));
+    expect(hostSys(h, root).sys_mkdir('/izo/a', 0o755)).toBe(0); // PERMIT granted by the reader
+    const before: IzoIoctlData = { mark_what: MARK_FSET };
+    ioctl(h, root, '/izo', IZO_IOC_MARK, before);
+    expect((before.flags ?? 0) & FSET_HASPERMIT).toBe(FSET_HASPERMIT);
+    expect(ioctl(h, root, '/izo', IZO_IOC_REVOKE_PERMIT, {})).toBe(0);
+    expect(seen).toContain(IZO_UPC_REVOKE_PERMIT);
+    const after: IzoIoctlData = { mark_what: MARK_FSET };
+    ioctl(h, root, '/izo', IZO_IOC_MARK, after);
+    expect((after.flags ?? 0) & FSET_HASPERMIT).toBe(0);
+  });
+
+  it('SET_KMLSIZE: KML_TRUNC past the limit; the cut keeps logical offsets; the next mount agrees', () => {
+    const w = new World({ seed: 4 });
+    const dev = newExt3Disk(8192, 4);
+    const h = replicaHost(w, 'a', { dev });
+    const root = h.process('root');
+    const seen: number[] = [];
+    const lento = h.process('lento');
+    h.kernel.spawn(lento, reader(lento, seen, 0));
+    expect(ioctl(h, root, '/izo', IZO_IOC_SET_KMLSIZE, { kml_size: KML_CHUNK_SIZE + 4096 })).toBe(0);
+    const s = hostSys(h, root);
+    const long = 'n'.repeat(200);
+    for (let i = 0; i < 420; i++) expect(s.sys_mkdir(`/izo/${long.slice(0, 100 + (i % 50))}${i}`, 0o755)).toBe(0);
+    h.run(root, S.sys_getcwd(root));
+    expect(seen).toContain(IZO_UPC_KML_TRUNC);
+    const before = h.run(root, peerKml(root, '/izo', 'f'));
+    if (isErr(before)) throw new Error(String(before));
+    const lastBefore = before.records.at(-1);
+    expect(lastBefore?.logical).toBeGreaterThan(KML_CHUNK_SIZE);
+    expect(ioctl(h, root, '/izo', IZO_IOC_SET_KMLSIZE, { offset: KML_CHUNK_SIZE + 100 })).toBe(0);
+    const after = h.run(root, peerKml(root, '/izo', 'f'));
+    if (isErr(after)) throw new Error(String(after));
+    expect(after.records[0]?.logical).toBeGreaterThanOrEqual(KML_CHUNK_SIZE);
+    expect(after.records.at(-1)?.logical).toBe(lastBefore?.logical);
+    expect(after.records.at(-1)?.rec.recno).toBe(lastBefore?.rec.recno);
+    w.sched.runFor(6 * TICKS_PER_SEC);
+    h.shutdown();
+    // The next mount restores the tail and the logical offset: a new record follows on.
+    const h2 = replicaHost(new World({ seed: 5 }), 'b', { dev });
+    const r2 = h2.process('root');
+    expect(hostSys(h2, r2).sys_mkdir('/izo/next', 0o755)).toBe(0);
+    const again = h2.run(r2, peerKml(r2, '/izo', 'f'));
+    if (isErr(again)) throw new Error(String(again));
+    const tail = again.records.at(-1);
+    expect(tail?.rec.recno).toBe((lastBefore?.rec.recno ?? 0) + 1);
+    expect(tail?.logical).toBe((lastBefore?.logical ?? 0) + (lastBefore?.len ?? 0));
+  });
+});
