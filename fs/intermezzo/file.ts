@@ -76,10 +76,18 @@ function* fetch_on_open(fset: Fileset, file: File, p: Process): Sys<0 | Errno> {
     fset: fset.name,
     record: openRecord(dd.remote_ino, dd.remote_generation),
   };
+  const mtime = inode.i_mtime;
+  const ctime = inode.i_ctime;
   const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_OPEN, body, false);
   if (isErr(r)) return r;
   dd.flags |= PRESTO_ATTR | PRESTO_DATA;
-  return 0;
+  // The bytes fetched are the version already described here: filling the file changes no version.
+  return yield* presto_in_trans(fset, 'setattr', function* () {
+    inode.i_mtime = mtime;
+    inode.i_ctime = ctime;
+    const write = inode.i_sb.s_op.write_inode;
+    return write === undefined ? 0 : yield* write(inode, false);
+  });
 }
 
 export function presto_fops(kind: InodeKind, low: FileOperations): Partial<FileOperations> {
