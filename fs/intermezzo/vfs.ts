@@ -399,6 +399,7 @@ export function* presto_do_rename(
   const source = presto_path(old, fset.root);
   const path = presto_path(target, fset.root);
   const victim = target.d_inode;
+  const moved = old.d_inode as Inode;
   return yield* presto_trans(fset, 'rename', ctx, p, function* () {
     const r = yield* rename(od, old, nd, target, p);
     if (isErr(r)) return r;
@@ -409,6 +410,9 @@ export function* presto_do_rename(
     const survivor = victim !== null && victim.i_nlink > 0 ? victim : null;
     const f3 = survivor === null ? 0 : yield* force_ctime(survivor, od === nd ? ctx.parent : ctx.parent2, ctx);
     if (isErr(f3)) return f3;
+    // The moved object took the time of the rename as its ctime, as the target directory did.
+    const f4 = yield* force_ctime(moved, od === nd ? ctx.parent : ctx.parent2, ctx);
+    if (isErr(f4)) return f4;
     return [
       {
         op: 'RENAME',

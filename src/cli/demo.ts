@@ -23,6 +23,7 @@ import { ext3_fs_type } from '../../fs/ext3/super.ts';
 import { fsck } from '../../fs/ext3/fsck.ts';
 import { sys_statfs, sys_sync } from '../../kernel/syscalls.ts';
 import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
+import { prestoPart } from './demo_presto.ts';
 
 export const DEFAULT_SEED = 2002;
 
@@ -350,6 +351,7 @@ export function demo(seed = DEFAULT_SEED): string {
   out += vfsPart(w);
   out += ext2Part(w);
   out += ext3Part(w);
+  out += prestoPart(w, section);
   out += section('trace');
   out += `  ${w.trace.count} events, hash ${w.trace.hash()}\n`;
   return out;

@@ -47,9 +47,13 @@ function workloadOnA(lines: readonly string[], seed: number): Pair {
   const a = replicaHost(w, 'a');
   const b = replicaHost(w, 'b');
   const pa = filesetProcess(a, 'sh');
-  const parsed = parseScript(lines.join('\n'));
-  if (!('commands' in parsed)) throw new Error(`bad script: ${JSON.stringify(parsed.errors)}`);
-  a.run(pa, runScript(pa, parsed.commands));
+  for (const line of lines) {
+    const parsed = parseScript(line);
+    if (!('commands' in parsed)) throw new Error(`bad script: ${JSON.stringify(parsed.errors)}`);
+    a.run(pa, runScript(pa, parsed.commands));
+    // Time passes between commands, so a time a replay failed to carry over would show.
+    w.sched.runFor(1_300_000);
+  }
   const reader = a.process('reader');
   const kml = a.run(reader, peerKml(reader, '/izo', 'f'));
   if (isErr(kml)) throw new Error(`kml: ${kml}`);
