@@ -30,6 +30,7 @@ import {
   kml_place,
   kml_record_size,
   KML_OPCODE_NOOP,
+  KML_PREFIX_SIZE,
   rcvd_decode,
   rcvd_encode,
   RCVD_RECORD_SIZE,
@@ -150,6 +151,7 @@ export function* presto_write_lml_close(fset: Fileset, rec: KmlRecord, p: Proces
 
 /** The close was logged (or the backfetch finished): the LML record becomes a NOOP. */
 export function* presto_clear_lml_close(fset: Fileset, at: number, p: Process): Sys<0 | Errno> {
+  if (at + KML_PREFIX_SIZE > fset.lml.offset) return 0; // already cancelled and trimmed (ADJUST_LML)
   const word = new Uint8Array(4);
   new DataView(word.buffer).setUint32(0, KML_OPCODE_NOOP, true);
   const w = yield* log_write(fset.lml, at + 24, word, p);

@@ -17,14 +17,17 @@ import {
 import type { Sys } from '../../../kernel/sched.ts';
 import * as S from '../../../kernel/syscalls.ts';
 import { TICKS_PER_SEC } from '../../../kernel/types.ts';
-import { MARK_CACHE, MARK_DENTRY, MARK_FSET, MARK_GETFL } from '../../../fs/intermezzo/intermezzo_fs.ts';
+import {
+  MARK_CACHE, MARK_DENTRY, MARK_FSET, MARK_GETFL, PRESTO_DATA,
+} from '../../../fs/intermezzo/intermezzo_fs.ts';
 import {
   IZO_IOC_CLEAR_FSET, IZO_IOC_CONNECT, IZO_IOC_GET_FILEID, IZO_IOC_GET_KML_SIZE, IZO_IOC_GET_RCVD,
   IZO_IOC_GO_FETCH_KML, IZO_IOC_MARK, IZO_IOC_REPSTATUS, IZO_IOC_REVOKE_PERMIT, IZO_IOC_SET_CHANNEL,
-  IZO_IOC_SET_FSET, IZO_IOC_SET_KMLSIZE, IZO_IOC_SET_PID, type IzoIoctlData,
+  IZO_IOC_SET_FSET, IZO_IOC_SET_KMLSIZE, IZO_IOC_SET_PID, IZO_IOC_ADJUST_LML, IZO_IOC_SET_FILEID,
+  type IzoIoctlData,
 } from '../../../fs/intermezzo/ioctl.ts';
 import { KML_CHUNK_SIZE } from '../../../fs/intermezzo/kml.ts';
-import { FSET_CLIENT_RO, FSET_HASPERMIT } from '../../../fs/intermezzo/permit.ts';
+import { FSET_CLIENT_RO, FSET_DATA_ON_DEMAND, FSET_HASPERMIT } from '../../../fs/intermezzo/permit.ts';
 import { World, type Host } from '../../../sim/host.ts';
 import { peerKml } from '../../../src/replicate.ts';
 import { enc, hostSys } from '../../support/boot.ts';
@@ -214,5 +217,48 @@ describe('presto ioctls', () => {
     const tail = again.records.at(-1);
     expect(tail?.rec.recno).toBe((lastBefore?.rec.recno ?? 0) + 1);
     expect(tail?.logical).toBe((lastBefore?.logical ?? 0) + (lastBefore?.len ?? 0));
+  });
+
+  it('ADJUST_LML cancels a pending close and trims the LML; the close that follows is still logged', () => {
+    const { h, root } = host();
+    const s = hostSys(h, root);
+    const fd = s.sys_open('/izo/open', O_CREAT | O_WRONLY, 0o644) as number;
+    expect(s.sys_write(fd, enc('pending'))).toBe(7);
+    const lml = readLog(h, root, 'lml', 'f', '/izo');
+    expect(lml.records.filter((r) => r.rec.cancelled !== true)).toHaveLength(1);
+    expect(ioctl(h, root, '/izo', IZO_IOC_ADJUST_LML, { offset: lml.records[0]?.offset ?? -1 })).toBe(0);
+    expect(readLog(h, root, 'lml', 'f', '/izo').records).toEqual([]);
+    expect(ioctl(h, root, '/izo', IZO_IOC_ADJUST_LML, { offset: 3 })).toBeLessThan(0);
+    s.sys_close(fd);
+    expect(readLog(h, root, 'lml', 'f', '/izo').records).toEqual([]);
+    expect(readLog(h, root, 'kml', 'f', '/izo').records.map((r) => r.rec.body.op)).toEqual(['CREATE', 'CLOSE']);
+  });
+
+  it('SET_FILEID records where the data of a file lives; the OPEN upcall names it', () => {
+    const { h, root } = host();
+    const s = hostSys(h, root);
+    s.sys_close(s.sys_open('/izo/remote', O_CREAT | O_WRONLY, 0o644) as number);
+    expect(s.sys_truncate('/izo/remote', 5000)).toBe(0); // sparse: its data is elsewhere
+    ioctl(h, root, '/izo', IZO_IOC_MARK, { mark_what: MARK_FSET, or_flag: FSET_DATA_ON_DEMAND });
+    ioctl(h, root, '/izo', IZO_IOC_MARK, { mark_what: MARK_DENTRY, path: '/remote', and_flag: ~PRESTO_DATA });
+    expect(ioctl(h, root, '/izo', IZO_IOC_SET_FILEID, { path: '/remote', ino: 0x1234, generation: 77 })).toBe(0);
+    const records: Uint8Array[] = [];
+    const lento = h.process('lento');
+    h.kernel.spawn(lento, (function* (): Sys<number> {
+      const dev = (yield* S.sys_open(lento, '/dev/intermezzo', O_RDWR)) as number;
+      const buf = new Uint8Array(4096);
+      const n = (yield* S.sys_read(lento, dev, buf)) as number;
+      const u = decodeUpcall(buf.slice(0, n));
+      if (typeof u === 'string') return 1;
+      records.push(u.record);
+      yield* S.sys_write(lento, dev, encodeReply(u.opcode, u.unique, 0));
+      return 0;
+    })());
+    const user = h.process('user', 1000, 1000);
+    const fd = hostSys(h, user).sys_open('/izo/remote', O_RDONLY);
+    expect(isErr(fd)).toBe(false);
+    expect(records).toHaveLength(1);
+    const v = new DataView((records[0] as Uint8Array).buffer);
+    expect([Number(v.getBigUint64(0, true)), v.getUint32(8, true)]).toEqual([0x1234, 77]);
   });
 });
