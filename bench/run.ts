@@ -10,6 +10,10 @@ import { World } from '../sim/host.ts';
 import { runSync } from '../kernel/sched.ts';
 import { sys_close, sys_open, sys_write, sys_unlink } from '../kernel/syscalls.ts';
 import { O_CREAT, O_WRONLY } from '../kernel/fs.ts';
+import { mkfs } from '../fs/ext3/mkfs.ts';
+import { ext3_fs_type } from '../fs/ext3/super.ts';
+import { intermezzo_fs_type } from '../fs/intermezzo/super.ts';
+import { kml_decode, kml_encode, ZERO_VERSION, type KmlRecord } from '../fs/intermezzo/kml.ts';
 
 function bench(name: string, ops: number, fn: () => void): void {
   fn(); // warm up
@@ -56,4 +60,36 @@ bench('ramfs create+write 4 KiB+close+unlink', 20_000, () => {
     runSync(sys_close(p, fd));
     runSync(sys_unlink(p, `/f${i % 100}`));
   }
+});
+
+/** The same small-file workload on ext3 and on presto over ext3: the cost of logging every change. */
+function fileWorkload(fstype: 'ext3' | 'intermezzo', ops: number): void {
+  const w = new World({ seed: 1 });
+  const h = w.addHost('h');
+  h.registerFs(ext3_fs_type);
+  h.registerFs(intermezzo_fs_type);
+  const dev = h.addDisk('hda', { blockSize: 1024, blocks: 65536 });
+  const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16).fill(1), time: 1_009_843_200, journalBlocks: 4096 });
+  if (typeof geo === 'string') throw new Error(geo);
+  h.mountRoot(fstype, 'hda', fstype === 'ext3' ? 'data=ordered' : 'cache_type=ext3,fileset=f,data=ordered');
+  const p = h.process('b');
+  h.run(p, (function* () {
+    for (let i = 0; i < ops; i++) {
+      const fd = (yield* sys_open(p, `/f${i % 100}`, O_CREAT | O_WRONLY, 0o644)) as number;
+      yield* sys_write(p, fd, blk);
+      yield* sys_close(p, fd);
+      yield* sys_unlink(p, `/f${i % 100}`);
+    }
+    return 0;
+  })());
+}
+bench('ext3 create+write 4 KiB+close+unlink', 2000, () => fileWorkload('ext3', 2000));
+bench('presto/ext3 create+write 4 KiB+close+unlink', 2000, () => fileWorkload('intermezzo', 2000));
+const sample: KmlRecord = {
+  pid: 1, auid: 0, fsuid: 0, fsgid: 0, groups: [0], recno: 1, time: 1,
+  body: { op: 'MKDIR', old_parent: ZERO_VERSION, new_parent: ZERO_VERSION, new_object: ZERO_VERSION,
+    mode: 0o40755, uid: 0, gid: 0, path: '/some/directory/name' },
+};
+bench('kml encode+decode (MKDIR record)', 200_000, () => {
+  for (let i = 0; i < 200_000; i++) kml_decode(kml_encode(sample), 0);
 });

@@ -354,7 +354,8 @@ const SIZE_OF: Readonly<Record<FieldKind, number>> = {
   str: 4,
 };
 
-export const size_round = (n: number): number => (n + 3) & ~3;
+/** Round up to 4 (arithmetic, not 32-bit bitwise: a corrupt length near 2^32 must stay huge). */
+export const size_round = (n: number): number => Math.ceil(n / 4) * 4;
 
 /** Bytes of the fixed part of a body (string lengths included, strings not). */
 export function fixedSize(op: KmlOp): number {
@@ -493,8 +494,8 @@ class Reader {
     return { mode: this.u32(), rdev: this.u32(), uid: this.u64(), gid: this.u64() };
   }
   bytes(n: number): string {
-    let s = '';
-    for (let i = 0; i < n; i++) s += String.fromCharCode(this.buf[this.at + i] as number);
+    // Names are byte strings: one char per byte (n is bounded by the record length, checked first).
+    const s = String.fromCharCode(...this.buf.subarray(this.at, this.at + n));
     this.at += size_round(n);
     return s;
   }
@@ -526,6 +527,9 @@ export function kml_decode(buf: Uint8Array, at: number, lml = false): Decoded | 
   if (version !== KML_VERSION)
     return bad(`version 0x${version.toString(16)}, expected 0x${KML_VERSION.toString(16)}`, at + 4);
   if (ngroups > NGROUPS_MAX) return bad(`${ngroups} groups (at most ${NGROUPS_MAX})`, at + 28);
+  if (KML_PREFIX_SIZE + 4 * ngroups + KML_SUFFIX_SIZE > len) {
+    return bad(`${ngroups} groups do not fit a record of ${len} bytes`, at + 28);
+  }
   const tail = new DataView(buf.buffer, buf.byteOffset + at + len - KML_SUFFIX_SIZE, KML_SUFFIX_SIZE);
   const [recno, time, len2] = [tail.getUint32(4, true), tail.getUint32(8, true), tail.getUint32(12, true)];
   if (len2 !== len) return bad(`suffix length ${len2} differs from prefix length ${len}`, at + len - 4);

@@ -161,14 +161,15 @@ function* setup(cache: PrestoCache, opts: PrestoMountOptions, flags: number): Sy
   return 0;
 }
 
-function cacheTypeOf(data: string): string {
+/** Does this mount need a device? Bad options need none: read_super reports them (EINVAL). */
+function needsDevice(data: string): boolean {
   const o = presto_parse_options(data);
-  return typeof o === 'string' ? 'ext3' : o.cache_type;
+  return typeof o !== 'string' && o.cache_type !== 'ramfs';
 }
 
 export const intermezzo_fs_type: FileSystemType = {
   name: 'intermezzo',
   requiresDev: true,
-  requiresDevFor: (data: string) => cacheTypeOf(data) !== 'ramfs',
+  requiresDevFor: needsDevice,
   read_super: presto_read_super,
 };
