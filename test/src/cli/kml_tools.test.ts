@@ -13,7 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/izo.ts';
-import { chooseFileset, type KmlReport } from '../../../src/cli/kml_tools.ts';
+import fc from 'fast-check';
+import { chooseFileset, scanLog, type KmlReport } from '../../../src/cli/kml_tools.ts';
+import { kml_encode, kml_scan } from '../../../fs/intermezzo/kml.ts';
+import { anyRecord, isLml } from '../../support/kml_arb.ts';
 import { UsageError } from '../../../src/cli/command.ts';
 import { ImageError } from '../../../src/image.ts';
 import { e2fsck } from '../../support/e2fsprogs.ts';
@@ -69,7 +72,8 @@ describe('izo mkfs --fileset', () => {
     clean(img);
     expect((await izo('ls', img, '/.intermezzo')).out).toBe('home\n');
     expect((await izo('ls', img, '/.intermezzo/home')).out).toBe('ROOT\nkml\nlast_rcvd\nlml\n');
-    expect(JSON.parse((await izo('stat', img, '/.intermezzo/home/ROOT')).out)).toMatchObject({ type: 'symlink', size: 5 });
+    const root = JSON.parse((await izo('stat', img, '/.intermezzo/home/ROOT')).out) as unknown;
+    expect(root).toMatchObject({ type: 'symlink', size: 5 });
     const rep = await report(img);
     expect(rep).toMatchObject({ fileset: 'home', log: 'kml', size: 0, logical_base: 0, records: [], damage: null });
     expect(rep.last_rcvd).toEqual([{
@@ -119,7 +123,8 @@ describe('izo sh on an image with filesets, then izo kml', () => {
     const [mkdir, create, close] = rep.records;
     expect(mkdir).toMatchObject({ opcode: 2, auid: 0, fsuid: 0, fsgid: 0, groups: [0], cancelled: false });
     expect(mkdir?.body).toMatchObject({ mode: 0o40755, uid: 0, gid: 0, path: '/d' });
-    expect(Object.keys(mkdir?.body ?? {})).toEqual(['old_parent', 'new_parent', 'new_object', 'mode', 'uid', 'gid', 'path']);
+    expect(Object.keys(mkdir?.body ?? {})).toEqual(['old_parent', 'new_parent', 'new_object', 'mode', 'uid', 'gid',
+      'path']);
     expect(create?.body).toMatchObject({ mode: 0o100644, path: '/d/x', new_object: { size: 0 } });
     expect(close?.body).toMatchObject({ path: '/d/x', old_object: { size: 0 }, new_object: { size: 5 } });
     expect(rep.records[6]?.body).toMatchObject({ path: '/d', name: 's', old_target: 'y' });
@@ -135,7 +140,8 @@ describe('izo sh on an image with filesets, then izo kml', () => {
     const text = await izo('kml', img);
     expect(text.status).toBe(0);
     expect(Buffer.compare(before, readFileSync(img))).toBe(0);
-    expect(text.out).toMatch(/^fileset f: kml, \d+ bytes, 12 records, logical offset base 0\n\nrecord 1: MKDIR \(opcode 2\), /);
+    expect(text.out).toMatch(/^fileset f: kml, \d+ bytes, 12 records, logical offset base 0\n\n/);
+    expect(text.out).toContain('\n\nrecord 1: MKDIR (opcode 2), offset 0 (logical 0), 144 bytes, time ');
     expect(text.out).toContain('\n  path       "/d"\n');
     expect(text.out).toContain('\n  mode       040755\n');
     expect(text.out).toContain('\nlast_rcvd: 1 record\n  slot 0: uuid 00000000000000000000000000000000');
@@ -161,12 +167,13 @@ describe('izo sh on an image with filesets, then izo kml', () => {
     expect(r.status).toBe(1);
     expect(r.out).toContain('record 1: MKDIR');
     expect(r.out).not.toContain('record 2:');
-    expect(r.out).toContain(`\ndamage at byte offset ${len + 4} (logical ${len + 4}): version 0x58585858, expected 0x10002;`);
+    const why = 'version 0x58585858, expected 0x10002';
+    expect(r.out).toContain(`\ndamage at byte offset ${len + 4} (logical ${len + 4}): ${why};`);
     const j = await izo('kml', img, '--json');
     expect(j.status).toBe(1);
     const rep = JSON.parse(j.out) as KmlReport;
     expect(rep.records.length).toBe(1);
-    expect(rep.damage).toEqual({ offset: len + 4, logical_offset: len + 4, reason: 'version 0x58585858, expected 0x10002' });
+    expect(rep.damage).toEqual({ offset: len + 4, logical_offset: len + 4, reason: why });
     clean(img);
   });
 });
@@ -175,7 +182,8 @@ describe('izo kml: choosing a fileset, bad usage, unusable images', () => {
   it('takes the only fileset, or the one named; several and none named is a usage error listing them', async () => {
     expect(chooseFileset(['f'], undefined, 'i')).toBe('f');
     expect(chooseFileset(['a', 'b'], 'b', 'i')).toBe('b');
-    expect(() => chooseFileset(['a', 'b'], undefined, 'i')).toThrow(new UsageError('i has 2 filesets (a, b): choose one with --fileset'));
+    const two = new UsageError('i has 2 filesets (a, b): choose one with --fileset');
+    expect(() => chooseFileset(['a', 'b'], undefined, 'i')).toThrow(two);
     expect(() => chooseFileset(['a'], 'c', 'i')).toThrow(new UsageError("no fileset 'c' in i; its filesets: a"));
     expect(() => chooseFileset([], undefined, 'i')).toThrow(ImageError);
 
@@ -183,7 +191,8 @@ describe('izo kml: choosing a fileset, bad usage, unusable images', () => {
     expect((await izo('mkfs', img, '--size', '4M', '--fileset', 'a')).status).toBe(0);
     expect(sh(img, 'mkdir /.intermezzo/b\n', '--ext3').out).toBe('ok\n');
     const r = await izo('kml', img);
-    expect([r.status, r.err.split('\n')[0]]).toEqual([2, `izo kml: ${img} has 2 filesets (a, b): choose one with --fileset`]);
+    const msg = `izo kml: ${img} has 2 filesets (a, b): choose one with --fileset`;
+    expect([r.status, r.err.split('\n')[0]]).toEqual([2, msg]);
     expect((await izo('kml', img, '--fileset', 'a')).status).toBe(0);
     expect((await izo('kml', img, '--fileset', 'zz')).status).toBe(2);
     expect((await izo('kml')).status).toBe(2);
@@ -197,5 +206,39 @@ describe('izo kml: choosing a fileset, bad usage, unusable images', () => {
     expect([r.status, r.err]).toEqual([8, `izo kml: ${plain}: no InterMezzo filesets (nothing under /.intermezzo)\n`]);
     const missing = await izo('kml', join(dir, 'missing.img'));
     expect([missing.status, missing.err]).toEqual([8, `izo kml: ${join(dir, 'missing.img')}: no such image\n`]);
+  });
+});
+
+describe('izo kml: scanning damaged logs without hanging or throwing', () => {
+  const v = { mtime_sec: 0, mtime_nsec: 0, ctime_sec: 0, ctime_nsec: 0, size: 0 };
+  const link = (): Uint8Array => kml_encode({
+    pid: 1, auid: 0, fsuid: 0, fsgid: 0, groups: [], recno: 1, time: 0,
+    body: { op: 'LINK', old_parent: v, new_parent: v, new_object: v, source: '', path: '' },
+  });
+
+  it('names what kml_decode does not survive: groups past the record, a string length of 2^31 or more', () => {
+    const groups = link();
+    groups[28] = 32;
+    const reason = '32 groups do not fit a 128-byte record';
+    expect(scanLog(groups, false)).toEqual({ records: [], damage: { offset: 28, reason } });
+    const str = link();
+    new DataView(str.buffer).setUint32(104, 0xfffffffc, true);
+    expect(scanLog(str, false)).toEqual({
+      records: [],
+      damage: { offset: 104, reason: "string 'source' of 4294967292 bytes is longer than its 128-byte record" },
+    });
+  });
+
+  it('agrees with kml_scan on whole records; any corrupted byte gives damage or records, never a throw', () => {
+    fc.assert(fc.property(anyRecord(), (r) => {
+      const bytes = kml_encode(r);
+      expect(scanLog(bytes, isLml(r))).toEqual(kml_scan(bytes, isLml(r)));
+    }), { numRuns: 200 });
+    fc.assert(fc.property(anyRecord().chain((r) => fc.tuple(fc.constant(r),
+      fc.integer({ min: 0, max: kml_encode(r).length - 1 }), fc.integer({ min: 1, max: 255 }))), ([r, at, x]) => {
+      const bytes = kml_encode(r);
+      bytes[at] = (bytes[at] as number) ^ x;
+      expect(() => scanLog(bytes, isLml(r))).not.toThrow();
+    }), { numRuns: 3000 });
   });
 });
