@@ -178,6 +178,26 @@ describe('izo sh on an image with filesets, then izo kml', () => {
   });
 });
 
+describe('izo sh through presto, crashed', () => {
+  it('after a power cut, izo kml reads the log of the recovered journal (in memory), and presto goes on', async () => {
+    const img = join(dir, 'crash.img');
+    expect((await izo('mkfs', img, '--size', '8M', '--fileset', 'f')).status).toBe(0);
+    const cut = sh(img, 'mkdir /d\nwrite /d/x hello\nmkdir /e\nsync\nmkdir /g\nwrite /g/y abc\n',
+      '--crash-after-writes', '25', '--seed', '3');
+    expect(cut.err).toMatch(/power cut after write 25/);
+    const before = readFileSync(img);
+    const r = await izo('kml', img, '--json');
+    expect([r.status, r.err]).toEqual([0, `izo kml: ${img}: the journal was recovered in memory only\n`]);
+    expect(Buffer.compare(before, readFileSync(img))).toBe(0);
+    const ops = (JSON.parse(r.out) as KmlReport).records.map((x) => [x.recno, x.op, x.body.path]);
+    expect(ops.slice(0, 3)).toEqual([[1, 'MKDIR', '/d'], [2, 'CREATE', '/d/x'], [3, 'CLOSE', '/d/x']]);
+    expect(sh(img, 'mkdir /z\n').out).toBe('ok\n');
+    clean(img);
+    const after = await report(img);
+    expect(after.records.map((x) => [x.recno, x.op, x.body.path])).toEqual([...ops, [ops.length + 1, 'MKDIR', '/z']]);
+  });
+});
+
 describe('izo kml: choosing a fileset, bad usage, unusable images', () => {
   it('takes the only fileset, or the one named; several and none named is a usage error listing them', async () => {
     expect(chooseFileset(['f'], undefined, 'i')).toBe('f');
