@@ -6,10 +6,11 @@
  * Layer: user-space tools (builds one-host worlds; never saves an image itself: the caller does).
  * Interface: `prestoHost(dev, seed)` is a host whose kernel knows ext3, ext2 and intermezzo, with
  * `dev` as /dev/hda; `mountOrFail(host, type, data, what)` mounts the root or throws an ImageError
- * naming the errno; `makeFileset(dev, name, cacheType)` mounts `dev` through presto with
- * `fileset=NAME` once (which creates /.intermezzo/NAME/{ROOT,kml,lml,last_rcvd}) and unmounts
- * cleanly; `imageFilesets(dev)` lists the directories under /.intermezzo through a plain mount;
- * `readFilesetLogs(dev, name)` reads a fileset's kml, lml and last_rcvd through a plain mount.
+ * naming the errno; `makeFileset(dev, name, seed)` mounts `dev` through presto with `fileset=NAME`
+ * once (which creates /.intermezzo/NAME/{ROOT,kml,lml,last_rcvd}) and unmounts cleanly;
+ * `plainMount(dev, what)` mounts it as plain ext3 for reading; `listFilesets(mount)` and
+ * `imageFilesets(dev, what)` list the directories under /.intermezzo; `readFilesetLogs(mount, name,
+ * what)` reads a fileset's kml, lml and last_rcvd through the VFS.
  * Plain mounts are read-only, except when the journal needs recovery: then the mount is read-write
  * on the in-memory copy (recovery replays the journal there) and the result says so. Invariant:
  * nothing here writes to a file; a device given to imageFilesets or readFilesetLogs may be changed
