@@ -24,6 +24,8 @@ import { read_dir, read_file } from '../libc.ts';
 import { formatHuman, formatParseErrors, formatStatus, parseScript, runScript, statJson } from '../sh.ts';
 import type { Process } from '../../kernel/process.ts';
 import { UsageError, type Subcommand } from './command.ts';
+import { valid_fset_name } from '../../fs/intermezzo/fileset.ts';
+import { cacheTypeOf, imageFilesets, makeFileset, mountOrFail, prestoHost } from './presto_image.ts';
 
 const SIZE = /^([1-9][0-9]*)([KMG]?)$/;
 
@@ -110,15 +112,16 @@ export const IMAGE_COMMANDS: Subcommand[] = [
   {
     name: 'sh',
     usage: 'izo sh IMAGE [--status] [--data-mode ordered|journal|writeback] [--no-barrier] '
-      + '[--crash-after-writes N] [--seed S] < SCRIPT',
-    summary: 'run the command language (docs/commands.md) on an image; unmount cleanly, or stop the world after N writes',
+      + '[--crash-after-writes N] [--seed S] [--ext3] < SCRIPT',
+    summary: 'run the command language (docs/commands.md) on an image (through presto if it has filesets, '
+      + 'unless --ext3); unmount cleanly, or stop the world after N writes',
     run(args) {
       const { values, positionals } = parseArgs({
         args, allowPositionals: true,
         options: {
           status: { type: 'boolean', default: false }, 'data-mode': { type: 'string', default: 'ordered' },
           'no-barrier': { type: 'boolean', default: false }, 'crash-after-writes': { type: 'string' },
-          seed: { type: 'string', default: '1' },
+          seed: { type: 'string', default: '1' }, ext3: { type: 'boolean', default: false },
         },
       });
       const [image, ...rest] = positionals;
@@ -139,13 +142,16 @@ export const IMAGE_COMMANDS: Subcommand[] = [
       const dev = loadImage(image, bs, 'image');
       const why = ext3_check_super(dev, true);
       if (typeof why === 'string') throw new ImageError(`${image}: ${why}`);
+      // An image with filesets (directories under /.intermezzo, found through a plain mount of a
+      // second copy, which may recover its journal in memory) is mounted through presto.
+      const presto = !values.ext3 && imageFilesets(loadImage(image, bs, 'image'), image).length > 0;
       if (cut !== undefined) dev.cutPowerAfterWrites(Number(cut));
-      const host = new World({ seed: Number(values.seed) }).addHost('izo');
-      host.registerFs(ext3_fs_type);
-      host.addDisk('hda', dev);
+      const host = prestoHost(dev, Number(values.seed));
       let results: ReturnType<typeof runScript> extends Generator<unknown, infer R> ? R : never = [];
       try {
-        host.mountRoot('ext3', 'hda', `data=${mode}${values['no-barrier'] ? ',barrier=0' : ''}`);
+        const data = `data=${mode}${values['no-barrier'] ? ',barrier=0' : ''}`;
+        if (presto) mountOrFail(host, 'intermezzo', `cache_type=${cacheTypeOf(dev, image)},${data}`, image);
+        else host.mountRoot('ext3', 'hda', data);
         const proc = host.process('izo');
         results = host.run(proc, runScript(proc, parsed.commands));
         host.shutdown();
@@ -164,19 +170,23 @@ export const IMAGE_COMMANDS: Subcommand[] = [
   {
     name: 'mkfs',
     usage: 'izo mkfs IMAGE [--size 16M] [--block-size 1024|2048|4096] [--inodes N] [--label L] '
-      + '[--journal-blocks N | --no-journal] [--seed S]',
-    summary: 'make an ext3 image (ext2 with --no-journal)',
+      + '[--journal-blocks N | --no-journal] [--seed S] [--fileset NAME]',
+    summary: 'make an ext3 image (ext2 with --no-journal); --fileset: InterMezzo-ready, fileset NAME at / (mkizofs)',
     run(args) {
       const { values, positionals } = parseArgs({
         args, allowPositionals: true,
         options: {
           size: { type: 'string', default: '16M' }, 'block-size': { type: 'string', default: '1024' }, inodes: { type: 'string' },
           label: { type: 'string', default: '' }, 'journal-blocks': { type: 'string', default: '1024' }, 'no-journal': { type: 'boolean', default: false },
-          seed: { type: 'string', default: '1' },
+          seed: { type: 'string', default: '1' }, fileset: { type: 'string' },
         },
       });
       const [path, ...rest] = positionals;
       if (path === undefined || rest.length > 0) throw new UsageError('mkfs takes exactly one IMAGE');
+      const fset = values.fileset;
+      if (fset !== undefined && (!valid_fset_name(fset) || fset.includes(','))) {
+        throw new UsageError(`--fileset must be one path component (no comma, not . or .., at most 64 bytes), got '${fset}'`);
+      }
       const bs = Number(values['block-size']);
       if (!isBlockSize(bs)) throw new UsageError(`--block-size must be 1024, 2048 or 4096, got '${values['block-size']}'`);
       const size = parseSize(values.size);
@@ -194,9 +204,11 @@ export const IMAGE_COMMANDS: Subcommand[] = [
         process.stderr.write(`izo mkfs: ${path}: ${geo}\n`);
         return 8;
       }
+      if (fset !== undefined) makeFileset(dev, fset, Number(values.seed));
       saveImage(path, dev);
       const kind = values['no-journal'] ? 'ext2' : 'ext3';
-      process.stdout.write(`${path}: ${kind}, ${geo.blocks} blocks of ${bs}, ${geo.groups} groups, ${geo.inodesPerGroup * geo.groups} inodes\n`);
+      const izo = fset === undefined ? '' : `, InterMezzo fileset ${fset} at /`;
+      process.stdout.write(`${path}: ${kind}, ${geo.blocks} blocks of ${bs}, ${geo.groups} groups, ${geo.inodesPerGroup * geo.groups} inodes${izo}\n`);
       return 0;
     },
   },

@@ -1,0 +1,340 @@
+/**
+ * kml_tools.ts: `izo kml`: every record of a fileset's KML (or LML) and its last_rcvd records,
+ * decoded from an image, for a person (one block of lines per record) or a program (`--json`).
+ *
+ * Layer: user-space tool. Interface: the `KML_COMMANDS` subcommands; `kmlReport(logs, opts)` builds
+ * the report as plain data (the JSON document), `formatKml(report)` the human text. The image is
+ * mounted plain (ext3, read-only; read-write in memory only if its journal needs recovery) and the
+ * logs are read through the VFS; the image file is never written. The layout decoded is the one in
+ * docs/kml-format.md (fs/intermezzo/kml.ts is its source of truth).
+ * Exit status: 0 every record whole; 1 a log is damaged (the records before the damage are shown,
+ * then the byte offset and the reason); 2 bad usage (an unknown fileset, or several and no
+ * --fileset: the names are listed); 8 an unusable image (no filesets, unreadable logs).
+ * Counterpart: the original's kml_unpack.c printers (kml_print_rec) and lento's KML dumps.
+ */
+import { parseArgs } from 'node:util';
+import {
+  isDamage,
+  isZeroUuid,
+  kml_decode,
+  KML_MAX_RECORD,
+  KML_PREFIX_SIZE,
+  KML_SUFFIX_SIZE,
+  KML_VERSION,
+  NGROUPS_MAX,
+  LAYOUTS,
+  rcvd_decode,
+  RCVD_RECORD_SIZE,
+  type KmlDamage,
+  type KmlOp,
+  type KmlRecord,
+  type PrestoVersion,
+  type Scan,
+  type Rollback,
+  type ScannedRecord,
+} from '../../fs/intermezzo/kml.ts';
+import { ImageError, loadImage } from '../image.ts';
+import { UsageError, type Subcommand } from './command.ts';
+import { imageBlockSize } from './image_tools.ts';
+import { listFilesets, plainMount, readFilesetLogs, type FilesetLogs } from './presto_image.ts';
+
+export interface KmlReportOptions {
+  readonly fileset: string;
+  readonly log: 'kml' | 'lml';
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface RcvdJson {
+  readonly slot: number;
+  readonly uuid: string;
+  readonly remote_recno: number;
+  readonly remote_offset: number;
+  readonly local_recno: number;
+  readonly local_offset: number;
+  readonly last_ctime: number;
+}
+
+export interface RecordJson {
+  readonly offset: number;
+  /** The offset user space sees (offset plus the KML's logical base); null in the LML. */
+  readonly logical_offset: number | null;
+  readonly len: number;
+  readonly recno: number;
+  readonly time: number;
+  readonly opcode: number;
+  readonly op: string;
+  readonly cancelled: boolean;
+  readonly pid: number;
+  readonly auid: number;
+  readonly fsuid: number;
+  readonly fsgid: number;
+  readonly groups: readonly number[];
+  /** The body's fields in the on-disk order (kml.ts LAYOUTS). */
+  readonly body: { readonly [field: string]: Json };
+}
+
+export interface DamageJson {
+  readonly offset: number;
+  readonly logical_offset: number | null;
+  readonly reason: string;
+}
+
+export interface KmlReport {
+  readonly fileset: string;
+  readonly log: 'kml' | 'lml';
+  readonly size: number;
+  /** The KML's logical offset (the all-zero-uuid last_rcvd record's local_offset); 0 for the LML. */
+  readonly logical_base: number;
+  readonly records: readonly RecordJson[];
+  readonly damage: DamageJson | null;
+  readonly last_rcvd: readonly RcvdJson[];
+  readonly last_rcvd_damage: string | null;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+/** Log strings are bytes; shown as UTF-8 (invalid sequences become U+FFFD). */
+const text = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
+
+function versionJson(v: PrestoVersion): Json {
+  const { mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, size } = v;
+  return { mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, size };
+}
+
+function rollbackJson(r: Rollback): Json {
+  return { mode: r.mode, rdev: r.rdev, uid: r.uid, gid: r.gid };
+}
+
+function bodyJson(rec: KmlRecord): { [field: string]: Json } {
+  const body = rec.body as unknown as Record<string, unknown>;
+  const out: { [field: string]: Json } = {};
+  for (const [name, kind] of LAYOUTS[rec.body.op].fields) {
+    const v = body[name];
+    if (kind === 'ver') out[name] = versionJson(v as PrestoVersion);
+    else if (kind === 'rb') out[name] = rollbackJson(v as Rollback);
+    else if (kind === 'str') out[name] = text(v as string);
+    else out[name] = v as number;
+  }
+  return out;
+}
+
+function recordJson(s: ScannedRecord, base: number | null): RecordJson {
+  const { rec } = s;
+  const cancelled = rec.cancelled === true;
+  return {
+    offset: s.offset,
+    logical_offset: base === null ? null : base + s.offset,
+    len: s.len,
+    recno: rec.recno,
+    time: rec.time,
+    opcode: cancelled ? 0 : LAYOUTS[rec.body.op].opcode,
+    op: rec.body.op,
+    cancelled,
+    pid: rec.pid,
+    auid: rec.auid,
+    fsuid: rec.fsuid,
+    fsgid: rec.fsgid,
+    groups: [...rec.groups],
+    body: bodyJson(rec),
+  };
+}
+
+function rcvdJson(buf: Uint8Array): { recs: RcvdJson[]; damage: string | null } {
+  const recs: RcvdJson[] = [];
+  const whole = Math.floor(buf.length / RCVD_RECORD_SIZE);
+  for (let slot = 0; slot < whole; slot++) {
+    const r = rcvd_decode(buf, slot * RCVD_RECORD_SIZE);
+    recs.push({
+      slot,
+      uuid: hex(r.uuid),
+      remote_recno: r.remote_recno,
+      remote_offset: r.remote_offset,
+      local_recno: r.local_recno,
+      local_offset: r.local_offset,
+      last_ctime: r.last_ctime,
+    });
+  }
+  const extra = buf.length % RCVD_RECORD_SIZE;
+  const damage = extra === 0 ? null
+    : `${extra} bytes at offset ${whole * RCVD_RECORD_SIZE} are not a whole ${RCVD_RECORD_SIZE}-byte record`;
+  return { recs, damage };
+}
+
+/** The whole report for one fileset's logs, as plain data. */
+export function kmlReport(logs: FilesetLogs, o: KmlReportOptions): KmlReport {
+  const rcvd = rcvdJson(logs.last_rcvd);
+  const zero = rcvd.recs.find((r) => isZeroUuid(Buffer.from(r.uuid, 'hex')));
+  const logical_base = o.log === 'kml' ? (zero?.local_offset ?? 0) : 0;
+  const base = o.log === 'kml' ? logical_base : null;
+  const buf = o.log === 'kml' ? logs.kml : logs.lml;
+  const scan = scanLog(buf, o.log === 'lml');
+  const damage = scan.damage === null ? null : {
+    offset: scan.damage.offset,
+    logical_offset: base === null ? null : base + scan.damage.offset,
+    reason: scan.damage.reason,
+  };
+  return {
+    fileset: o.fileset,
+    log: o.log,
+    size: buf.length,
+    logical_base,
+    records: scan.records.map((s) => recordJson(s, base)),
+    damage,
+    last_rcvd: rcvd.recs,
+    last_rcvd_damage: rcvd.damage,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scanning a damaged log without trusting the decoder with what it does not check (yet).
+
+/**
+ * What kml_decode (fs/intermezzo/kml.ts) does not survive, checked first: group words past the end
+ * of the record (it reads them before checking, and throws a RangeError at the end of the buffer)
+ * and a string length of 2^31 or more (its size_round goes negative, the bounds check passes, and
+ * it loops over billions of bytes). Null when the record is safe to hand to kml_decode. Only
+ * records whose prefix and suffix kml_decode accepts are checked, so its own reasons come first.
+ */
+function unsafe(buf: Uint8Array, at: number, lml: boolean): KmlDamage | null {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (at % 4 !== 0 || buf.length - at < KML_PREFIX_SIZE + KML_SUFFIX_SIZE) return null;
+  const word = (i: number): number => view.getUint32(at + i, true);
+  const len = word(0);
+  if (len % 4 !== 0 || len < KML_PREFIX_SIZE + KML_SUFFIX_SIZE || len > KML_MAX_RECORD) return null;
+  if (at + len > buf.length || word(4) !== KML_VERSION) return null;
+  if (word(28) > NGROUPS_MAX || word(len - 4) !== len) return null;
+  const ngroups = word(28);
+  const bodyAt = KML_PREFIX_SIZE + 4 * ngroups;
+  if (bodyAt + KML_SUFFIX_SIZE > len) {
+    return { offset: at + 28, reason: `${ngroups} groups do not fit a ${len}-byte record` };
+  }
+  const opcode = word(24);
+  const op = lml && (opcode === 5 || opcode === 0) // as kml.ts's opOf
+    ? 'LML_CLOSE'
+    : (Object.keys(LAYOUTS) as KmlOp[]).find((o) => o !== 'LML_CLOSE' && LAYOUTS[o].opcode === opcode);
+  if (op === undefined) return null;
+  let off = bodyAt;
+  const size = { u32: 4, u64: 8, ver: 24, rb: 24, str: 4 } as const;
+  for (const [name, kind] of LAYOUTS[op].fields) {
+    if (off + size[kind] > len - KML_SUFFIX_SIZE) return null;
+    if (kind === 'str' && word(off) > len) {
+      const reason = `string '${name}' of ${word(off)} bytes is longer than its ${len}-byte record`;
+      return { offset: at + off, reason };
+    }
+    off += size[kind];
+  }
+  return null;
+}
+
+/** kml_scan, record by record, with the checks above in front of each kml_decode. */
+export function scanLog(buf: Uint8Array, lml: boolean): Scan {
+  const records: ScannedRecord[] = [];
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let at = 0;
+  while (at + 4 <= buf.length) {
+    if (view.getUint32(at, true) === 0) {
+      at += 4;
+      continue;
+    }
+    const d = unsafe(buf, at, lml) ?? kml_decode(buf, at, lml);
+    if (isDamage(d)) return { records, damage: d };
+    records.push({ offset: at, len: d.len, rec: d.rec });
+    at += d.len;
+  }
+  return { records, damage: null };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The human format.
+
+const octal = (n: number): string => `0${n.toString(8)}`;
+const nsec = (n: number): string => String(n).padStart(9, '0');
+
+function showVersion(v: { [k: string]: Json }): string {
+  return `mtime ${v.mtime_sec as number}.${nsec(v.mtime_nsec as number)} `
+    + `ctime ${v.ctime_sec as number}.${nsec(v.ctime_nsec as number)} size ${v.size as number}`;
+}
+
+function showField(name: string, v: Json): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number') return /mode$/.test(name) ? octal(v) : String(v);
+  const o = v as { [k: string]: Json };
+  if ('mtime_sec' in o) return showVersion(o);
+  return `mode ${octal(o.mode as number)} rdev ${o.rdev as number} uid ${o.uid as number} gid ${o.gid as number}`;
+}
+
+function showRecord(r: RecordJson): string {
+  const where = r.logical_offset === null ? `offset ${r.offset}` : `offset ${r.offset} (logical ${r.logical_offset})`;
+  const op = r.cancelled ? `${r.op} (cancelled: opcode NOOP)` : `${r.op} (opcode ${r.opcode})`;
+  const lines = [
+    `record ${r.recno}: ${op}, ${where}, ${r.len} bytes, time ${r.time}`,
+    `  creds      pid ${r.pid} auid ${r.auid} fsuid ${r.fsuid} fsgid ${r.fsgid} groups [${r.groups.join(',')}]`,
+  ];
+  for (const [name, v] of Object.entries(r.body)) lines.push(`  ${name.padEnd(10)} ${showField(name, v)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function showRcvd(r: RcvdJson): string {
+  const who = isZeroUuid(Buffer.from(r.uuid, 'hex')) ? ' (this KML: logical offset in local_offset)' : '';
+  return `  slot ${r.slot}: uuid ${r.uuid}${who}\n`
+    + `    remote recno ${r.remote_recno} offset ${r.remote_offset}, `
+    + `local recno ${r.local_recno} offset ${r.local_offset}, last_ctime ${r.last_ctime}\n`;
+}
+
+/** The report as text: a header, one block per record, the damage if any, then last_rcvd. */
+export function formatKml(rep: KmlReport): string {
+  const n = rep.records.length;
+  const base = rep.log === 'kml' ? `, logical offset base ${rep.logical_base}` : '';
+  let s = `fileset ${rep.fileset}: ${rep.log}, ${rep.size} bytes, ${n} record${n === 1 ? '' : 's'}${base}\n`;
+  for (const r of rep.records) s += `\n${showRecord(r)}`;
+  if (rep.damage !== null) {
+    const d = rep.damage;
+    const logical = d.logical_offset === null ? '' : ` (logical ${d.logical_offset})`;
+    s += `\ndamage at byte offset ${d.offset}${logical}: ${d.reason}; records after it are not read\n`;
+  }
+  s += `\nlast_rcvd: ${rep.last_rcvd.length} record${rep.last_rcvd.length === 1 ? '' : 's'}\n`;
+  for (const r of rep.last_rcvd) s += showRcvd(r);
+  if (rep.last_rcvd_damage !== null) s += `last_rcvd damage: ${rep.last_rcvd_damage}\n`;
+  return s;
+}
+
+/** The fileset to show: the one asked for, or the only one; a UsageError names the choices. */
+export function chooseFileset(names: readonly string[], asked: string | undefined, image: string): string {
+  if (names.length === 0) throw new ImageError(`${image}: no InterMezzo filesets (nothing under /.intermezzo)`);
+  const list = names.join(', ');
+  if (asked !== undefined) {
+    if (!names.includes(asked)) throw new UsageError(`no fileset '${asked}' in ${image}; its filesets: ${list}`);
+    return asked;
+  }
+  if (names.length > 1) {
+    throw new UsageError(`${image} has ${names.length} filesets (${list}): choose one with --fileset`);
+  }
+  return names[0] as string;
+}
+
+export const KML_COMMANDS: Subcommand[] = [
+  {
+    name: 'kml',
+    usage: 'izo kml IMAGE [--fileset NAME] [--json] [--lml]',
+    summary: 'decode a fileset\'s KML (or LML) and last_rcvd records, read-only (exit 1 if a log is damaged)',
+    run(args) {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          fileset: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          lml: { type: 'boolean', default: false },
+        },
+      });
+      const [image, ...rest] = positionals;
+      if (image === undefined || rest.length > 0) throw new UsageError('kml takes exactly one IMAGE');
+      const m = plainMount(loadImage(image, imageBlockSize(image), 'image'), image);
+      if (m.recovered) process.stderr.write(`izo kml: ${image}: the journal was recovered in memory only\n`);
+      const fileset = chooseFileset(listFilesets(m), values.fileset, image);
+      const rep = kmlReport(readFilesetLogs(m, fileset, image), { fileset, log: values.lml ? 'lml' : 'kml' });
+      process.stdout.write(values.json ? `${JSON.stringify(rep)}\n` : formatKml(rep));
+      return rep.damage === null && rep.last_rcvd_damage === null ? 0 : 1;
+    },
+  },
+];
