@@ -1,8 +1,8 @@
 /**
  * kml_arb.ts: fast-check arbitraries for KML records of every opcode (fs/intermezzo/kml.ts), built
  * from its LAYOUTS table. `tame` records keep every 32-bit word of their encoding below 2^31 (values
- * and string bytes), which a corruption test needs while kml_decode mishandles string lengths of
- * 2^31 or more (size_round goes negative: see test/fs/intermezzo/kml_format.test.ts).
+ * and string bytes): a corruption test uses them to keep a flipped bit from making a word huge on
+ * purpose, the untamed ones to make sure huge words are handled too.
  */
 import fc from 'fast-check';
 import { LAYOUTS, type KmlBody, type KmlOp, type KmlRecord } from '../../fs/intermezzo/kml.ts';
