@@ -12,7 +12,7 @@ import { O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_WRONLY } from '../../../kerne
 import type { Process } from '../../../kernel/process.ts';
 import {
   decodeUpcall, encodeReply, IZO_UPC_CONNECT, IZO_UPC_GET_FILEID, IZO_UPC_GO_FETCH_KML, IZO_UPC_KML_TRUNC,
-  IZO_UPC_REPSTATUS, IZO_UPC_REVOKE_PERMIT,
+  IZO_UPC_KML, IZO_UPC_REPSTATUS, IZO_UPC_REVOKE_PERMIT,
 } from '../../../kernel/psdev.ts';
 import type { Sys } from '../../../kernel/sched.ts';
 import * as S from '../../../kernel/syscalls.ts';
@@ -260,5 +260,35 @@ describe('presto ioctls', () => {
     expect(records).toHaveLength(1);
     const v = new DataView((records[0] as Uint8Array).buffer);
     expect([Number(v.getBigUint64(0, true)), v.getUint32(8, true)]).toEqual([0x1234, 77]);
+  });
+
+  it('KML upcalls name each new range; while no reader is there the range grows, nothing is lost', () => {
+    const { h, root } = host();
+    const s = hostSys(h, root);
+    expect(s.sys_mkdir('/izo/while-away', 0o755)).toBe(0); // no reader: no upcall, permit stolen
+    const got: Array<{ offset: number; length: number; first: number; last: number }> = [];
+    const lento = h.process('lento');
+    h.kernel.spawn(lento, (function* (): Sys<number> {
+      const fd = (yield* S.sys_open(lento, '/dev/intermezzo', O_RDWR)) as number;
+      const buf = new Uint8Array(1 << 16);
+      for (;;) {
+        const n = yield* S.sys_read(lento, fd, buf);
+        if (isErr(n)) return 1;
+        const u = decodeUpcall(buf.slice(0, n));
+        if (typeof u === 'string') return 1;
+        if (u.opcode === IZO_UPC_KML) got.push({ offset: u.offset, length: u.length, first: u.firstRecno, last: u.lastRecno });
+        if (!u.async) yield* S.sys_write(lento, fd, encodeReply(u.opcode, u.unique, 0));
+      }
+    })());
+    h.run(root, S.sys_getcwd(root)); // the reader opens the device
+    expect(s.sys_mkdir('/izo/back', 0o755)).toBe(0);
+    expect(s.sys_mkdir('/izo/again', 0o755)).toBe(0);
+    h.run(root, S.sys_getcwd(root));
+    const kml = readLog(h, root, 'kml', 'f', '/izo').records;
+    const end = (i: number): number => (kml[i]?.offset ?? 0) + (kml[i]?.len ?? 0);
+    expect(got).toEqual([
+      { offset: 0, length: end(1), first: 1, last: 2 }, // covers the record made while away
+      { offset: end(1), length: end(2) - end(1), first: 3, last: 3 },
+    ]);
   });
 });
