@@ -8,7 +8,9 @@
  * fileset it refuses a read-only fileset or cache with EROFS, refuses links and renames across
  * filesets with EXDEV, takes the fileset permit (lento and replays need none), builds the context
  * (user calls log to the KML; lento's own calls do not; replays carry theirs, see kml_reint.ts),
- * calls presto_do_X (vfs.ts) and puts the permit back.
+ * calls presto_do_X (vfs.ts) and puts the permit back. Lookup of a name `...ino:<ino>:<gen>` (hex)
+ * in any directory finds that inode by number and generation (presto_iopen: user space reads a
+ * file's exact version for a peer's backfetch this way, whatever it is called now).
  * Invariants: every permit taken here is put back on every path; a replay context is used only by
  * the process it was set for, and only for the one VFS call it was set around.
  */
