@@ -58,7 +58,7 @@ import { Process } from '../../kernel/process.ts';
 import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_BACKFETCH } from '../../kernel/psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { presto_set_reint } from './dir.ts';
-import { presto_d2d, presto_getversion, PRESTO_DATA, versions_match, type Fileset } from './intermezzo_fs.ts';
+import { IZO_DIR, presto_d2d, presto_getversion, PRESTO_DATA, versions_match, type Fileset } from './intermezzo_fs.ts';
 import { izo_rcvd_get } from './journal.ts';
 import { noblock } from './journal_ops.ts';
 import { isDamage, kml_decode, type KmlRecord, type PrestoVersion, type RcvdRecord } from './kml.ts';
@@ -205,6 +205,25 @@ function* reint_check(rp: Process, rec: KmlRecord): Sys<Check> {
   }
 }
 
+/**
+ * A record names paths from the fileset root: each must be absolute, without '.', '..' or empty
+ * components, and (for a fileset rooted at the cache's root) never inside /.intermezzo, where a
+ * replayed change would land in presto's own logs. What is wrong, or null.
+ */
+function badPaths(rec: KmlRecord, atCacheRoot: boolean): string | null {
+  const b = rec.body;
+  const paths: string[] = ['path' in b ? b.path : '/'];
+  if (b.op === 'LINK' || b.op === 'RENAME') paths.push(b.source);
+  if (b.op === 'UNLINK' || b.op === 'RMDIR') paths.push(`${b.path === '/' ? '' : b.path}/${b.name}`);
+  for (const path of paths) {
+    if (!path.startsWith('/')) return `path '${path}' is not absolute`;
+    const parts = path === '/' ? [] : path.slice(1).split('/');
+    if (parts.some((c) => c === '' || c === '.' || c === '..')) return `path '${path}' has an empty, '.' or '..' part`;
+    if (atCacheRoot && parts[0] === IZO_DIR) return `path '${path}' is inside /${IZO_DIR}`;
+  }
+  return null;
+}
+
 /** Replay `req`'s record into `fset`. */
 export function* kml_reint(fset: Fileset, req: ReintRequest, p: Process): Sys<ReintResult> {
   const d = kml_decode(req.record, 0);
@@ -212,6 +231,8 @@ export function* kml_reint(fset: Fileset, req: ReintRequest, p: Process): Sys<Re
   if (d.len !== req.record.length)
     return { kind: 'bad_record', reason: `record is ${d.len} bytes, buffer ${req.record.length}` };
   const rec = d.rec;
+  const bad = badPaths(rec, fset.root.isRoot);
+  if (bad !== null) return { kind: 'bad_record', reason: bad };
   const r = yield* reint(fset, req, rec, p);
   const path = 'path' in rec.body ? rec.body.path : '';
   const detail = r.kind === 'conflict' ? `${r.cls}: ${r.reason}` : r.kind === 'error' ? String(r.errno) : '';

@@ -521,7 +521,11 @@ export function* presto_do_close(
   p: Process,
 ): Sys<0 | Errno> {
   const inode = d.d_inode as Inode;
-  if (inode.i_nlink === 0 || d.unhashed) return 0;
+  if (inode.i_nlink === 0 || d.unhashed) {
+    // The file has no names left: nothing to propagate, but its pending close must not linger.
+    if (lml_offset < 0) return 0;
+    return yield* presto_in_trans(fset, 'lml', () => presto_clear_lml_close(fset, lml_offset, p));
+  }
   const withCreds: LentoVfsContext = { ...ctx, creds: ctx.creds ?? open.creds };
   const r = yield* presto_trans(fset, 'close', withCreds, p, function* () {
     if (lml_offset >= 0) {

@@ -16,6 +16,7 @@ import {
 import { parseScript, runScript } from '../../../src/sh.ts';
 import { snapshotTree, type TreeNode } from '../../../src/tree.ts';
 import { REINT_FORCE } from '../../../fs/intermezzo/kml_reint.ts';
+import { kml_encode } from '../../../fs/intermezzo/kml.ts';
 import { filesetProcess, replicaHost } from '../../support/presto.ts';
 
 const UUID_A = new Uint8Array(16).fill(0xa1);
@@ -139,5 +140,24 @@ describe('kml_reint conflict classes', () => {
     const dup = x.replayA([recs[0] as PeerRecord]);
     expect(dup.outcomes).toEqual([{ kind: 'duplicate', recno: 1, last: recs.length }]);
     expect(x.treeB()).toEqual(before);
+  });
+
+  it('a record naming a path inside /.intermezzo, or with "..", is refused as bad, and nothing happens', () => {
+    const x = new Pair();
+    const v = { mtime_sec: 0, mtime_nsec: 0, ctime_sec: 0, ctime_nsec: 0, size: 0 };
+    const bad = (path: string): PeerRecord => {
+      const rec = {
+        pid: 1, auid: 0, fsuid: 0, fsgid: 0, groups: [0], recno: 1, time: 0,
+        body: { op: 'MKDIR' as const, old_parent: v, new_parent: v, new_object: v, mode: 0o40755, uid: 0, gid: 0, path },
+      };
+      const bytes = kml_encode(rec);
+      return { offset: 0, len: bytes.length, rec, bytes, logical: 0 };
+    };
+    for (const path of ['/.intermezzo/f/evil', '/a/../../x', 'relative', '/a//b']) {
+      const r = x.replayA([bad(path)]);
+      expect(r.outcomes[0]?.kind, path).toBe('bad_record');
+    }
+    expect(x.rcvdB()).toBe(0);
+    expect(Object.keys(x.treeB().children ?? {})).toEqual([]);
   });
 });

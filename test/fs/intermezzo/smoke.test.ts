@@ -60,4 +60,17 @@ describe('presto mount options', () => {
     const refused = w.trace.records().find((r) => r.ev === 'presto.refused');
     expect(refused?.data).toEqual({ reason: "channel '99' is not 0..15" });
   });
+
+  it('a file unlinked while open logs no CLOSE and leaves no pending close in the LML', () => {
+    const w = new World({ seed: 5 });
+    const h = prestoHost(w, 'a');
+    const p = h.process('sh');
+    const s = hostSys(h, p);
+    const fd = s.sys_open('/tmp-file', O_CREAT | O_RDWR, 0o600) as number;
+    expect(s.sys_write(fd, enc('scratch'))).toBe(7);
+    expect(s.sys_unlink('/tmp-file')).toBe(0);
+    expect(s.sys_close(fd)).toBe(0);
+    expect(readLog(h, p).records.map((r) => r.rec.body.op)).toEqual(['CREATE', 'UNLINK']);
+    expect(readLog(h, p, 'lml').records).toEqual([]);
+  });
 });
