@@ -13,7 +13,7 @@
  *   (`node:fs`, `node:net`, `node:child_process`, `node:perf_hooks`, `node:timers`, ...).
  *   Allowed: the command line and tools (src/cli/**, src/main.ts, src/image.ts), which read and
  *   write real image files and may measure real time; they never run inside a simulated world;
- *   and the crash harness's worker pool (src/crash/pool.ts: worker_threads, nothing else real).
+ *   and the crash harness's worker pool (src/crash/pool.ts, worker.ts: worker_threads only).
  * - Layers: dependencies point down only, src -> fs -> kernel; sim/ wires hosts together and may
  *   import every layer. kernel/ imports nothing from fs/, src/ or sim/; fs/ nothing from src/ or
  *   sim/; src/ nothing from sim/ except the entry points that build a world (src/main.ts,
@@ -74,7 +74,7 @@ const REAL_MODULES: ReadonlySet<string> = new Set([
   'worker_threads', 'os', 'readline', 'perf_hooks', 'timers', 'timers/promises', 'inspector', 'process',
 ]);
 
-const ALLOWED_REAL = [/^src\/cli\//, /^src\/main\.ts$/, /^src\/image\.ts$/, /^src\/crash\/pool\.ts$/];
+const ALLOWED_REAL = [/^src\/cli\//, /^src\/main\.ts$/, /^src\/image\.ts$/, /^src\/crash\/(pool|worker)\.ts$/];
 /** Entry points and the crash harness (src/crash/), which runs workloads in worlds of its own. */
 const WORLD_BUILDERS = [/^src\/cli\//, /^src\/main\.ts$/, /^src\/crash\//];
 
