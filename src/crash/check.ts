@@ -7,6 +7,7 @@
  * checks, per state, the properties of ../shared/reference/ext3-jbd.md:
  * - 'mount': recovery and mount succeed;
  * - 'fsck': the unmounted image is clean;
+ * - 'usable': the recovered file system can allocate, fill and free (PROBE), fsck clean after;
  * - 'prefix': the tree equals the tree some transaction T commits, last persisted <= T <= last
  *   issued (file contents compared in data=journal only: ordered data is written before its
  *   commit and in-place overwrites at any time, as in Linux; writeback promises no data order);
@@ -14,8 +15,10 @@
  *   bytes, links and mode at its name;
  * - 'ordered-data': (ordered, journal) every 512-byte chunk of every file is bytes some model state
  *   had at that path and offset, some possibly zero: never another file's or freed data;
- * - 'recovery-crash': a crash at any write of the recovery itself, recovered again, gives the same
- *   tree, clean (sampled: RECOVERY_CRASH_IMAGES images per workload; includes replaying twice);
+ * - 'recovery-crash': a crash at a write of the recovery itself, recovered again, gives the same
+ *   tree, clean (RECOVERY_CRASH_IMAGES images per workload, RECOVERY_CRASH_POINTS writes each, and
+ *   always the point after the replay, before the journal is reset: recovery run twice);
+ * - 'monitor-recovery': recovery writes home only unrevoked blocks of committed transactions;
  * - the trace monitors (monitors.ts), and 'model' when the model disagreed with the system.
  * Returns counts and, per violation, the state that shows it, so it can be replayed alone.
  * Invariant: the result depends only on (cfg, index), never on which worker ran it.
@@ -24,20 +27,21 @@ import { BlockDevice } from '../../kernel/blkdev.ts';
 import { fsck } from '../../fs/ext3/fsck.ts';
 import { journalIo } from '../../fs/jbd/journal.ts';
 import { tidGeq } from '../../fs/jbd/jbd.ts';
-import { journal_scan, recoveryTestFault } from '../../fs/jbd/recovery.ts';
+import { journal_scan, recoveryTestFault, type JournalScan } from '../../fs/jbd/recovery.ts';
+import { JFS_FLAG_ESCAPE, JFS_MAGIC_NUMBER } from '../../fs/jbd/jbd.ts';
 import { Prng } from '../../sim/prng.ts';
 import type { TreeNode } from '../tree.ts';
 import { monitorLog } from './monitors.ts';
 import { addChunks, foreignChunks, treeDiff } from './oracle.ts';
 import {
-  host, mountData, nodeAt, record, snapshot, type BrokenRecovery, type CrashConfig, type Recording,
+  host, mountData, nodeAt, record, runLine, snapshot, type BrokenRecovery, type CrashConfig, type Recording,
 } from './record.ts';
 import { blockIds, crashStates, formatState, imageOf, versionIds, type CrashState } from './states.ts';
 import { workloadLines, type Step } from './workload.ts';
 
 export const PROPERTIES = [
-  'mount', 'fsck', 'prefix', 'fsync', 'ordered-data', 'recovery-crash',
-  'monitor-inplace', 'monitor-commit', 'monitor-ordered', 'monitor-tail', 'model',
+  'mount', 'fsck', 'usable', 'prefix', 'fsync', 'ordered-data', 'recovery-crash',
+  'monitor-inplace', 'monitor-commit', 'monitor-ordered', 'monitor-tail', 'monitor-recovery', 'model',
 ] as const;
 export type Property = (typeof PROPERTIES)[number];
 
@@ -68,23 +72,34 @@ export interface WorkloadResult {
 export interface Recovered {
   readonly tree: TreeNode | null;
   readonly problems: readonly string[];
+  /** Commands of the usability probe that failed after recovery. */
+  readonly unusable: readonly string[];
   readonly error: string | null;
   /** I/O entries the mount (recovery included) wrote, when the image logged them. */
   readonly mountIos: number;
   readonly replayed: boolean;
 }
 
-/** Mount (recovering), snapshot, unmount cleanly, fsck. Never throws: failures are values. */
+/** What a recovered file system must still do: allocate, fill, free. */
+const PROBE = ['mkdir /probe', 'writeb /probe/f 20000 5', 'ln /probe/f /probe/g', 'rm /probe/f', 'rm /probe/g',
+  'rmdir /probe'];
+
+/** Mount (recovering), snapshot, probe, unmount cleanly, fsck. Never throws: failures are values. */
 export function recover(img: BlockDevice, cfg: CrashConfig, needed = true): Recovered {
   recoveryTestFault.mode = cfg.brokenRecovery;
   try {
     const h = host(img, mountData(cfg), 2);
     const mountIos = img.log().length;
-    const tree = snapshot(h, h.process('check'));
+    const p = h.process('check');
+    const tree = snapshot(h, p);
+    // Usable after recovery: allocate, fill and free (then the fsck below judges the result too).
+    const failed = PROBE.map((line) => [line, runLine(h, p, line)]).filter(([, st]) => st !== 'ok');
     h.shutdown();
-    return { tree, problems: fsck(img).map((p) => `${p.code}: ${p.message}`), error: null, mountIos, replayed: needed };
+    const problems = fsck(img).map((x) => `${x.code}: ${x.message}`);
+    const unusable = failed.map(([line, st]) => `after recovery '${line}' failed: ${st}`);
+    return { tree, problems, unusable, error: null, mountIos, replayed: needed };
   } catch (e) {
-    return { tree: null, problems: [], error: (e as Error).message, mountIos: 0, replayed: needed };
+    return { tree: null, problems: [], unusable: [], error: (e as Error).message, mountIos: 0, replayed: needed };
   } finally {
     recoveryTestFault.mode = 'none';
   }
@@ -100,7 +115,7 @@ export function recover(img: BlockDevice, cfg: CrashConfig, needed = true): Reco
  */
 export function recoveryKey(
   img: BlockDevice, ids: ReadonlyMap<number, string>, journalBlocks: readonly number[], fault: BrokenRecovery,
-): { key: string; replays: boolean } {
+): { key: string; replays: boolean; scan: JournalScan | null } {
   const inJournal = new Set(journalBlocks);
   const id = (n: number): string => ids.get(journalBlocks[n] as number) ?? 'b';
   const scan = journal_scan(journalIo({ dev: img, map: journalBlocks }, img.blockSize));
@@ -108,7 +123,7 @@ export function recoveryKey(
   for (const [blk, v] of ids) if (!inJournal.has(blk)) home.set(blk, v);
   if (typeof scan === 'string' || typeof scan === 'number') {
     // Unreadable: key on every block, so nothing is shared.
-    return { key: [...ids].sort((a, b) => a[0] - b[0]).join(','), replays: true };
+    return { key: [...ids].sort((a, b) => a[0] - b[0]).join(','), replays: true, scan: null };
   }
   const revoked = new Map<number, number>();
   for (const t of fault === 'skip-revoke' ? [] : scan.transactions) {
@@ -125,7 +140,53 @@ export function recoveryKey(
   }
   const parts = [...home].sort((a, b) => a[0] - b[0]).map(([b, v]) => `${b}:${v}`);
   parts.push(`jsb:${id(0)}:${scan.clean ? 'clean' : scan.endTid}`);
-  return { key: parts.join(','), replays: !scan.clean };
+  return { key: parts.join(','), replays: !scan.clean, scan };
+}
+
+/**
+ * What a correct recovery may write home: per block, the logged copies (escapes restored) of the
+ * committed transactions that no revoke at or after them forbids. Read before recovery runs.
+ */
+function legalReplays(
+  img: BlockDevice, scan: JournalScan, journalBlocks: readonly number[],
+): Map<number, Uint8Array[]> {
+  const revoked = new Map<number, number>();
+  for (const t of scan.transactions) {
+    for (const blk of t.revokes) {
+      const prev = revoked.get(blk);
+      if (prev === undefined || tidGeq(t.tid, prev)) revoked.set(blk, t.tid);
+    }
+  }
+  const out = new Map<number, Uint8Array[]>();
+  for (const t of scan.transactions) {
+    for (const lb of t.blocks) {
+      const r = revoked.get(lb.fsBlock);
+      if (r !== undefined && tidGeq(r, t.tid)) continue;
+      const b = new Uint8Array(img.blockSize);
+      img.read(journalBlocks[lb.logBlock] as number, b);
+      if ((lb.flags & JFS_FLAG_ESCAPE) !== 0) new DataView(b.buffer).setUint32(0, JFS_MAGIC_NUMBER);
+      out.set(lb.fsBlock, [...(out.get(lb.fsBlock) ?? []), b]);
+    }
+  }
+  return out;
+}
+
+/**
+ * The recovery monitor: every home write before recovery resets the journal superblock is a
+ * legal replay (never a revoked block, never a block of an uncommitted transaction).
+ */
+function checkReplays(
+  img: BlockDevice, legal: ReadonlyMap<number, Uint8Array[]>, journalBlocks: readonly number[],
+): string[] {
+  const inJournal = new Set(journalBlocks);
+  for (const e of img.log()) {
+    if (e.op !== 'write') continue;
+    if (e.blk === journalBlocks[0]) break;
+    if (inJournal.has(e.blk)) continue;
+    const ok = legal.get(e.blk)?.some((b) => b.every((x, i) => x === e.data[i])) === true;
+    if (!ok) return [`recovery wrote block ${e.blk}, which is no unrevoked block of a committed transaction`];
+  }
+  return [];
 }
 
 interface Judge {
@@ -139,6 +200,7 @@ export function judge(j: Judge, s: CrashState, r: Recovered): Array<[Property, s
   const out: Array<[Property, string]> = [];
   if (r.error !== null || r.tree === null) return [['mount', `recovery or mount failed: ${r.error ?? '?'}`]];
   for (const p of r.problems.slice(0, 3)) out.push(['fsck', p]);
+  for (const u of r.unusable.slice(0, 1)) out.push(['usable', u]);
   const { rec, cfg } = j;
   const n = s.torn === null ? s.n : s.n - 1;
   const lo = Math.max(rec.commits[0]?.tid ?? -1, ...rec.persisted.filter((p) => p.io <= n).map((p) => p.tid));
@@ -153,9 +215,8 @@ export function judge(j: Judge, s: CrashState, r: Recovered): Array<[Property, s
   }
   for (const p of rec.persisted) {
     if (p.file === null || p.io > n) continue;
-    const { path, node, at } = p.file;
-    const later = rec.modelStates.slice(at);
-    if (!later.every((t) => sameNode(nodeAt(t, path), node))) continue;
+    const { path, node, changedLater } = p.file;
+    if (changedLater) continue;
     if (!sameNode(nodeAt(r.tree, path), node)) {
       out.push(['fsync', `${path} was fsynced (${p.command}) but differs or is gone`]);
     }
@@ -170,7 +231,9 @@ function sameNode(a: TreeNode | null, b: TreeNode): boolean {
 }
 
 /** Crash the recovery of `img` at each of its writes; each must recover to `want`, clean. */
-function crashRecovery(img: BlockDevice, cfg: CrashConfig, want: TreeNode): { runs: number; bad: string[] } {
+function crashRecovery(
+  img: BlockDevice, cfg: CrashConfig, want: TreeNode, jsb: number,
+): { runs: number; bad: string[] } {
   img.startLog();
   const first = recover(img, cfg);
   const bad: string[] = [];
@@ -181,6 +244,9 @@ function crashRecovery(img: BlockDevice, cfg: CrashConfig, want: TreeNode): { ru
   // Every write of a short recovery; of a long one, evenly spread points and the last.
   const step = Math.max(1, Math.ceil(writes.length / RECOVERY_CRASH_POINTS));
   const points = writes.filter((_, i) => i % step === 0 || i === writes.length - 1);
+  // Recovery done and flushed, the journal not yet reset: the next mount replays it all again.
+  const reset = log.findIndex((e, i) => i < first.mountIos && e.op === 'write' && e.blk === jsb);
+  if (reset > 0) points.push(reset);
   for (const m of points) {
     runs++;
     const again = recover(img.crashAfterIos(m), cfg);
@@ -211,13 +277,17 @@ export function checkWorkload(cfg: CrashConfig, index: number, steps: readonly S
   const cache = new Map<string, Recovered>();
   const crashCandidates: Array<[CrashState, TreeNode]> = [];
   for (const s of states) {
-    const img = imageOf(rec.dev, s);
-    const { key, replays } = recoveryKey(img, blockIds(rec.dev, s, seqOf), rec.journalBlocks, cfg.brokenRecovery);
+    const img = imageOf(rec.dev, s, true);
+    const { key, replays, scan } = recoveryKey(img, blockIds(rec.dev, s, seqOf), rec.journalBlocks, cfg.brokenRecovery);
     let r = cache.get(key);
     if (r === undefined) {
+      const legal = scan === null ? null : legalReplays(img, scan, rec.journalBlocks);
       r = recover(img, cfg, replays);
       cache.set(key, r);
       if (r.replayed && r.tree !== null && r.error === null) crashCandidates.push([s, r.tree]);
+      for (const m of legal === null ? [] : checkReplays(img, legal, rec.journalBlocks)) {
+        report('monitor-recovery', formatState(s), m);
+      }
     }
     for (const [property, message] of judge(j, s, r)) report(property, formatState(s), message);
   }
@@ -225,7 +295,7 @@ export function checkWorkload(cfg: CrashConfig, index: number, steps: readonly S
   const pick = Prng.fromSeed(cfg.seed).stream(`crash/${index}/recovery`);
   for (let k = 0; k < RECOVERY_CRASH_IMAGES && crashCandidates.length > 0; k++) {
     const [s, want] = crashCandidates.splice(pick.below(crashCandidates.length), 1)[0] as [CrashState, TreeNode];
-    const { runs, bad } = crashRecovery(imageOf(rec.dev, s), cfg, want);
+    const { runs, bad } = crashRecovery(imageOf(rec.dev, s), cfg, want, rec.journalBlocks[0] as number);
     recoveryCrashes += runs;
     for (const b of bad) report('recovery-crash', formatState(s), b);
   }

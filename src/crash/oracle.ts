@@ -17,7 +17,7 @@ import { writebBytes } from '../sh.ts';
 import { diffTrees, type TreeNode } from '../tree.ts';
 
 type Node =
-  | { kind: 'file'; mode: number; data: Uint8Array }
+  | { kind: 'file'; mode: number; data: Uint8Array; gen: number }
   | { kind: 'symlink'; target: string }
   | { kind: 'dir'; mode: number; entries: Map<string, Node> };
 
@@ -47,7 +47,7 @@ export class Model {
         return { kind: 'dir', mode: t.mode, entries };
       }
       if (t.type === 'symlink') return { kind: 'symlink', target: t.target ?? '' };
-      return { kind: 'file', mode: t.mode, data: new Uint8Array(Buffer.from(t.content ?? '', 'latin1')) };
+      return { kind: 'file', mode: t.mode, data: new Uint8Array(Buffer.from(t.content ?? '', 'latin1')), gen: 0 };
     };
     const root = build(tree);
     if (root.kind !== 'dir') throw new Error('model root must be a directory');
@@ -74,12 +74,27 @@ export class Model {
         const n = this.lookup(a(0));
         if (n?.kind !== 'file') return `truncate: no file ${a(0)}`;
         n.data = resize(n.data, Number(a(1)));
+        n.gen++;
         return null;
       }
       case 'fsync': case 'sync': case 'cat': case 'ls': case 'stat': return null;
       default: return `the model does not know '${name}'`;
     }
   }
+
+  /**
+   * Which file is at `path` and how often its bytes were changed: equal stamps mean no command
+   * touched it in between (even one that left the same bytes, like a truncating rewrite).
+   */
+  stamp(path: string): string | null {
+    const n = this.lookup(path);
+    if (n === null) return null;
+    let id = this.ids.get(n);
+    if (id === undefined) this.ids.set(n, (id = this.ids.size + 1));
+    return `${id}:${n.kind === 'file' ? n.gen : 0}`;
+  }
+
+  private readonly ids = new Map<Node, number>();
 
   tree(): TreeNode {
     const links = new Map<Node, number>();
@@ -150,7 +165,7 @@ export class Model {
   private writeAt(path: string, data: Uint8Array, at: number | 'trunc' | 'append'): string | null {
     let n = this.lookup(path);
     if (n === null) {
-      const e = this.add(path, { kind: 'file', mode: FILE_MODE, data: new Uint8Array(0) });
+      const e = this.add(path, { kind: 'file', mode: FILE_MODE, data: new Uint8Array(0), gen: 0 });
       if (e !== null) return e;
       n = this.lookup(path);
     }
@@ -160,6 +175,7 @@ export class Model {
     const out = resize(base, Math.max(base.length, off + data.length));
     out.set(data, off);
     n.data = out;
+    n.gen++;
     return null;
   }
 }

@@ -59,8 +59,11 @@ export interface Persisted {
   readonly io: number;
   readonly tid: number;
   readonly command: string;
-  /** For an fsync of a regular file: its path and the model's node then, and the command index. */
-  readonly file: { readonly path: string; readonly node: TreeNode; readonly at: number } | null;
+  /**
+   * For an fsync of a regular file: its path and the model's node then, and whether a later
+   * command touched the file at that path (then the durability promise is about a past state).
+   */
+  readonly file: { readonly path: string; readonly node: TreeNode; changedLater: boolean } | null;
 }
 
 export interface Recording {
@@ -119,7 +122,7 @@ function parseOne(line: string): Command {
   return c;
 }
 
-function runLine(h: Host, p: ReturnType<Host['process']>, line: string): string {
+export function runLine(h: Host, p: ReturnType<Host['process']>, line: string): string {
   const c = parseOne(line);
   const [r] = h.run(p, runScript(p, [c]));
   return r?.status ?? 'none';
@@ -186,6 +189,7 @@ export function record(cfg: CrashConfig, lines: readonly string[]): Recording {
   recording = true;
   const persisted: Persisted[] = [];
   const statuses: string[] = [];
+  const stamps = new Map<{ path: string; changedLater: boolean }, string | null>();
   lines.forEach((line, i) => {
     const c = parseOne(line);
     state.inCommand = i;
@@ -204,9 +208,11 @@ export function record(cfg: CrashConfig, lines: readonly string[]): Recording {
     if (diff.length > 0) {
       problems.push(`after '${line}' the model and the system differ: ${diff.slice(0, 3).join('; ')}`);
     }
+    for (const [f, stamp] of stamps) if (model?.stamp(f.path) !== stamp) f.changedLater = true;
     if ((c.name === 'fsync' || c.name === 'sync') && status === 'ok') {
       const node = c.name === 'fsync' ? nodeAt(mt, c.args[0] as string) : null;
-      const file = node?.type === 'file' ? { path: c.args[0] as string, node, at: i + 1 } : null;
+      const file = node?.type === 'file' ? { path: c.args[0] as string, node, changedLater: false } : null;
+      if (file !== null) stamps.set(file, model?.stamp(file.path) ?? null);
       persisted.push({ io: dev.log().length, tid: state.lastCommitted, command: line, file });
     }
     world.sched.runFor(GAP_US);
