@@ -32,7 +32,7 @@ import { JFS_FLAG_ESCAPE, JFS_MAGIC_NUMBER } from '../../fs/jbd/jbd.ts';
 import { Prng } from '../../sim/prng.ts';
 import type { TreeNode } from '../tree.ts';
 import { monitorLog } from './monitors.ts';
-import { addChunks, foreignChunks, treeDiff } from './oracle.ts';
+import { addChunks, foreignChunks, sameNode, treeDiff } from './oracle.ts';
 import {
   host, mountData, nodeAt, record, runLine, snapshot, type BrokenRecovery, type CrashConfig, type Recording,
 } from './record.ts';
@@ -223,11 +223,6 @@ export function judge(j: Judge, s: CrashState, r: Recovered): Array<[Property, s
   }
   if (cfg.mode !== 'writeback') for (const m of foreignChunks(r.tree, j.allowed)) out.push(['ordered-data', m]);
   return out;
-}
-
-function sameNode(a: TreeNode | null, b: TreeNode): boolean {
-  return a !== null && a.type === b.type && a.mode === b.mode && a.nlink === b.nlink && a.size === b.size
-    && a.content === b.content;
 }
 
 /** Crash the recovery of `img` at each of its writes; each must recover to `want`, clean. */

@@ -199,6 +199,12 @@ function maskContent(t: TreeNode): TreeNode {
   return { ...t, children };
 }
 
+/** The same file as far as fsync promises: type, mode, link count, size and bytes. */
+export function sameNode(a: TreeNode | null, b: TreeNode): boolean {
+  return a !== null && a.type === b.type && a.mode === b.mode && a.nlink === b.nlink && a.size === b.size
+    && a.content === b.content;
+}
+
 /** Every regular file in a tree: path -> content. */
 export function filesOf(t: TreeNode, path = '', out = new Map<string, string>()): Map<string, string> {
   if (t.type === 'file') out.set(path === '' ? '/' : path, t.content ?? '');

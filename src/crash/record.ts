@@ -25,7 +25,7 @@ import { EXT3_SB, ext3_fs_type } from '../../fs/ext3/super.ts';
 import { World, type Host } from '../../sim/host.ts';
 import { parseScript, runScript, type Command } from '../sh.ts';
 import { snapshotTree, type TreeNode } from '../tree.ts';
-import { Model, treeDiff } from './oracle.ts';
+import { Model, sameNode, treeDiff } from './oracle.ts';
 import { agingRound, SETUP } from './workload.ts';
 
 export type DataMode = 'ordered' | 'journal' | 'writeback';
@@ -189,7 +189,7 @@ export function record(cfg: CrashConfig, lines: readonly string[]): Recording {
   recording = true;
   const persisted: Persisted[] = [];
   const statuses: string[] = [];
-  const stamps = new Map<{ path: string; changedLater: boolean }, string | null>();
+  const stamps = new Map<{ path: string; node: TreeNode; changedLater: boolean }, string | null>();
   lines.forEach((line, i) => {
     const c = parseOne(line);
     state.inCommand = i;
@@ -208,7 +208,9 @@ export function record(cfg: CrashConfig, lines: readonly string[]): Recording {
     if (diff.length > 0) {
       problems.push(`after '${line}' the model and the system differ: ${diff.slice(0, 3).join('; ')}`);
     }
-    for (const [f, stamp] of stamps) if (model?.stamp(f.path) !== stamp) f.changedLater = true;
+    for (const [f, stamp] of stamps) {
+      if (model?.stamp(f.path) !== stamp || !sameNode(nodeAt(mt, f.path), f.node)) f.changedLater = true;
+    }
     if ((c.name === 'fsync' || c.name === 'sync') && status === 'ok') {
       const node = c.name === 'fsync' ? nodeAt(mt, c.args[0] as string) : null;
       const file = node?.type === 'file' ? { path: c.args[0] as string, node, changedLater: false } : null;
