@@ -7,7 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { crossCheck } from '../../../src/cli/crashtest.ts';
-import type { WorkloadResult } from '../../../src/crash/check.ts';
+import { recover, recoveryKey, type WorkloadResult } from '../../../src/crash/check.ts';
+import { blockIds, crashStates, formatState, imageOf, versionIds } from '../../../src/crash/states.ts';
+import { Prng } from '../../../sim/prng.ts';
 import { monitorLog } from '../../../src/crash/monitors.ts';
 import { runPool } from '../../../src/crash/pool.ts';
 import { record, type CrashConfig } from '../../../src/crash/record.ts';
@@ -126,5 +128,28 @@ describe('crash harness: Linux agrees', () => {
     const x = crossCheck(p, planWorkloads(p), 6);
     expect(x.checked).toBe(6);
     expect(x.disagreements).toEqual([]);
+  });
+});
+
+describe('crash harness: recovering each distinct post-replay image once is sound', () => {
+  it('every state recovered on its own gives what its shared image gave', () => {
+    for (const [cfg, i] of [[GOOD, 60], [{ ...GOOD, mode: 'journal' as const }, 1203], [{ ...GOOD, barrier: false }, 9]] as const) {
+      const rec = record(cfg, workloadLines(workloadAt(i, 2)));
+      const seqOf = versionIds(rec.dev);
+      const shared = new Map<string, ReturnType<typeof recover>>();
+      const states = crashStates(rec.dev, rec.journalMap, Prng.fromSeed(1).stream('t'), 100_000);
+      for (const s of states.filter((_, k) => k % 3 === 0)) {
+        const img = imageOf(rec.dev, s);
+        const { key } = recoveryKey(img, blockIds(rec.dev, s, seqOf), rec.journalBlocks, 'none');
+        const alone = recover(imageOf(rec.dev, s), cfg);
+        const first = shared.get(key);
+        if (first === undefined) shared.set(key, alone);
+        else {
+          expect({ tree: alone.tree, problems: alone.problems, error: alone.error }, `${i} ${formatState(s)}`)
+            .toEqual({ tree: first.tree, problems: first.problems, error: first.error });
+        }
+      }
+      expect(shared.size).toBeLessThan(states.length / 3);
+    }
   });
 });
