@@ -133,7 +133,8 @@ describe('crash harness: Linux agrees', () => {
 
 describe('crash harness: recovering each distinct post-replay image once is sound', () => {
   it('every state recovered on its own gives what its shared image gave', () => {
-    for (const [cfg, i] of [[GOOD, 60], [{ ...GOOD, mode: 'journal' as const }, 1203], [{ ...GOOD, barrier: false }, 9]] as const) {
+    const cases = [[GOOD, 60], [{ ...GOOD, mode: 'journal' as const }, 1203], [{ ...GOOD, barrier: false }, 9]] as const;
+    for (const [cfg, i] of cases) {
       const rec = record(cfg, workloadLines(workloadAt(i, 2)));
       const seqOf = versionIds(rec.dev);
       const shared = new Map<string, ReturnType<typeof recover>>();

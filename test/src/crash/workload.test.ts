@@ -50,7 +50,8 @@ describe('the model', () => {
   const empty: TreeNode = { type: 'dir', mode: 0o755, uid: 0, gid: 0, nlink: 0, size: 0, children: {} };
   it('tracks hard links, renames onto targets, holes and truncation', () => {
     const m = Model.fromTree(empty);
-    for (const [c, ...a] of [['write', '/a', 'hello'], ['mkdir', '/d'], ['ln', '/a', '/d/l'], ['pwrite', '/a', '8', 'x'],
+    for (const [c, ...a] of [['write', '/a', 'hello'], ['mkdir', '/d'], ['ln', '/a', '/d/l'],
+      ['pwrite', '/a', '8', 'x'],
       ['write', '/b', 'bee'], ['mv', '/b', '/d/l'], ['truncate', '/a', '2'], ['symlink', '/a', '/s']] as string[][]) {
       expect(m.apply(c as string, a), `${c} ${a.join(' ')}`).toBeNull();
     }
