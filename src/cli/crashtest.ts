@@ -3,8 +3,8 @@
  *
  * Layer: user-space tool (builds worlds, starts worker threads, measures real time, runs e2fsck).
  * Interface: options choose the workloads (`--ops N` or `--ops A..B`, `--sample N`), the file
- * system (`--mode`, `--no-barrier`, `--aged`), the negative controls (`--lying-flush`,
- * `--broken-recovery MODE`), the sampling seed and caps (`--seed`, `--max-states`), the threads
+ * system (`--mode`, or `--mode all` for the three in turn; `--no-barrier`, `--aged`), the
+ * negative controls (`--lying-flush`, `--broken-recovery MODE`), the sampling seed and caps (`--seed`, `--max-states`), the threads
  * (`--jobs`), and a cross-check of N crash states with Linux's `e2fsck -fy` (`--e2fsck N`).
  * stdout gets the configuration, the figures, the violations by property and, per listed
  * violation, a reproducer; `--replay TOKEN` runs one again. It is the same for any `--jobs`.
@@ -34,7 +34,7 @@ const BROKEN: readonly BrokenRecovery[] = ['skip-revoke', 'first-transaction-onl
 
 export const CRASHTEST: Subcommand = {
   name: 'crashtest',
-  usage: 'izo crashtest [--ops 1..3] [--mode ordered|journal|writeback] [--no-barrier] [--aged] [--seed S] '
+  usage: 'izo crashtest [--ops 1..3] [--mode ordered|journal|writeback|all] [--no-barrier] [--aged] [--seed S] '
     + '[--max-states N] [--jobs N] [--sample N] [--lying-flush] [--broken-recovery skip-revoke|first-transaction-only] '
     + '[--e2fsck N] [--replay TOKEN]',
   summary: 'crash ext3 after every write of every small workload; recover; check the journal\'s promises '
@@ -55,7 +55,7 @@ function parseOps(s: string): [number, number] {
 function planOf(values: Record<string, string | boolean | undefined>): RunPlan {
   const mode = (values.mode ?? 'ordered') as DataMode;
   if (!MODES.includes(mode)) {
-    throw new UsageError(`--mode must be ordered, journal or writeback, got '${String(mode)}'`);
+    throw new UsageError(`--mode must be ordered, journal, writeback or all, got '${String(mode)}'`);
   }
   const broken = (values['broken-recovery'] ?? 'none') as BrokenRecovery;
   if (broken !== 'none' && !BROKEN.includes(broken)) {
@@ -95,16 +95,24 @@ async function crashtest(args: string[]): Promise<number> {
     process.stdout.write(report);
     return violations === 0 ? 0 : 1;
   }
-  const plan = planOf(values);
+  // --mode all: the three modes one after the other, each with its own figures.
+  const modes = values.mode === 'all' ? MODES : [values.mode];
+  const plans = modes.map((mode) => planOf({ ...values, mode }));
   const jobs = values.jobs === undefined ? availableParallelism() : parseNatural('--jobs', values.jobs);
   if (jobs < 1) throw new UsageError('--jobs must be at least 1');
   const e2 = values.e2fsck === undefined ? 0 : parseNatural('--e2fsck', values.e2fsck);
+  let status = 0;
+  for (const plan of plans) status = Math.max(status, await runPlan(plan, jobs, e2, values.quiet === true));
+  return status;
+}
+
+async function runPlan(plan: RunPlan, jobs: number, e2: number, quiet: boolean): Promise<number> {
   const indexes = planWorkloads(plan);
   const ops = plan.minOps === plan.maxOps ? `${plan.minOps}` : `${plan.minOps}..${plan.maxOps}`;
   process.stdout.write(`izo crashtest: ${describeConfig(plan.cfg)}, operations ${ops}, `
     + `${indexes.length} workloads${plan.sample === null ? '' : ' (seeded sample)'}\n`);
   const started = process.hrtime.bigint();
-  const bar = progressBar(values.quiet === true);
+  const bar = progressBar(quiet);
   const results = await runPool(plan, indexes, jobs, bar);
   process.stderr.write(bar.end());
   const summary = summarize(results);
