@@ -5,7 +5,8 @@
  * Interface: options choose the workloads (`--ops N` or `--ops A..B`, `--sample N`), the file
  * system (`--mode`, or `--mode all` for the three in turn; `--no-barrier`, `--aged`), the
  * negative controls (`--lying-flush`, `--broken-recovery MODE`), the sampling seed and caps
- * (`--seed`, `--max-states`), the threads (`--jobs`), and a cross-check of N crash states with Linux's `e2fsck -fy` (`--e2fsck N`).
+ * (`--seed`, `--max-states`), the threads (`--jobs`), and a cross-check of N crash states with
+ * Linux's `e2fsck -fy` (`--e2fsck N`).
  * stdout gets the configuration, the figures, the violations by property and, per listed
  * violation, a reproducer; `--replay TOKEN` runs one again. It is the same for any `--jobs`.
  * stderr gets the progress bar and the time taken. Exit status: 0 no violation, 1 violations,
