@@ -60,6 +60,20 @@ describe('crash harness: no violations with barriers on (bounded CI subset)', ()
   });
 });
 
+describe('crash harness: what it found', () => {
+  it('an empty transaction (a failed syscall, then fsync) no longer hides later commits from recovery', () => {
+    // Three operations: the rmdir fails (ENOTEMPTY), its empty transaction is committed by the
+    // fsync; JBD once gave it no commit block, leaving a gap in tids where recovery stopped, so
+    // the committed unlink (or symlink) that followed was lost.
+    const p = plan({}, [3, 3], null);
+    for (const i of [122166, 122185]) {
+      expect(workloadLines(workloadAt(i, 3, 3))).toContain('rmdir /e');
+      const r = runOne(p, i);
+      expect(r.violations, JSON.stringify(r.violations)).toEqual([]);
+    }
+  });
+});
+
 describe('crash harness: negative controls find violations', () => {
   it('barriers off: lost commits and the trace monitors fire', () => {
     const p = plan({ barrier: false }, [1, 1], 6);
