@@ -20,15 +20,16 @@
  *   always the point after the replay, before the journal is reset: recovery run twice);
  * - 'monitor-recovery': recovery writes home only unrevoked blocks of committed transactions;
  * - the trace monitors (monitors.ts), and 'model' when the model disagreed with the system.
+ * Many states leave images recovery turns into the same thing; each distinct result (recoveryKey)
+ * is recovered once, and every state is judged against its own window of legal transactions.
  * Returns counts and, per violation, the state that shows it, so it can be replayed alone.
  * Invariant: the result depends only on (cfg, index), never on which worker ran it.
  */
 import { BlockDevice } from '../../kernel/blkdev.ts';
 import { fsck } from '../../fs/ext3/fsck.ts';
 import { journalIo } from '../../fs/jbd/journal.ts';
-import { tidGeq } from '../../fs/jbd/jbd.ts';
+import { JFS_FLAG_ESCAPE, JFS_MAGIC_NUMBER, tidGeq } from '../../fs/jbd/jbd.ts';
 import { journal_scan, recoveryTestFault, type JournalScan } from '../../fs/jbd/recovery.ts';
-import { JFS_FLAG_ESCAPE, JFS_MAGIC_NUMBER } from '../../fs/jbd/jbd.ts';
 import { Prng } from '../../sim/prng.ts';
 import type { TreeNode } from '../tree.ts';
 import { monitorLog } from './monitors.ts';
@@ -45,9 +46,9 @@ export const PROPERTIES = [
 ] as const;
 export type Property = (typeof PROPERTIES)[number];
 
-/** Images per workload whose recovery is itself crashed at every write. */
+/** Images per workload (of those that need replay) whose recovery is itself crashed. */
 export const RECOVERY_CRASH_IMAGES = 2;
-/** Crash points per crashed recovery (all of them when it writes no more). */
+/** Crash points per crashed recovery (every write when it writes no more, evenly spread beyond). */
 export const RECOVERY_CRASH_POINTS = 12;
 /** Violations kept per workload (all are counted). */
 const KEEP_PER_WORKLOAD = 3;
