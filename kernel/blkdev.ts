@@ -32,6 +32,8 @@ export interface WriteLogEntry {
   readonly epoch: number;
   readonly blk: number;
   readonly fua: boolean;
+  /** A lying device acknowledged FUA without honouring it: the write stayed pending. */
+  readonly lied?: true;
   /** The version written (shared, never mutated). */
   readonly data: Uint8Array;
 }
@@ -39,6 +41,8 @@ export interface FlushLogEntry {
   readonly op: 'flush';
   readonly seq: number;
   readonly epoch: number;
+  /** A lying device acknowledged this flush without doing it (`lyingFlush`): nothing became durable. */
+  readonly lied?: true;
 }
 export type IoLogEntry = WriteLogEntry | FlushLogEntry;
 
@@ -97,6 +101,11 @@ export interface BlockDeviceOptions {
   readonly tracer?: Tracer;
   /** Record every write and flush (with data) from the start. */
   readonly log?: boolean;
+  /**
+   * A broken device for negative controls: flushes and FUA are acknowledged but not done, so
+   * everything stays pending until a crash decides. The log marks each lie (`lied`).
+   */
+  readonly lyingFlush?: boolean;
 }
 
 interface Snapshot {
@@ -124,6 +133,7 @@ export class BlockDevice {
   private powerCutAt: number | null = null;
   private readonly random: Random | undefined;
   private readonly tracer: Tracer;
+  readonly lyingFlush: boolean;
 
   constructor(o: BlockDeviceOptions) {
     assert(isBlockSize(o.blockSize), () => `block size must be 1024, 2048 or 4096, got ${o.blockSize}`);
@@ -133,6 +143,7 @@ export class BlockDevice {
     this.blocks = o.blocks;
     this.random = o.random;
     this.tracer = o.tracer ?? nullTracer;
+    this.lyingFlush = o.lyingFlush === true;
     if (o.log === true) this.startLog();
   }
 
@@ -174,8 +185,9 @@ export class BlockDevice {
     const seq = this.seq++;
     this.stats.writes++;
     this.stats.bytesWritten += this.blockSize;
-    this.ioLog?.push({ op: 'write', seq, epoch: this.epoch, blk, fua, data });
-    if (fua) {
+    const lied = fua && this.lyingFlush;
+    this.ioLog?.push({ op: 'write', seq, epoch: this.epoch, blk, fua, data, ...(lied ? { lied: true as const } : {}) });
+    if (fua && !lied) {
       this.stats.fuaWrites++;
       // A FUA write is durable by itself; older pending versions of this block are superseded on
       // media, so a crash can no longer bring them back.
@@ -205,6 +217,12 @@ export class BlockDevice {
     }
     const seq = this.seq++;
     this.stats.flushes++;
+    if (this.lyingFlush) {
+      // Acknowledged, not done: the negative control for harnesses that trust flushes.
+      this.ioLog?.push({ op: 'flush', seq, epoch: this.epoch, lied: true });
+      this.tracer.emit('blkdev.flush', { dev: this.name, seq, epoch: this.epoch });
+      return 0;
+    }
     this.ioLog?.push({ op: 'flush', seq, epoch: this.epoch });
     for (const [blk, versions] of this.pending) {
       const last = versions[versions.length - 1];
@@ -270,10 +288,11 @@ export class BlockDevice {
     const pending = clonePending(base.pending);
     for (let i = 0; i < ios; i++) {
       const e = log[i] as IoLogEntry;
+      if (e.lied === true && e.op === 'flush') continue;
       if (e.op === 'flush') {
         for (const [blk, v] of pending) durable.set(blk, v[v.length - 1] as Uint8Array);
         pending.clear();
-      } else if (e.fua) {
+      } else if (e.fua && e.lied !== true) {
         pending.delete(e.blk);
         durable.set(e.blk, e.data);
       } else {
@@ -283,6 +302,12 @@ export class BlockDevice {
       }
     }
     return { durable, pending };
+  }
+
+  /** Pending blocks after the first `ios` log entries and how many versions each has, in block order. */
+  pendingAfter(ios: number): Array<[blk: number, versions: number]> {
+    const { pending } = this.stateAfterIos(ios);
+    return [...pending].map(([blk, v]): [number, number] => [blk, v.length]).sort((a, b) => a[0] - b[0]);
   }
 
   /** The newest content of every written block, in block order (for export and comparison). */
@@ -344,7 +369,10 @@ export class BlockDevice {
       this.tracer.emit('blkdev.crash_block', { dev: this.name, ...o });
     }
     this.tracer.emit('blkdev.crash', { dev: this.name, pending: blocks.length, torn });
-    return BlockDevice.fromBlocks({ name: this.name, blockSize: this.blockSize, blocks: this.blocks }, result);
+    // The versions are this device's own, never mutated once written: the new device may share them.
+    const dev = new BlockDevice({ name: this.name, blockSize: this.blockSize, blocks: this.blocks });
+    dev.durable = result;
+    return dev;
   }
 
   private chooseVersion(blk: number, count: number, plan: CrashPlan): number {

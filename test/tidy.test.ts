@@ -74,6 +74,10 @@ describe('tidy', () => {
     expect(checkSource('src/image.ts', "import { World } from '../sim/host.ts';").map((x) => x.rule)).toEqual([
       'layer: src/ may not import sim/ (../sim/host.ts)',
     ]);
+    // The crash harness builds worlds; only its worker pool may use real threads.
+    expect(checkSource('src/crash/check.ts', "import { World } from '../../sim/host.ts';")).toEqual([]);
+    expect(checkSource('src/crash/check.ts', "import { readFileSync } from 'node:fs';")).toHaveLength(1);
+    expect(checkSource('src/crash/pool.ts', "import { Worker } from 'node:worker_threads';")).toEqual([]);
     expect(checkSource('src/x.ts', "import { readFileSync } from 'fs';").map((x) => x.rule)).toEqual([
       'real I/O: not in simulated code (fs)',
     ]);

@@ -18,6 +18,15 @@ import {
   JFS_FLAG_ESCAPE, JFS_KNOWN_INCOMPAT, JFS_MAGIC_NUMBER, JFS_REVOKE_BLOCK, readHeader, tidGeq, type JournalSuperblock,
 } from './jbd.ts';
 
+/**
+ * TEST ONLY: a deliberately broken recovery, so that a crash harness can prove it notices one
+ * (negative control). 'skip-revoke' ignores revoke records (stale metadata replayed over reused
+ * blocks); 'first-transaction-only' replays only the oldest committed transaction. Never set
+ * outside a harness's negative-control run; the harness sets it around its recoveries and puts
+ * it back to 'none'.
+ */
+export const recoveryTestFault: { mode: 'none' | 'skip-revoke' | 'first-transaction-only' } = { mode: 'none' };
+
 export interface JournalIo {
   readonly blocksize: number;
   /** Read log block `n` (journal-relative; 0 is the journal superblock). */
@@ -148,7 +157,8 @@ export function journal_recover(io: JournalIo): RecoveryReport | string | Errno 
   if (scan.clean) return { scan, replayed: 0, revokedSkips: 0, newSequence: scan.jsb.sequence };
   // REVOKE pass: per block, the newest committed transaction that revoked it.
   const revoked = new Map<number, number>();
-  for (const t of scan.transactions) {
+  const fault = recoveryTestFault.mode;
+  for (const t of fault === 'skip-revoke' ? [] : scan.transactions) {
     for (const blk of t.revokes) {
       const prev = revoked.get(blk);
       if (prev === undefined || tidGeq(t.tid, prev)) revoked.set(blk, t.tid);
@@ -158,7 +168,7 @@ export function journal_recover(io: JournalIo): RecoveryReport | string | Errno 
   const b = new Uint8Array(io.blocksize);
   let replayed = 0;
   let revokedSkips = 0;
-  for (const t of scan.transactions) {
+  for (const t of fault === 'first-transaction-only' ? scan.transactions.slice(0, 1) : scan.transactions) {
     for (const lb of t.blocks) {
       const r = revoked.get(lb.fsBlock);
       if (r !== undefined && tidGeq(r, t.tid)) {

@@ -15,6 +15,7 @@ import { IMAGE_COMMANDS } from './image_tools.ts';
 import { JOURNAL_COMMANDS } from './journal_tools.ts';
 import { KML_COMMANDS } from './kml_tools.ts';
 import { IMAGE_INFO } from './image_info.ts';
+import { CRASHTEST } from './crashtest.ts';
 import { parseSeed, UsageError, type Subcommand } from './command.ts';
 import { parseArgs } from 'node:util';
 
@@ -43,7 +44,7 @@ const DEMO: Subcommand = {
  * otherwise meet this table before their arrays exist (an import cycle).
  */
 export function commands(): readonly Subcommand[] {
-  return [HELP, VERSION, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...JOURNAL_COMMANDS];
+  return [HELP, VERSION, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...JOURNAL_COMMANDS, CRASHTEST];
 }
 
 const HELP: Subcommand = {

@@ -12,11 +12,13 @@
  *   `getRandomValues`, `randomInt`), and no import of Node's I/O, time or process modules
  *   (`node:fs`, `node:net`, `node:child_process`, `node:perf_hooks`, `node:timers`, ...).
  *   Allowed: the command line and tools (src/cli/**, src/main.ts, src/image.ts), which read and
- *   write real image files and may measure real time; they never run inside a simulated world.
+ *   write real image files and may measure real time; they never run inside a simulated world;
+ *   and the crash harness's worker pool (src/crash/pool.ts, worker.ts: worker_threads only).
  * - Layers: dependencies point down only, src -> fs -> kernel; sim/ wires hosts together and may
  *   import every layer. kernel/ imports nothing from fs/, src/ or sim/; fs/ nothing from src/ or
  *   sim/; src/ nothing from sim/ except the entry points that build a world (src/main.ts,
- *   src/cli/**). No layer imports test/ or bench/.
+ *   src/cli/**) and the crash harness (src/crash/**, which builds a world per workload and per
+ *   crash state). No layer imports test/ or bench/.
  * - Lines at most MAX_LINE characters (files in WIDE_LEGACY: LEGACY_MAX_LINE until wrapped).
  * Each violation names the file, the line and the rule.
  */
@@ -72,8 +74,9 @@ const REAL_MODULES: ReadonlySet<string> = new Set([
   'worker_threads', 'os', 'readline', 'perf_hooks', 'timers', 'timers/promises', 'inspector', 'process',
 ]);
 
-const ALLOWED_REAL = [/^src\/cli\//, /^src\/main\.ts$/, /^src\/image\.ts$/];
-const WORLD_BUILDERS = [/^src\/cli\//, /^src\/main\.ts$/];
+const ALLOWED_REAL = [/^src\/cli\//, /^src\/main\.ts$/, /^src\/image\.ts$/, /^src\/crash\/(pool|worker)\.ts$/];
+/** Entry points and the crash harness (src/crash/), which runs workloads in worlds of its own. */
+const WORLD_BUILDERS = [/^src\/cli\//, /^src\/main\.ts$/, /^src\/crash\//];
 
 type Layer = 'kernel' | 'fs' | 'src' | 'sim' | 'test' | 'bench';
 

@@ -24,6 +24,7 @@ import { Prng } from '../../../sim/prng.ts';
 import { parseScript, runScript } from '../../../src/sh.ts';
 import { saveImage } from '../../../src/image.ts';
 import { e2fsck } from '../../support/e2fsprogs.ts';
+import { host } from '../../../src/crash/record.ts';
 
 const WORKLOAD = [
   'mkdir /a', "write /a/one 'first file'", 'fsync /a/one', 'mkdir /a/b', 'writeb /a/b/big 30000 7', 'ln /a/one /a/b/link', 'sync',
@@ -48,10 +49,7 @@ function record(data: string): Recorded {
   const geo = mkfs(dev, { blockSize: 1024, uuid: new Uint8Array(16).fill(3), time: 1_009_843_200, journalBlocks: 1024 });
   if (typeof geo === 'string') throw new Error(geo);
   dev.startLog();
-  const h = new World({ seed: 5 }).addHost('h');
-  h.registerFs(ext3_fs_type);
-  h.addDisk('hda', dev);
-  h.mountRoot('ext3', 'hda', data);
+  const h = host(dev, data, 5);
   const p = h.process('sh');
   const doneAt: number[] = [];
   for (const line of WORKLOAD) {
@@ -65,10 +63,7 @@ function record(data: string): Recorded {
 }
 
 function recoverAndRead(dev: BlockDevice, data: string): { problems: string[]; files: Map<string, string | null> } {
-  const h = new World({ seed: 6 }).addHost('r');
-  h.registerFs(ext3_fs_type);
-  h.addDisk('hda', dev);
-  h.mountRoot('ext3', 'hda', data);
+  const h = host(dev, data, 6);
   const p = h.process('check');
   const files = new Map<string, string | null>();
   for (const path of Object.keys(DURABLE)) {

@@ -13,12 +13,12 @@ import { isErr } from '../../../kernel/errno.ts';
 import { runSync } from '../../../kernel/sched.ts';
 import type { TraceEventMap } from '../../../kernel/trace.ts';
 import { mkfs } from '../../../fs/ext3/mkfs.ts';
-import { ext3_fs_type } from '../../../fs/ext3/super.ts';
 import { World } from '../../../sim/host.ts';
 import { Prng } from '../../../sim/prng.ts';
 import { parseScript, runScript } from '../../../src/sh.ts';
 import { diffTrees, snapshotTree, type TreeNode } from '../../../src/tree.ts';
 import { script } from '../../support/scripts.ts';
+import { host } from '../../../src/crash/record.ts';
 
 const OPTS = { skip: ['lost+found'], dirSizes: true } as const;
 
@@ -57,10 +57,7 @@ function run(text0: string, data: string): Run {
       },
     },
   });
-  const h = w.addHost('h');
-  h.registerFs(ext3_fs_type);
-  h.addDisk('hda', dev);
-  h.mountRoot('ext3', 'hda', data);
+  const h = host(dev, data, 1, w);
   const inspector = h.process('inspect');
   const p = h.process('sh');
   const durable: Array<[number, number]> = [];
@@ -75,10 +72,7 @@ function run(text0: string, data: string): Run {
 }
 
 function recovered(dev: BlockDevice, data: string): TreeNode {
-  const h = new World({ seed: 2 }).addHost('r');
-  h.registerFs(ext3_fs_type);
-  h.addDisk('hda', dev);
-  h.mountRoot('ext3', 'hda', data);
+  const h = host(dev, data, 2);
   const p = h.process('inspect');
   const t = h.run(p, snapshotTree(p, '/', OPTS));
   if (isErr(t)) throw new Error('snapshot after recovery failed');
