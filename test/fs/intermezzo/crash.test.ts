@@ -1,8 +1,9 @@
 /**
- * presto under crashes. A workload runs on an InterMezzo fileset over ext3 while the device logs
- * every I/O; then, for a crash after every write (each pending block keeping a seeded random
- * surviving version), the image is mounted through presto again (journal recovery, log tails
- * restored, LML completed) and checked:
+ * presto under crashes, through the crash harness. A workload runs on an InterMezzo fileset over
+ * ext3 while the device logs every I/O; then, for the harness's crash states (a crash after every
+ * write with every choice of surviving cached writes, or a seeded sample of them, and torn commit
+ * blocks), the image is mounted through presto again (journal recovery, log tails restored, LML
+ * completed) and checked:
  * - a KML record survives if and only if the change it describes survives: with n records left
  *   (numbered 1..n, undamaged), the tree is exactly the tree after the operation that wrote record n;
  * - a crash between a write and its close is completed from the LML at mount: no live LML record is
@@ -26,12 +27,16 @@ import { kml_scan } from '../../../fs/intermezzo/kml.ts';
 import { World, type Host } from '../../../sim/host.ts';
 import { Prng } from '../../../sim/prng.ts';
 import { saveImage } from '../../../src/image.ts';
+import { crashStates, formatState, imageOf } from '../../../src/crash/states.ts';
+import { EXT3_SB } from '../../../fs/ext3/super.ts';
 import { parseScript, runScript } from '../../../src/sh.ts';
 import { snapshotTree, type TreeNode } from '../../../src/tree.ts';
 import { e2fsck } from '../../support/e2fsprogs.ts';
 import { newExt3Disk, prestoHost, readWhole } from '../../support/presto.ts';
 
 const TREE = { times: true, skip: ['lost+found', '.intermezzo'] } as const;
+/** Crash states checked per workload (a seeded sample when there are more); PRESTO_CRASH_STATES=0: all. */
+const STATES = Number(process.env.PRESTO_CRASH_STATES ?? 600) || Number.MAX_SAFE_INTEGER;
 
 /** One record per command, no file data: the tree is a function of the records. */
 const NAMESPACE = [
@@ -66,6 +71,8 @@ interface Recorded {
   readonly dev: BlockDevice;
   /** The tree after the command that wrote KML record n (index n; index 0: before any). */
   readonly treeAt: Map<number, TreeNode>;
+  /** Journal block -> its index in the journal (the harness tears commit blocks and the superblock). */
+  readonly journalMap: ReadonlyMap<number, number>;
 }
 
 function tree(h: Host): TreeNode {
@@ -85,6 +92,8 @@ function record(steps: readonly Step[], data: Mode): Recorded {
   const w = new World({ seed: 21 });
   const h = prestoHost(w, 'a', { dev, data });
   w.sched.runFor(6 * TICKS_PER_SEC); // the fileset's creation commits before the log starts
+  const journal = EXT3_SB(h.kernel.rootMnt.mnt_sb).journal;
+  const journalMap = new Map<number, number>((journal?.placement.map ?? []).map((blk, i) => [blk, i]));
   dev.startLog();
   const p = h.process('sh');
   const treeAt = new Map<number, TreeNode>([[0, tree(h)]]);
@@ -101,7 +110,7 @@ function record(steps: readonly Step[], data: Mode): Recorded {
     w.sched.runFor(6 * TICKS_PER_SEC); // each step commits in a transaction of its own
   }
   h.shutdown();
-  return { dev, treeAt };
+  return { dev, treeAt, journalMap };
 }
 
 interface AfterCrash {
@@ -140,12 +149,15 @@ function remount(dev: BlockDevice, data: Mode): AfterCrash {
   };
 }
 
-function crashes(rec: Recorded, seed: number): Array<{ n: number; crashed: BlockDevice }> {
+/**
+ * The crash states of the recording, from the crash harness (src/crash/states.ts): a crash after
+ * every write, every choice of surviving cached writes when there are few (a seeded sample when
+ * many), commit blocks and the journal superblock torn at every sector mask; `max` in all, sampled.
+ */
+function crashes(rec: Recorded, seed: number, max: number): Array<{ n: string; crashed: BlockDevice }> {
   const rng = Prng.fromSeed(seed).stream('crash');
-  const total = rec.dev.log().length;
-  const out: Array<{ n: number; crashed: BlockDevice }> = [];
-  for (let n = 0; n <= total; n++) out.push({ n, crashed: rec.dev.crashAfterIos(n, { random: rng }) });
-  return out;
+  const states = crashStates(rec.dev, rec.journalMap, rng, max);
+  return states.map((s) => ({ n: formatState(s), crashed: imageOf(rec.dev, s) }));
 }
 
 describe('presto crash consistency', () => {
@@ -155,18 +167,18 @@ describe('presto crash consistency', () => {
       expect(rec.treeAt.size).toBe(NAMESPACE.length + 1);
       const bad: string[] = [];
       const seen = new Set<number>();
-      for (const { n, crashed } of crashes(rec, 31)) {
+      for (const { n, crashed } of crashes(rec, 31, STATES)) {
         const r = remount(crashed, data);
         const count = r.recnos.length;
         seen.add(count);
-        if (r.damage !== null) bad.push(`crash after I/O ${n}: KML damaged: ${r.damage}`);
-        if (r.recnos.some((x, i) => x !== i + 1)) bad.push(`crash after I/O ${n}: recnos ${r.recnos.join(',')}`);
+        if (r.damage !== null) bad.push(`crash ${n}: KML damaged: ${r.damage}`);
+        if (r.recnos.some((x, i) => x !== i + 1)) bad.push(`crash ${n}: recnos ${r.recnos.join(',')}`);
         const want = rec.treeAt.get(count);
-        if (want === undefined) bad.push(`crash after I/O ${n}: ${count} records match no operation boundary`);
+        if (want === undefined) bad.push(`crash ${n}: ${count} records match no operation boundary`);
         else if (JSON.stringify(r.tree) !== JSON.stringify(want)) {
-          bad.push(`crash after I/O ${n}: ${count} records but the tree is not the tree after record ${count}`);
+          bad.push(`crash ${n}: ${count} records but the tree is not the tree after record ${count}`);
         }
-        for (const f of r.fsck) bad.push(`crash after I/O ${n}: fsck: ${f}`);
+        for (const f of r.fsck) bad.push(`crash ${n}: fsck: ${f}`);
       }
       expect(bad.slice(0, 5), `seed 31: ${bad.length} violations`).toEqual([]);
       // Not vacuous: crashes landed between many different operations.
@@ -178,21 +190,22 @@ describe('presto crash consistency', () => {
     const rec = record(DATA, 'ordered');
     const bad: string[] = [];
     let completed = 0;
+    let states = 0;
     const dir = mkdtempSync(join(tmpdir(), 'izo-prestocrash-'));
     try {
-      for (const { n, crashed } of crashes(rec, 32)) {
+      for (const { n, crashed } of crashes(rec, 32, STATES)) {
         const r = remount(crashed, 'ordered');
-        if (r.liveLml !== 0) bad.push(`crash after I/O ${n}: ${r.liveLml} live LML records after mount`);
+        if (r.liveLml !== 0) bad.push(`crash ${n}: ${r.liveLml} live LML records after mount`);
         for (const [path, size] of r.sizes) {
-          if (size > 0 && !r.closes.includes(path)) bad.push(`crash after I/O ${n}: ${path} has data but no CLOSE`);
+          if (size > 0 && !r.closes.includes(path)) bad.push(`crash ${n}: ${path} has data but no CLOSE`);
         }
         completed += r.completed;
-        for (const f of r.fsck) bad.push(`crash after I/O ${n}: fsck: ${f}`);
-        if (n % 25 === 0) {
+        for (const f of r.fsck) bad.push(`crash ${n}: fsck: ${f}`);
+        if (++states % 40 === 0) {
           const img = join(dir, 'c.img');
           saveImage(img, crashed);
           const e = e2fsck(img, '-fn');
-          if (e.status !== 0) bad.push(`crash after I/O ${n}: e2fsck -fn exit ${e.status}`);
+          if (e.status !== 0) bad.push(`crash ${n}: e2fsck -fn exit ${e.status}`);
         }
       }
     } finally {
