@@ -13,8 +13,9 @@
  *   commit and in-place overwrites at any time, as in Linux; writeback promises no data order);
  * - 'fsync': a file whose fsync returned, and that no later command changed, has its size,
  *   bytes, links and mode at its name;
- * - 'ordered-data': (ordered, journal) every 512-byte chunk of every file is bytes some model state
- *   had at that path and offset, some possibly zero: never another file's or freed data;
+ * - 'ordered-data': (ordered, journal) every 512-byte chunk of every file is bytes a file that path
+ *   named had at that offset in some model state, some possibly zero: never another file's or
+ *   freed data;
  * - 'recovery-crash': a crash at a write of the recovery itself, recovered again, gives the same
  *   tree, clean (RECOVERY_CRASH_IMAGES images per workload, RECOVERY_CRASH_POINTS writes each, and
  *   always the point after the replay, before the journal is reset: recovery run twice);
@@ -33,7 +34,7 @@ import { journal_scan, recoveryTestFault, type JournalScan } from '../../fs/jbd/
 import { Prng } from '../../sim/prng.ts';
 import type { TreeNode } from '../tree.ts';
 import { monitorLog } from './monitors.ts';
-import { addChunks, foreignChunks, sameNode, treeDiff } from './oracle.ts';
+import { chunkOracle, foreignChunks, sameNode, treeDiff, type ChunkOracle } from './oracle.ts';
 import {
   host, mountData, nodeAt, record, runLine, snapshot, type BrokenRecovery, type CrashConfig, type Recording,
 } from './record.ts';
@@ -193,7 +194,7 @@ function checkReplays(
 interface Judge {
   readonly rec: Recording;
   readonly cfg: CrashConfig;
-  readonly allowed: Map<string, Set<string>>;
+  readonly allowed: ChunkOracle;
 }
 
 /** The properties one recovered state breaks, as [property, message]. */
@@ -264,9 +265,7 @@ export function checkWorkload(cfg: CrashConfig, index: number, steps: readonly S
   };
   for (const p of rec.problems) report('model', '-', p);
   for (const v of monitorLog(rec.dev.log(), rec.journalMap, cfg.mode)) report(v.property, `n${v.io + 1}`, v.message);
-  const allowed = new Map<string, Set<string>>();
-  for (const t of rec.modelStates) addChunks(t, allowed);
-  const j: Judge = { rec, cfg, allowed };
+  const j: Judge = { rec, cfg, allowed: chunkOracle(rec.modelStates, rec.modelIds) };
   const rng = Prng.fromSeed(cfg.seed).stream(`crash/${index}`);
   const states = crashStates(rec.dev, rec.journalMap, rng, cfg.maxStates);
   const seqOf = versionIds(rec.dev);

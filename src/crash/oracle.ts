@@ -96,6 +96,24 @@ export class Model {
 
   private readonly ids = new Map<Node, number>();
 
+  /** Path -> file identity, for every regular file (the identities `stamp` uses). */
+  fileIds(): Map<string, number> {
+    const out = new Map<string, number>();
+    const walk = (d: Extract<Node, { kind: 'dir' }>, prefix: string): void => {
+      for (const [name, n] of d.entries) {
+        const path = `${prefix}/${name}`;
+        if (n.kind === 'dir') walk(n, path);
+        else if (n.kind === 'file') {
+          let id = this.ids.get(n);
+          if (id === undefined) this.ids.set(n, (id = this.ids.size + 1));
+          out.set(path, id);
+        }
+      }
+    };
+    walk(this.root, '');
+    return out;
+  }
+
   tree(): TreeNode {
     const links = new Map<Node, number>();
     const count = (d: Extract<Node, { kind: 'dir' }>): void => {
@@ -215,17 +233,47 @@ export function filesOf(t: TreeNode, path = '', out = new Map<string, string>())
 export const CHUNK = 512;
 
 /**
- * The ordered-mode data check: every 512-byte chunk of every recovered file is zeros or the chunk
- * at the same offset of a content the file at that path had in some model state (`allowed`:
- * "path@offset" -> chunk strings), with some bytes possibly zero. Another file's bytes or a freed
- * block's old bytes fail this.
+ * What the ordered-mode data check accepts: per file (by identity, not name: renames and links
+ * move bytes between names) and offset, every 512-byte chunk it held in some model state; and per
+ * path, every file that path named in some state.
  */
-export function foreignChunks(t: TreeNode, allowed: ReadonlyMap<string, ReadonlySet<string>>): string[] {
+export interface ChunkOracle {
+  readonly chunks: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly filesAt: ReadonlyMap<string, ReadonlySet<number>>;
+}
+
+/** The oracle of model states `trees`, with `ids[i]` naming the file at each path of `trees[i]`. */
+export function chunkOracle(trees: readonly TreeNode[], ids: ReadonlyArray<ReadonlyMap<string, number>>): ChunkOracle {
+  const chunks = new Map<string, Set<string>>();
+  const filesAt = new Map<string, Set<number>>();
+  trees.forEach((t, i) => {
+    for (const [path, content] of filesOf(t)) {
+      const id = ids[i]?.get(path);
+      if (id === undefined) continue;
+      if (!filesAt.has(path)) filesAt.set(path, new Set());
+      filesAt.get(path)?.add(id);
+      for (let off = 0; off < content.length; off += CHUNK) {
+        const key = `${id}@${off}`;
+        if (!chunks.has(key)) chunks.set(key, new Set());
+        chunks.get(key)?.add(content.slice(off, off + CHUNK));
+      }
+    }
+  });
+  return { chunks, filesAt };
+}
+
+/**
+ * The ordered-mode data check: every 512-byte chunk of every recovered file is zeros, or a chunk
+ * at the same offset of a file that path named in some model state (some bytes possibly zero).
+ * Another file's bytes or a freed block's old bytes fail this.
+ */
+export function foreignChunks(t: TreeNode, o: ChunkOracle): string[] {
   const out: string[] = [];
   for (const [path, content] of filesOf(t)) {
+    const files = [...(o.filesAt.get(path) ?? [])];
     for (let off = 0; off < content.length; off += CHUNK) {
       const c = content.slice(off, off + CHUNK);
-      if (/^\0*$/.test(c) || fitsSome(c, allowed.get(`${path}@${off}`))) continue;
+      if (/^\0*$/.test(c) || files.some((id) => fitsSome(c, o.chunks.get(`${id}@${off}`)))) continue;
       out.push(`${path}: bytes at ${off} were never written to any file there`);
       break;
     }
@@ -246,15 +294,4 @@ function fitsSome(c: string, chunks: ReadonlySet<string> | undefined): boolean {
     if (ok) return true;
   }
   return false;
-}
-
-/** Add every chunk of every file in `t` to `allowed`. */
-export function addChunks(t: TreeNode, allowed: Map<string, Set<string>>): void {
-  for (const [path, content] of filesOf(t)) {
-    for (let off = 0; off < content.length; off += CHUNK) {
-      let s = allowed.get(`${path}@${off}`);
-      if (s === undefined) allowed.set(`${path}@${off}`, (s = new Set()));
-      s.add(content.slice(off, off + CHUNK));
-    }
-  }
 }

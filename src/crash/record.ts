@@ -75,6 +75,8 @@ export interface Recording {
   readonly persisted: readonly Persisted[];
   /** The model's tree before the workload and after each command. */
   readonly modelStates: readonly TreeNode[];
+  /** For each model state: path -> file identity. */
+  readonly modelIds: ReadonlyArray<ReadonlyMap<string, number>>;
   /** Device block -> journal block number, for the trace monitors. */
   readonly journalMap: ReadonlyMap<number, number>;
   /** Journal block -> device block. */
@@ -151,6 +153,7 @@ export function record(cfg: CrashConfig, lines: readonly string[]): Recording {
   const problems: string[] = [];
   let model: Model | null = null;
   const modelStates: TreeNode[] = [];
+  const modelIds: Array<Map<string, number>> = [];
   let recording = false;
   const world = new World({
     seed: 1,
@@ -181,6 +184,7 @@ export function record(cfg: CrashConfig, lines: readonly string[]): Recording {
   const start = snapshot(h, inspector);
   model = Model.fromTree(start);
   modelStates.push(start);
+  modelIds.push(model.fileIds());
   commits.push({ tid: state.lastCommitted, tree: start });
   const j = EXT3_SB(h.kernel.mounts[0]!.mnt_sb).journal;
   const journalBlocks = [...(j?.placement.map ?? [])];
@@ -203,6 +207,7 @@ export function record(cfg: CrashConfig, lines: readonly string[]): Recording {
     }
     const mt = (model as Model).tree();
     modelStates.push(mt);
+    modelIds.push((model as Model).fileIds());
     const real = snapshot(h, inspector);
     const diff = treeDiff(mt, real, false);
     if (diff.length > 0) {
@@ -221,7 +226,9 @@ export function record(cfg: CrashConfig, lines: readonly string[]): Recording {
   });
   world.sched.runFor(TAIL_US);
   recording = false;
-  return { dev, lines, commits, issuedAt, persisted, modelStates, journalMap, journalBlocks, statuses, problems };
+  return {
+    dev, lines, commits, issuedAt, persisted, modelStates, modelIds, journalMap, journalBlocks, statuses, problems,
+  };
 }
 
 export function nodeAt(t: TreeNode, path: string): TreeNode | null {

@@ -16,7 +16,7 @@ import {
   checkWorkload, judge, PROPERTIES, recover, type Property, type Violation, type WorkloadResult,
 } from './check.ts';
 import { monitorLog } from './monitors.ts';
-import { addChunks } from './oracle.ts';
+import { chunkOracle } from './oracle.ts';
 import { record, type BrokenRecovery, type CrashConfig, type DataMode } from './record.ts';
 import { formatState, imageOf, parseState } from './states.ts';
 import { describeWorkload, MAX_OPS, workloadAt, workloadCount, workloadLines } from './workload.ts';
@@ -163,9 +163,7 @@ export function replay(r: Replay): { report: string; violations: number } {
   const s = parseState(r.state);
   if (typeof s !== 'string') {
     const got = recover(imageOf(rec.dev, s), r.plan.cfg);
-    const allowed = new Map<string, Set<string>>();
-    for (const t of rec.modelStates) addChunks(t, allowed);
-    const bad = judge({ rec, cfg: r.plan.cfg, allowed }, s, got);
+    const bad = judge({ rec, cfg: r.plan.cfg, allowed: chunkOracle(rec.modelStates, rec.modelIds) }, s, got);
     out.push(`crash state ${formatState(s)}: ${bad.length === 0 ? 'no violation' : `${bad.length} violations`}`);
     for (const [p, m] of bad) out.push(`  ${p}: ${m}`);
     found += bad.length;
