@@ -4,14 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { launchIzo, type IzoResult } from '../support/cli.ts';
 
-const IZO = join(import.meta.dirname, '../../bin/izo.js');
-function izo(...args: string[]): { status: number; out: string; err: string } {
-  return izoIn('', ...args);
+function izo(...args: string[]): IzoResult {
+  return launchIzo(args);
 }
-function izoIn(input: string, ...args: string[]): { status: number; out: string; err: string } {
-  const r = spawnSync('node', [IZO, ...args], { encoding: 'utf8', input });
-  return { status: r.status ?? -1, out: r.stdout, err: r.stderr };
+function izoIn(input: string, ...args: string[]): IzoResult {
+  return launchIzo(args, input);
 }
 
 describe('izo', () => {

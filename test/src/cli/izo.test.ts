@@ -4,38 +4,21 @@
  * the real launcher (bin/izo.js), which must work with no build step.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { inProcessIzo } from '../../support/cli.ts';
 import { BlockDevice } from '../../../kernel/blkdev.ts';
-import { commands, main } from '../../../src/cli/izo.ts';
+import { commands } from '../../../src/cli/izo.ts';
 import { demo, DEFAULT_SEED } from '../../../src/cli/demo.ts';
 import { saveImage } from '../../../src/image.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-});
-afterEach(() => vi.restoreAllMocks());
-
-let dir = '';
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'izo-main-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function izo(...args: string[]): Promise<{ status: number; out: string; err: string }> {
-  const status = await main(args);
-  return { status, out, err };
-}
+const cli = inProcessIzo('izo-main-');
+const izo = cli.izo;
 
 describe('izo', () => {
   it('lists every subcommand with its usage and summary: no arguments, help, --help', async () => {
@@ -43,7 +26,6 @@ describe('izo', () => {
     expect(names.slice(0, 4)).toEqual(['help', 'version', 'demo', 'image-info']);
     expect(new Set(names).size).toBe(names.length);
     for (const args of [[], ['help'], ['--help'], ['-h']]) {
-      out = '';
       const r = await izo(...args);
       expect(r.status, args.join(' ')).toBe(0);
       for (const c of commands()) {
@@ -51,15 +33,12 @@ describe('izo', () => {
         expect(c.usage.startsWith(`izo ${c.name}`), c.name).toBe(true);
       }
     }
-    out = '';
     expect(await izo('help', 'image-info')).toMatchObject({ status: 0, out: expect.stringMatching(/^usage: izo image-info IMAGE/) });
-    out = '';
     expect(await izo('demo', '--help')).toMatchObject({ status: 0, out: 'usage: izo demo [--seed N]\n  the demonstration `npm start` runs (same seed, same output)\n' });
   });
 
   it('prints the version from package.json', async () => {
     expect(await izo('version')).toEqual({ status: 0, out: `izo ${VERSION}\n`, err: '' });
-    out = '';
     expect((await izo('--version')).out).toBe(`izo ${VERSION}\n`);
   });
 
@@ -69,19 +48,17 @@ describe('izo', () => {
     expect(r.out).toBe(demo(7));
     expect(r.out).toMatch(/^intermezzo-sim demo, seed 7 /);
     expect(r.out).toMatch(/\n {2}\d+ events, hash [0-9a-f]{16}\n$/);
-    out = '';
     expect((await izo('demo')).out).toBe(demo(DEFAULT_SEED));
   });
 
   it('izo image-info counts the blocks of a raw image that are not all zero', async () => {
     const dev = new BlockDevice({ name: 'd', blockSize: 2048, blocks: 1000 });
     for (const blk of [0, 5, 999]) dev.write(blk, new Uint8Array(2048).fill(blk + 1));
-    const img = join(dir, 'info.img');
+    const img = join(cli.dir(), 'info.img');
     saveImage(img, dev);
     expect(await izo('image-info', img, '--block-size', '2048')).toEqual({
       status: 0, out: `${img}: 2048000 bytes, block size 2048, 1000 blocks, 3 not all zero\n`, err: '',
     });
-    out = '';
     // Read with 1024-byte blocks, each written 2048-byte block is two non-zero blocks.
     expect((await izo('image-info', img)).out).toBe(`${img}: 2048000 bytes, block size 1024, 2000 blocks, 6 not all zero\n`);
   });
@@ -98,8 +75,6 @@ describe('izo', () => {
       [['help', 'nope'], "izo help: no command 'nope'\n"],
     ];
     for (const [args, message] of cases) {
-      err = '';
-      out = '';
       const r = await izo(...args);
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.err.startsWith(message), `${args.join(' ')}: ${r.err}`).toBe(true);
@@ -109,7 +84,7 @@ describe('izo', () => {
   });
 
   it('an image it cannot use: the file named, exit 8', async () => {
-    const missing = join(dir, 'nope.img');
+    const missing = join(cli.dir(), 'nope.img');
     const r = await izo('image-info', missing);
     expect(r.status).toBe(8);
     expect(r.err).toMatch(new RegExp(`^izo image-info: ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot open image`));

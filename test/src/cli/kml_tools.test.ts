@@ -7,12 +7,10 @@
  * an unusable image exit 8. Most cases call `main` in this process; `izo sh` reads its script
  * from standard input, so it runs through bin/izo.js.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../src/cli/izo.ts';
+import { describe, expect, it } from 'vitest';
+import { inProcessIzo, launchIzo, type IzoResult } from '../../support/cli.ts';
 import fc from 'fast-check';
 import { chooseFileset, scanLog, type KmlReport } from '../../../src/cli/kml_tools.ts';
 import { kml_encode, kml_scan } from '../../../fs/intermezzo/kml.ts';
@@ -21,35 +19,12 @@ import { UsageError } from '../../../src/cli/command.ts';
 import { ImageError } from '../../../src/image.ts';
 import { e2fsck } from '../../support/e2fsprogs.ts';
 
-const IZO = join(import.meta.dirname, '../../../bin/izo.js');
-
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-});
-afterEach(() => vi.restoreAllMocks());
-
-let dir = '';
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'izo-kml-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function izo(...args: string[]): Promise<{ status: number; out: string; err: string }> {
-  out = '';
-  err = '';
-  const status = await main(args);
-  return { status, out, err };
-}
+const cli = inProcessIzo('izo-kml-');
+const izo = cli.izo;
 
 /** `izo sh` through the launcher: the script is its standard input. */
-function sh(image: string, script: string, ...opts: string[]): { status: number; out: string; err: string } {
-  const r = spawnSync('node', [IZO, 'sh', image, '--status', ...opts], { encoding: 'utf8', input: script });
-  return { status: r.status ?? -1, out: r.stdout, err: r.stderr };
+function sh(image: string, script: string, ...opts: string[]): IzoResult {
+  return launchIzo(['sh', image, '--status', ...opts], script);
 }
 
 async function report(image: string, ...opts: string[]): Promise<KmlReport> {
@@ -65,7 +40,7 @@ const clean = (img: string): void => {
 
 describe('izo mkfs --fileset', () => {
   it('makes an e2fsck-clean image with /.intermezzo/NAME/{ROOT,kml,lml,last_rcvd} and empty logs', async () => {
-    const img = join(dir, 'mk.img');
+    const img = join(cli.dir(), 'mk.img');
     const made = await izo('mkfs', img, '--size', '8M', '--fileset', 'home');
     expect(made.status, made.err).toBe(0);
     expect(made.out).toBe(`${img}: ext3, 8192 blocks of 1024, 1 groups, 2048 inodes, InterMezzo fileset home at /\n`);
@@ -82,10 +57,10 @@ describe('izo mkfs --fileset', () => {
   });
 
   it('without --fileset makes a plain image, as before; over ext2 (--no-journal) the cache is ext2', async () => {
-    const plain = join(dir, 'plain.img');
+    const plain = join(cli.dir(), 'plain.img');
     expect((await izo('mkfs', plain, '--size', '4M')).status).toBe(0);
     expect((await izo('ls', plain)).out).toBe('lost+found\n');
-    const e2 = join(dir, 'e2.img');
+    const e2 = join(cli.dir(), 'e2.img');
     expect((await izo('mkfs', e2, '--size', '4M', '--no-journal', '--fileset', 'f')).status).toBe(0);
     clean(e2);
     expect((await report(e2)).records).toEqual([]);
@@ -93,7 +68,7 @@ describe('izo mkfs --fileset', () => {
 
   it('refuses a fileset name that is not one path component, or has a comma (exit 2)', async () => {
     for (const bad of ['a/b', '..', 'a,b', '']) {
-      const r = await izo('mkfs', join(dir, 'bad.img'), '--fileset', bad);
+      const r = await izo('mkfs', join(cli.dir(), 'bad.img'), '--fileset', bad);
       expect([r.status, r.err.split('\n')[0]]).toEqual([2, `izo mkfs: --fileset must be one path component (no comma, `
         + `not . or .., at most 64 bytes), got '${bad}'`]);
     }
@@ -102,7 +77,7 @@ describe('izo mkfs --fileset', () => {
 
 describe('izo sh on an image with filesets, then izo kml', () => {
   it('logs the script through presto: izo kml shows each record, and the image stays e2fsck-clean', async () => {
-    const img = join(dir, 'sh.img');
+    const img = join(cli.dir(), 'sh.img');
     expect((await izo('mkfs', img, '--size', '8M', '--fileset', 'f')).status).toBe(0);
     const r = sh(img, 'mkdir /d\nwrite /d/x hello\nmv /d/x /d/y\nchmod 600 /d/y\nsymlink y /d/s\nrm /d/s\n'
       + 'ln /d/y /h\nmkfifo /p\ntruncate /h 2\nrm /h\nrmdir /nope\n', '--data-mode', 'journal');
@@ -157,7 +132,7 @@ describe('izo sh on an image with filesets, then izo kml', () => {
   });
 
   it('names the damage (byte offset and reason), prints the records before it, exits 1', async () => {
-    const img = join(dir, 'bad.img');
+    const img = join(cli.dir(), 'bad.img');
     expect((await izo('mkfs', img, '--size', '4M', '--fileset', 'f')).status).toBe(0);
     expect(sh(img, 'mkdir /a\nmkdir /b\n').status).toBe(0);
     const len = (await report(img)).records[0]?.len ?? 0;
@@ -180,7 +155,7 @@ describe('izo sh on an image with filesets, then izo kml', () => {
 
 describe('izo sh through presto, crashed', () => {
   it('after a power cut, izo kml reads the log of the recovered journal (in memory), and presto goes on', async () => {
-    const img = join(dir, 'crash.img');
+    const img = join(cli.dir(), 'crash.img');
     expect((await izo('mkfs', img, '--size', '8M', '--fileset', 'f')).status).toBe(0);
     const cut = sh(img, 'mkdir /d\nwrite /d/x hello\nmkdir /e\nsync\nmkdir /g\nwrite /g/y abc\n',
       '--crash-after-writes', '25', '--seed', '3');
@@ -207,7 +182,7 @@ describe('izo kml: choosing a fileset, bad usage, unusable images', () => {
     expect(() => chooseFileset(['a'], 'c', 'i')).toThrow(new UsageError("no fileset 'c' in i; its filesets: a"));
     expect(() => chooseFileset([], undefined, 'i')).toThrow(ImageError);
 
-    const img = join(dir, 'two.img');
+    const img = join(cli.dir(), 'two.img');
     expect((await izo('mkfs', img, '--size', '4M', '--fileset', 'a')).status).toBe(0);
     expect(sh(img, 'mkdir /.intermezzo/b\n', '--ext3').out).toBe('ok\n');
     const r = await izo('kml', img);
@@ -220,12 +195,12 @@ describe('izo kml: choosing a fileset, bad usage, unusable images', () => {
   });
 
   it('an image with no filesets, or no image: exit 8, the file named', async () => {
-    const plain = join(dir, 'nofs.img');
+    const plain = join(cli.dir(), 'nofs.img');
     expect((await izo('mkfs', plain, '--size', '4M')).status).toBe(0);
     const r = await izo('kml', plain);
     expect([r.status, r.err]).toEqual([8, `izo kml: ${plain}: no InterMezzo filesets (nothing under /.intermezzo)\n`]);
-    const missing = await izo('kml', join(dir, 'missing.img'));
-    expect([missing.status, missing.err]).toEqual([8, `izo kml: ${join(dir, 'missing.img')}: no such image\n`]);
+    const missing = await izo('kml', join(cli.dir(), 'missing.img'));
+    expect([missing.status, missing.err]).toEqual([8, `izo kml: ${join(cli.dir(), 'missing.img')}: no such image\n`]);
   });
 });
 

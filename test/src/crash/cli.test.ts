@@ -3,16 +3,10 @@
  * the launcher does; exit status 0 without violations, 1 with (and a replayable reproducer),
  * 2 for bad usage; stdout is the same for any --jobs.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { launchIzo, type IzoResult } from '../../support/cli.ts';
 
-const IZO = join(import.meta.dirname, '../../../bin/izo.js');
-
-function izo(...args: string[]): { status: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [IZO, ...args], { encoding: 'utf8' });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const izo = (...args: string[]): IzoResult => launchIzo(args);
 
 describe('izo crashtest', () => {
   it('exits 0 with no violation, printing the figures, the same on 1 and 2 threads', () => {
