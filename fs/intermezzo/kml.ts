@@ -528,7 +528,7 @@ export function kml_decode(buf: Uint8Array, at: number, lml = false): Decoded | 
     return bad(`version 0x${version.toString(16)}, expected 0x${KML_VERSION.toString(16)}`, at + 4);
   if (ngroups > NGROUPS_MAX) return bad(`${ngroups} groups (at most ${NGROUPS_MAX})`, at + 28);
   if (KML_PREFIX_SIZE + 4 * ngroups + KML_SUFFIX_SIZE > len) {
-    return bad(`${ngroups} groups do not fit a record of ${len} bytes`, at + 28);
+    return bad(`${ngroups} groups do not fit a ${len}-byte record`, at + 28);
   }
   const tail = new DataView(buf.buffer, buf.byteOffset + at + len - KML_SUFFIX_SIZE, KML_SUFFIX_SIZE);
   const [recno, time, len2] = [tail.getUint32(4, true), tail.getUint32(8, true), tail.getUint32(12, true)];
@@ -538,8 +538,8 @@ export function kml_decode(buf: Uint8Array, at: number, lml = false): Decoded | 
   const op = opOf(opcode, lml);
   if (op === null)
     return bad(`opcode ${opcode} (${KML_OPCODE_NAMES[opcode] ?? 'unknown'}) is never written to a log`, at + 24);
-  const body = decodeBody(r, op, at + len - KML_SUFFIX_SIZE);
-  if (typeof body === 'string') return bad(body, r.at);
+  const body = decodeBody(r, op, at, len);
+  if (isDamage(body)) return body;
   const rec: KmlRecord = {
     pid,
     auid,
@@ -562,22 +562,26 @@ function opOf(opcode: number, lml: boolean): KmlOp | null {
   return null;
 }
 
-function decodeBody(r: Reader, op: KmlOp, suffixAt: number): KmlBody | string {
+function decodeBody(r: Reader, op: KmlOp, at: number, len: number): KmlBody | KmlDamage {
+  const suffixAt = at + len - KML_SUFFIX_SIZE;
+  const bad = (reason: string, off = r.at): KmlDamage => ({ offset: off, reason });
   const out: Record<string, unknown> = { op };
-  const strs: Array<[string, number]> = [];
-  if (r.at + fixedSize(op) > suffixAt) return `${op} body needs ${fixedSize(op)} bytes, record has ${suffixAt - r.at}`;
+  /** Each string: its name, its length, and where that length word is. */
+  const strs: Array<[string, number, number]> = [];
+  if (r.at + fixedSize(op) > suffixAt) return bad(`${op} body needs ${fixedSize(op)} bytes, record has ${suffixAt - r.at}`);
   for (const [name, kind] of LAYOUTS[op].fields) {
     if (kind === 'u32') out[name] = r.u32();
     else if (kind === 'u64') out[name] = r.u64();
     else if (kind === 'ver') out[name] = r.ver();
     else if (kind === 'rb') out[name] = r.rb();
-    else strs.push([name, r.u32()]);
+    else strs.push([name, r.at, r.u32()]);
   }
-  for (const [name, n] of strs) {
-    if (r.at + size_round(n) > suffixAt) return `string '${name}' of ${n} bytes runs into the suffix`;
+  for (const [name, lenAt, n] of strs) {
+    if (n > len) return bad(`string '${name}' of ${n} bytes is longer than its ${len}-byte record`, lenAt);
+    if (r.at + size_round(n) > suffixAt) return bad(`string '${name}' of ${n} bytes runs into the suffix`);
     out[name] = r.bytes(n);
   }
-  if (r.at !== suffixAt) return `${suffixAt - r.at} unexplained bytes before the suffix`;
+  if (r.at !== suffixAt) return bad(`${suffixAt - r.at} unexplained bytes before the suffix`);
   return out as unknown as KmlBody;
 }
 

@@ -14,22 +14,13 @@
  */
 import { parseArgs } from 'node:util';
 import {
-  isDamage,
   isZeroUuid,
-  kml_decode,
-  KML_MAX_RECORD,
-  KML_PREFIX_SIZE,
-  KML_SUFFIX_SIZE,
-  KML_VERSION,
-  NGROUPS_MAX,
+  kml_scan,
   LAYOUTS,
   rcvd_decode,
   RCVD_RECORD_SIZE,
-  type KmlDamage,
-  type KmlOp,
   type KmlRecord,
   type PrestoVersion,
-  type Scan,
   type Rollback,
   type ScannedRecord,
 } from '../../fs/intermezzo/kml.ts';
@@ -167,7 +158,7 @@ export function kmlReport(logs: FilesetLogs, o: KmlReportOptions): KmlReport {
   const logical_base = o.log === 'kml' ? (zero?.local_offset ?? 0) : 0;
   const base = o.log === 'kml' ? logical_base : null;
   const buf = o.log === 'kml' ? logs.kml : logs.lml;
-  const scan = scanLog(buf, o.log === 'lml');
+  const scan = kml_scan(buf, o.log === 'lml');
   const damage = scan.damage === null ? null : {
     offset: scan.damage.offset,
     logical_offset: base === null ? null : base + scan.damage.offset,
@@ -183,65 +174,6 @@ export function kmlReport(logs: FilesetLogs, o: KmlReportOptions): KmlReport {
     last_rcvd: rcvd.recs,
     last_rcvd_damage: rcvd.damage,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scanning a damaged log without trusting the decoder with what it does not check (yet).
-
-/**
- * What kml_decode (fs/intermezzo/kml.ts) does not survive, checked first: group words past the end
- * of the record (it reads them before checking, and throws a RangeError at the end of the buffer)
- * and a string length of 2^31 or more (its size_round goes negative, the bounds check passes, and
- * it loops over billions of bytes). Null when the record is safe to hand to kml_decode. Only
- * records whose prefix and suffix kml_decode accepts are checked, so its own reasons come first.
- */
-function unsafe(buf: Uint8Array, at: number, lml: boolean): KmlDamage | null {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (at % 4 !== 0 || buf.length - at < KML_PREFIX_SIZE + KML_SUFFIX_SIZE) return null;
-  const word = (i: number): number => view.getUint32(at + i, true);
-  const len = word(0);
-  if (len % 4 !== 0 || len < KML_PREFIX_SIZE + KML_SUFFIX_SIZE || len > KML_MAX_RECORD) return null;
-  if (at + len > buf.length || word(4) !== KML_VERSION) return null;
-  if (word(28) > NGROUPS_MAX || word(len - 4) !== len) return null;
-  const ngroups = word(28);
-  const bodyAt = KML_PREFIX_SIZE + 4 * ngroups;
-  if (bodyAt + KML_SUFFIX_SIZE > len) {
-    return { offset: at + 28, reason: `${ngroups} groups do not fit a ${len}-byte record` };
-  }
-  const opcode = word(24);
-  const op = lml && (opcode === 5 || opcode === 0) // as kml.ts's opOf
-    ? 'LML_CLOSE'
-    : (Object.keys(LAYOUTS) as KmlOp[]).find((o) => o !== 'LML_CLOSE' && LAYOUTS[o].opcode === opcode);
-  if (op === undefined) return null;
-  let off = bodyAt;
-  const size = { u32: 4, u64: 8, ver: 24, rb: 24, str: 4 } as const;
-  for (const [name, kind] of LAYOUTS[op].fields) {
-    if (off + size[kind] > len - KML_SUFFIX_SIZE) return null;
-    if (kind === 'str' && word(off) > len) {
-      const reason = `string '${name}' of ${word(off)} bytes is longer than its ${len}-byte record`;
-      return { offset: at + off, reason };
-    }
-    off += size[kind];
-  }
-  return null;
-}
-
-/** kml_scan, record by record, with the checks above in front of each kml_decode. */
-export function scanLog(buf: Uint8Array, lml: boolean): Scan {
-  const records: ScannedRecord[] = [];
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let at = 0;
-  while (at + 4 <= buf.length) {
-    if (view.getUint32(at, true) === 0) {
-      at += 4;
-      continue;
-    }
-    const d = unsafe(buf, at, lml) ?? kml_decode(buf, at, lml);
-    if (isDamage(d)) return { records, damage: d };
-    records.push({ offset: at, len: d.len, rec: d.rec });
-    at += d.len;
-  }
-  return { records, damage: null };
 }
 
 // ---------------------------------------------------------------------------------------------

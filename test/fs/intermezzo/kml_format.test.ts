@@ -212,7 +212,10 @@ describe('KML format: properties', () => {
       body: { op: 'LINK', old_parent: v, new_parent: v, new_object: v, source: '', path: '' },
     });
     new DataView(bytes.buffer).setUint32(104, 0xfffffffc, true);
-    expect(isDamage(kml_decode(bytes, 0))).toBe(true);
+    expect(kml_scan(bytes)).toEqual({
+      records: [],
+      damage: { offset: 104, reason: "string 'source' of 4294967292 bytes is longer than its 128-byte record" },
+    });
   });
 
   // Found by these tests: the group words were read before checking they fit in the record.
@@ -223,6 +226,7 @@ describe('KML format: properties', () => {
       body: { op: 'LINK', old_parent: v, new_parent: v, new_object: v, source: '', path: '' },
     });
     bytes[28] = 32;
-    expect(isDamage(kml_decode(bytes, 0))).toBe(true);
+    const reason = '32 groups do not fit a 128-byte record';
+    expect(kml_scan(bytes)).toEqual({ records: [], damage: { offset: 28, reason } });
   });
 });
