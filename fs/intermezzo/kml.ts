@@ -568,7 +568,9 @@ function decodeBody(r: Reader, op: KmlOp, at: number, len: number): KmlBody | Km
   const out: Record<string, unknown> = { op };
   /** Each string: its name, its length, and where that length word is. */
   const strs: Array<[string, number, number]> = [];
-  if (r.at + fixedSize(op) > suffixAt) return bad(`${op} body needs ${fixedSize(op)} bytes, record has ${suffixAt - r.at}`);
+  if (r.at + fixedSize(op) > suffixAt) {
+    return bad(`${op} body needs ${fixedSize(op)} bytes, record has ${suffixAt - r.at}`);
+  }
   for (const [name, kind] of LAYOUTS[op].fields) {
     if (kind === 'u32') out[name] = r.u32();
     else if (kind === 'u64') out[name] = r.u64();
