@@ -135,6 +135,19 @@ function lower(fset: Fileset, dir: Inode): InodeOperations {
 
 type Creator = (dir: Inode, d: Dentry) => Sys<0 | Errno>;
 
+/** What every record of a new name carries: the parent before and after, the object, its path. */
+interface NewName {
+  readonly old_parent: PrestoVersion;
+  readonly new_parent: PrestoVersion;
+  readonly new_object: PrestoVersion;
+  readonly path: string;
+}
+
+/** The new object's mode and owner (CREATE, MKDIR, MKNOD). */
+function owner(inode: Inode): { mode: number; uid: number; gid: number } {
+  return { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid };
+}
+
 /** create, mkdir, mknod, symlink: make the object, force times, describe it. */
 function* presto_do_new(
   fset: Fileset,
@@ -144,7 +157,7 @@ function* presto_do_new(
   ctx: LentoVfsContext,
   p: Process,
   make: Creator,
-  describe: (old_parent: PrestoVersion, inode: Inode) => KmlBody,
+  describe: (n: NewName, inode: Inode) => KmlBody,
 ): Sys<0 | Errno> {
   const dirInode = dir.d_inode as Inode;
   const old_parent = presto_getversion(dirInode);
@@ -155,7 +168,13 @@ function* presto_do_new(
     const f1 = yield* force_times(dirInode, ctx.parent, ctx);
     const f2 = yield* force_times(inode, ctx.object, ctx);
     if (isErr(f1) || isErr(f2)) return isErr(f1) ? f1 : (f2 as Errno);
-    return [describe(old_parent, inode)];
+    const n = {
+      old_parent,
+      new_parent: presto_getversion(dirInode),
+      new_object: presto_getversion(inode),
+      path: presto_path(d, fset.root),
+    };
+    return [describe(n, inode)];
   });
 }
 
@@ -177,16 +196,7 @@ export function* presto_do_create(
     ctx,
     p,
     (di, de) => create(di, de, mode, p),
-    (old_parent, inode) => ({
-      op: 'CREATE',
-      old_parent,
-      new_parent: presto_getversion(dir.d_inode as Inode),
-      new_object: presto_getversion(inode),
-      mode: inode.i_mode,
-      uid: inode.i_uid,
-      gid: inode.i_gid,
-      path: presto_path(d, fset.root),
-    }),
+    (n, inode) => ({ op: 'CREATE', ...n, ...owner(inode) }),
   );
 }
 
@@ -208,16 +218,7 @@ export function* presto_do_mkdir(
     ctx,
     p,
     (di, de) => mkdir(di, de, mode, p),
-    (old_parent, inode) => ({
-      op: 'MKDIR',
-      old_parent,
-      new_parent: presto_getversion(dir.d_inode as Inode),
-      new_object: presto_getversion(inode),
-      mode: inode.i_mode,
-      uid: inode.i_uid,
-      gid: inode.i_gid,
-      path: presto_path(d, fset.root),
-    }),
+    (n, inode) => ({ op: 'MKDIR', ...n, ...owner(inode) }),
   );
 }
 
@@ -240,18 +241,7 @@ export function* presto_do_mknod(
     ctx,
     p,
     (di, de) => mknod(di, de, mode, rdev, p),
-    (old_parent, inode) => ({
-      op: 'MKNOD',
-      old_parent,
-      new_parent: presto_getversion(dir.d_inode as Inode),
-      new_object: presto_getversion(inode),
-      mode: inode.i_mode,
-      uid: inode.i_uid,
-      gid: inode.i_gid,
-      major: (rdev >>> 8) & 0xff,
-      minor: rdev & 0xff,
-      path: presto_path(d, fset.root),
-    }),
+    (n, inode) => ({ op: 'MKNOD', ...n, ...owner(inode), major: (rdev >>> 8) & 0xff, minor: rdev & 0xff }),
   );
 }
 
@@ -273,16 +263,7 @@ export function* presto_do_symlink(
     ctx,
     p,
     (di, de) => symlink(di, de, target, p),
-    (old_parent, inode) => ({
-      op: 'SYMLINK',
-      old_parent,
-      new_parent: presto_getversion(dir.d_inode as Inode),
-      new_object: presto_getversion(inode),
-      uid: inode.i_uid,
-      gid: inode.i_gid,
-      path: presto_path(d, fset.root),
-      target,
-    }),
+    (n, inode) => ({ op: 'SYMLINK', ...n, uid: inode.i_uid, gid: inode.i_gid, target }),
   );
 }
 
@@ -305,14 +286,7 @@ export function* presto_do_link(
     ctx,
     p,
     (di, de) => link(old, di, de, p),
-    (old_parent, inode) => ({
-      op: 'LINK',
-      old_parent,
-      new_parent: presto_getversion(dir.d_inode as Inode),
-      new_object: presto_getversion(inode),
-      source,
-      path: presto_path(d, fset.root),
-    }),
+    (n) => ({ op: 'LINK', ...n, source }),
   );
 }
 
