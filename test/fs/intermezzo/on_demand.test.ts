@@ -25,24 +25,30 @@ function mark(h: Host, p: Process, data: IzoIoctlData): IzoIoctlData {
   return data;
 }
 
+/** Host a with /doc holding `content`; host b, a fresh replica in data-on-demand mode; a's records. */
+function onDemandPair(seed: number, content: string, mode: number) {
+  const w = new World({ seed });
+  const a = replicaHost(w, 'a');
+  const b = replicaHost(w, 'b');
+  const ra = a.process('root');
+  const sa = hostSys(a, ra);
+  const fd = sa.sys_open('/izo/doc', O_CREAT | O_WRONLY, mode) as number;
+  sa.sys_write(fd, enc(content));
+  sa.sys_close(fd);
+  const rb = b.process('root');
+  mark(b, rb, { mark_what: MARK_FSET, or_flag: FSET_DATA_ON_DEMAND });
+  const kml = a.run(ra, peerKml(ra, '/izo', 'f'));
+  if (isErr(kml)) throw new Error(String(kml));
+  return { a, b, ra, rb, sa, records: kml.records };
+}
+
 describe('data on demand', () => {
   it('a replayed CLOSE leaves a sparse file; the first open fetches the bytes through OPEN', () => {
-    const w = new World({ seed: 8 });
-    const a = replicaHost(w, 'a');
-    const b = replicaHost(w, 'b');
-    const ra = a.process('root');
-    const sa = hostSys(a, ra);
-    const fd = sa.sys_open('/izo/doc', O_CREAT | O_WRONLY, 0o644) as number;
-    sa.sys_write(fd, enc('the whole document'));
-    sa.sys_close(fd);
-    const rb = b.process('root');
-    mark(b, rb, { mark_what: MARK_FSET, or_flag: FSET_DATA_ON_DEMAND });
+    const { b, ra, rb, sa, records } = onDemandPair(8, 'the whole document', 0o644);
     const stats: ServeStats = { backfetches: 0, opens: 0, permits: 0, stop: false };
     const lento = b.process('lento');
     b.kernel.spawn(lento, lento_serve(lento, '/dev/intermezzo', '/izo', inodeSource(ra, '/izo'), stats));
-    const kml = a.run(ra, peerKml(ra, '/izo', 'f'));
-    if (isErr(kml)) throw new Error(String(kml));
-    const rep = b.run(rb, replay_records(rb, '/izo', new Uint8Array(16).fill(0xa), kml.records));
+    const rep = b.run(rb, replay_records(rb, '/izo', new Uint8Array(16).fill(0xa), records));
     expect(rep.outcomes.map((o) => o.kind)).toEqual(['applied', 'applied']);
     expect(stats.backfetches).toBe(0);
     const sb = hostSys(b, rb);
@@ -72,19 +78,8 @@ describe('data on demand', () => {
   });
 
   it('an O_TRUNC open of a file without data sends no OPEN upcall', () => {
-    const w = new World({ seed: 9 });
-    const a = replicaHost(w, 'a');
-    const b = replicaHost(w, 'b');
-    const ra = a.process('root');
-    const sa = hostSys(a, ra);
-    const fd = sa.sys_open('/izo/doc', O_CREAT | O_WRONLY, 0o666) as number;
-    sa.sys_write(fd, enc('abc'));
-    sa.sys_close(fd);
-    const rb = b.process('root');
-    mark(b, rb, { mark_what: MARK_FSET, or_flag: FSET_DATA_ON_DEMAND });
-    const kml = a.run(ra, peerKml(ra, '/izo', 'f'));
-    if (isErr(kml)) throw new Error(String(kml));
-    b.run(rb, replay_records(rb, '/izo', new Uint8Array(16).fill(0xa), kml.records));
+    const { b, rb, records } = onDemandPair(9, 'abc', 0o666);
+    b.run(rb, replay_records(rb, '/izo', new Uint8Array(16).fill(0xa), records));
     // No reader on /dev/intermezzo: an OPEN upcall would fail with ENODEV.
     const t = hostSys(b, rb).sys_open('/izo/doc', O_WRONLY | O_TRUNC);
     expect(isErr(t)).toBe(false);
