@@ -53,7 +53,10 @@ function fdata(file: File): PrestoFileData | null {
   return (file.private_data as PrestoFileData | null) ?? null;
 }
 
-/** The record the OPEN upcall carries: the server's inode and generation for this file. */
+/**
+ * The record the OPEN upcall carries: the server's inode (u64) and generation (u32) for this file,
+ * in 16 bytes. BACKFETCH's record starts with the same 16 bytes.
+ */
 export function openRecord(remote_ino: number, remote_generation: number): Uint8Array {
   const b = new Uint8Array(16);
   const v = new DataView(b.buffer);

@@ -15,13 +15,13 @@
  */
 import { dget, dput } from '../../kernel/dcache.ts';
 import { EEXIST, EINVAL, EIO, ENOENT, isErr, type Errno } from '../../kernel/errno.ts';
-import { File, FMODE_READ, FMODE_WRITE, O_RDWR, S_IFREG, S_ISDIR, type Dentry, type Inode } from '../../kernel/fs.ts';
+import {
+  File, FMODE_READ, FMODE_WRITE, O_DIRECTORY, O_RDONLY, O_RDWR, S_IFREG, S_ISDIR, type Dentry, type Inode,
+} from '../../kernel/fs.ts';
 import { iput } from '../../kernel/inode.ts';
 import { LOOKUP_FOLLOW, path_lookup, sys_mkdir, sys_mknod, sys_symlink } from '../../kernel/namei.ts';
-import { fput } from '../../kernel/open.ts';
+import { fput, sys_close, sys_open } from '../../kernel/open.ts';
 import { sys_getdents } from '../../kernel/readdir.ts';
-import { sys_close, sys_open } from '../../kernel/open.ts';
-import { O_DIRECTORY, O_RDONLY } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { Fileset, IZO_DIR, presto_d2d, presto_getversion, type LogFd, type PrestoCache } from './intermezzo_fs.ts';

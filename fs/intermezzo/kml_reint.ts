@@ -61,7 +61,8 @@ import { presto_set_reint } from './dir.ts';
 import { IZO_DIR, presto_d2d, presto_getversion, PRESTO_DATA, versions_match, type Fileset } from './intermezzo_fs.ts';
 import { izo_rcvd_get } from './journal.ts';
 import { noblock } from './journal_ops.ts';
-import { isDamage, kml_decode, type KmlRecord, type PrestoVersion, type RcvdRecord } from './kml.ts';
+import { isDamage, kml_decode, type CloseBody, type KmlRecord, type PrestoVersion, type RcvdRecord } from './kml.ts';
+import { openRecord } from './file.ts';
 import { FSET_DATA_ON_DEMAND } from './permit.ts';
 import { closeBody, force_times, LENTO_FL_EXPECT, LENTO_FL_KML, presto_trans, type LentoVfsContext } from './vfs.ts';
 
@@ -358,14 +359,9 @@ function* applyOp(rp: Process, rec: KmlRecord): Sys<0 | Errno> {
 }
 
 /** The BACKFETCH upcall's record: the peer's inode and generation, then the CLOSE record itself. */
-function backfetchRecord(rec: KmlRecord, bytes: Uint8Array): Uint8Array {
-  const b = rec.body;
+function backfetchRecord(b: CloseBody, bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(16 + bytes.length);
-  const v = new DataView(out.buffer);
-  if (b.op === 'CLOSE') {
-    v.setBigUint64(0, BigInt(b.ino), true);
-    v.setUint32(8, b.generation, true);
-  }
+  out.set(openRecord(b.ino, b.generation));
   out.set(bytes, 16);
   return out;
 }
@@ -398,7 +394,7 @@ function* reint_close(
       length: b.new_object.size,
       firstRecno: rec.recno,
       lastRecno: rec.recno,
-      record: backfetchRecord(rec, bytes),
+      record: backfetchRecord(b, bytes),
     };
     const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_BACKFETCH, body, false);
     // ENOENT: the peer's inode is gone (a later record of its log removes or replaces it here too).
