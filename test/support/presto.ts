@@ -4,10 +4,10 @@
  */
 import { BlockDevice } from '../../kernel/blkdev.ts';
 import { isErr } from '../../kernel/errno.ts';
-import { makeCred, O_RDONLY, S_IFCHR } from '../../kernel/fs.ts';
+import { makeCred, S_IFCHR } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
 import {
-  sys_chdir, sys_chroot, sys_close, sys_mkdir, sys_mknod, sys_mount, sys_open, sys_read,
+  sys_chdir, sys_chroot, sys_mkdir, sys_mknod, sys_mount,
 } from '../../kernel/syscalls.ts';
 import { INTERMEZZO_MINOR, MISC_MAJOR } from '../../kernel/psdev.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
@@ -16,6 +16,7 @@ import { intermezzo_fs_type } from '../../fs/intermezzo/super.ts';
 import { kml_scan, type Scan } from '../../fs/intermezzo/kml.ts';
 import type { Host, World } from '../../sim/host.ts';
 import type { Sys } from '../../kernel/sched.ts';
+import { readFile } from '../../src/replicate.ts';
 
 export interface PrestoHostOptions {
   readonly cache?: 'ext3' | 'ramfs';
@@ -55,24 +56,9 @@ export function prestoHost(w: World, name: string, o: PrestoHostOptions = {}): H
 }
 
 export function* readWhole(p: Process, path: string): Sys<Uint8Array> {
-  const fd = yield* sys_open(p, path, O_RDONLY);
-  if (isErr(fd)) throw new Error(`open ${path}: ${fd}`);
-  const chunks: Uint8Array[] = [];
-  for (;;) {
-    const buf = new Uint8Array(65536);
-    const n = yield* sys_read(p, fd, buf);
-    if (isErr(n)) throw new Error(`read ${path}: ${n}`);
-    if (n === 0) break;
-    chunks.push(buf.slice(0, n));
-  }
-  yield* sys_close(p, fd);
-  const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  const r = yield* readFile(p, path);
+  if (isErr(r)) throw new Error(`reading ${path}: ${r}`);
+  return r;
 }
 
 /** Decode fileset `fset`'s KML (or LML) as seen through the mount at `mount`. */
