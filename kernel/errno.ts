@@ -77,8 +77,9 @@ export const ESTALE = neg('ESTALE');
 export const EUCLEAN = neg('EUCLEAN');
 export const EDQUOT = neg('EDQUOT');
 
-const names = new Map<number, ErrnoName>();
-for (const [name, num] of Object.entries(table)) names.set(-num, name as ErrnoName);
+const names: ReadonlyMap<number, ErrnoName> = new Map(
+  Object.entries(table).map(([name, num]) => [-num, name as ErrnoName] as const),
+);
 
 /** True when `v` is an errno (a negative number); counts, fds and objects are not. */
 export function isErr(v: unknown): v is Errno {

@@ -5,6 +5,9 @@
  * types, block devices and character devices; `mount_root` then `new_process` for processes that
  * call the syscalls (kernel/syscalls.ts); `spawn` runs a process's body as a scheduled Task. Each
  * host in a simulated world owns one Kernel: there are no globals, so many kernels share a process.
+ * Subsystems outside kernel/ (presto) keep their per-kernel state in a `KernelSlot` (Linux keeps
+ * such state in the module's own tables; here a module may hold no mutable state of its own, since
+ * many kernels share one JavaScript process): `k.slot(KEY)` makes it on first use.
  * Invariants: exactly one root mount once booted; a mount's parent mount and mountpoint stay
  * pinned while it is mounted.
  */
@@ -20,6 +23,12 @@ import { Semaphore } from './semaphore.ts';
 import type { Timers } from './timer.ts';
 import { nullTracer, type Tracer } from './trace.ts';
 import type { Tick } from './types.ts';
+
+/** A key for one subsystem's per-kernel state: made by `init` the first time a kernel asks. */
+export interface KernelSlot<T> {
+  readonly name: string;
+  init(k: Kernel): T;
+}
 
 export interface KernelOptions {
   readonly hostname: string;
@@ -42,6 +51,7 @@ export class Kernel {
   readonly procs = new Map<number, Process>();
   /** Serializes renames, so the ancestry checks stay true while they run (s_vfs_rename_sem). */
   readonly renameSem = new Semaphore('rename_sem');
+  private readonly slots = new Map<KernelSlot<unknown>, unknown>();
   private rootMount: VfsMount | null = null;
   private nextPid = 1;
   private nextDev = 1;
@@ -55,6 +65,14 @@ export class Kernel {
 
   now(): Tick {
     return this.timers.now();
+  }
+
+  /** This kernel's state for the subsystem `key` names (made on first use). */
+  slot<T>(key: KernelSlot<T>): T {
+    if (this.slots.has(key)) return this.slots.get(key) as T;
+    const v = key.init(this);
+    this.slots.set(key, v);
+    return v;
   }
 
   get rootMnt(): VfsMount {

@@ -20,6 +20,11 @@ export class Process {
   readonly reserved = new Set<number>();
   maxFiles = NR_OPEN_DEFAULT;
   task: Task | null = null;
+  /**
+   * A file system's context for the call this process is making (Linux's current->journal_info):
+   * presto's replay context while kml_reint replays a record through the VFS. Null otherwise.
+   */
+  fs_context: unknown = null;
   constructor(
     readonly kernel: Kernel,
     readonly pid: number,

@@ -18,8 +18,8 @@ import { isErr, ENOENT, type Errno } from '../kernel/errno.ts';
 import { O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from '../kernel/fs.ts';
 import type { Process } from '../kernel/process.ts';
 import {
-  decodeUpcall, encodeReply, IZO_UPC_BACKFETCH, IZO_UPC_OPEN, IZO_UPC_PERMIT, type Upcall,
-} from '../kernel/psdev.ts';
+  decodeUpcall, encodeReply, izo_fileid_decode, IZO_UPC_BACKFETCH, IZO_UPC_OPEN, IZO_UPC_PERMIT, type Upcall,
+} from '../fs/intermezzo/psdev.ts';
 import type { Sys } from '../kernel/sched.ts';
 import { sys_close, sys_ioctl, sys_open, sys_read, sys_write } from '../kernel/syscalls.ts';
 import { presto_ilookup_name } from '../fs/intermezzo/dir.ts';
@@ -104,15 +104,9 @@ export interface ServeStats {
   stop: boolean;
 }
 
-function remoteId(u: Upcall): { ino: number; generation: number } {
-  const v = new DataView(u.record.buffer, u.record.byteOffset, u.record.byteLength);
-  if (u.record.length < 12) return { ino: 0, generation: 0 };
-  return { ino: Number(v.getBigUint64(0, true)), generation: v.getUint32(8, true) };
-}
-
 /** Fetch the peer's bytes into the local file (lento's own write: not logged, no permit). */
 function* fill(p: Process, path: string, source: BackfetchSource, u: Upcall): Sys<number> {
-  const id = remoteId(u);
+  const id = izo_fileid_decode(u.record);
   const data = yield* source.fetch(id.ino, id.generation);
   if (isErr(data)) return data === ENOENT ? ENOENT : data;
   const fd = yield* sys_open(p, path, O_WRONLY | O_TRUNC | O_CREAT, 0o600);

@@ -56,10 +56,22 @@ describe('tidy', () => {
       'fs/x/bad.ts:1: real I/O',
       'fs/x/bad.ts:2: layer',
       'fs/x/bad.ts:3: crypto randomness',
+      'fs/x/bad.ts:3: module-level mutable state',
+      // Module-level state in kernel/, fs/ and src/lento/ (sim/ may keep its own).
+      'fs/x/state.ts:1: module-level mutable state',
+      'fs/x/state.ts:2: module-level mutable state',
+      'fs/x/state.ts:3: module-level mutable state',
+      'fs/x/state.ts:4: module-level mutable state',
+      'fs/x/state.ts:5: module-level mutable state',
       'sim/bad.ts:2: layer',
       'sim/bad.ts:3: Date',
       'sim/bad.ts:3: Date',
       'src/bad.ts:1: layer',
+      'src/lento/state.ts:1: module-level mutable state',
+    ]);
+    expect(v.filter((x) => x.path === 'fs/x/state.ts').map((x) => x.rule.replace(/.*\(/, '('))).toEqual([
+      '(a top-level let/var)', '(a Map not typed read-only)', '(a WeakMap)', '(an array not typed read-only)',
+      '(an object with writable fields)',
     ]);
     expect(v.find((x) => x.path === 'kernel/subtle.ts' && x.line === 3)?.rule).toBe(
       'layer: kernel/ may not import sim/ (../sim/scheduler.ts)',

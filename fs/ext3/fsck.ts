@@ -28,7 +28,7 @@ export interface Problem {
   readonly message: string;
 }
 
-const VALID_TYPES = new Set([0o010000, 0o020000, 0o040000, 0o060000, 0o100000, 0o120000, 0o140000]);
+const VALID_TYPES: ReadonlySet<number> = new Set([0o010000, 0o020000, 0o040000, 0o060000, 0o100000, 0o120000, 0o140000]);
 const MAX_PER_CODE = 20;
 
 class Checker {

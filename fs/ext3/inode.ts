@@ -162,7 +162,7 @@ export function* walkDir(dir: Inode, from: number, each: (name: string, ino: num
   return 0;
 }
 
-const FT_TO_DT = [0, 8, 4, 2, 6, 1, 12, 10];
+const FT_TO_DT: readonly number[] = [0, 8, 4, 2, 6, 1, 12, 10];
 
 function* ext3_readdir(file: File, filldir: FillDir): Sys<0 | Errno> {
   let full = false;

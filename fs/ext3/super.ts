@@ -21,6 +21,7 @@ import { runSync } from '../../kernel/sched.ts';
 import { iget } from '../../kernel/inode.ts';
 import { DEFAULT_JOURNAL_OPTIONS, journal_load, type Journal } from '../jbd/journal.ts';
 import { journal_destroy, journal_force_commit, journal_start_thread } from '../jbd/commit.ts';
+import type { RecoveryFault } from '../jbd/recovery.ts';
 import {
   journal_dirty_data, journal_dirty_metadata, journal_extend, journal_get_undo_access, journal_get_write_access, journal_revoke, journal_start,
   journal_stop, type Handle,
@@ -286,11 +287,18 @@ interface MountOptions {
   readonly dataMode: DataMode;
   readonly barrier: boolean;
   readonly commitSec: number;
+  readonly recoveryFault: RecoveryFault;
 }
 
-/** ext3's mount options: ro/rw, data=ordered|journal|writeback, barrier=0|1 (nobarrier), commit=N. */
+const RECOVERY_FAULTS: readonly string[] = ['none', 'skip-revoke', 'first-transaction-only'];
+
+/**
+ * ext3's mount options: ro/rw, data=ordered|journal|writeback, barrier=0|1 (nobarrier), commit=N,
+ * and the test-only recovery_fault=skip-revoke|first-transaction-only (a crash harness's negative
+ * control: a deliberately broken journal recovery, never for real use).
+ */
 export function parseMountOptions(data: string): MountOptions | string {
-  let o: MountOptions = { ro: false, dataMode: 'ordered', barrier: true, commitSec: 5 };
+  let o: MountOptions = { ro: false, dataMode: 'ordered', barrier: true, commitSec: 5, recoveryFault: 'none' };
   for (const opt of data.split(',').filter((x) => x !== '')) {
     const [k, v] = opt.split('=');
     if (k === 'ro' || k === 'rw') o = { ...o, ro: k === 'ro' };
@@ -298,6 +306,9 @@ export function parseMountOptions(data: string): MountOptions | string {
     else if (k === 'barrier' && (v === '0' || v === '1')) o = { ...o, barrier: v === '1' };
     else if (k === 'nobarrier' && v === undefined) o = { ...o, barrier: false };
     else if (k === 'commit' && v !== undefined && /^[1-9][0-9]*$/.test(v)) o = { ...o, commitSec: Number(v) };
+    else if (k === 'recovery_fault' && v !== undefined && RECOVERY_FAULTS.includes(v)) {
+      o = { ...o, recoveryFault: v as RecoveryFault };
+    }
     else return `unknown or malformed mount option '${opt}'`;
   }
   return o;
@@ -368,6 +379,7 @@ function* ext3_read_super(sb: SuperBlock, dev: BlockDevice | null, data: string)
     if (typeof map === 'string') return refuse(sb, dev, map);
     const loaded = journal_load(sb.s_kernel, { dev, map }, dev.blockSize, {
       ...DEFAULT_JOURNAL_OPTIONS, barrier: opts.barrier, commitInterval: opts.commitSec * 1_000_000,
+      recoveryFault: opts.recoveryFault,
     });
     if (typeof loaded === 'string') return refuse(sb, dev, `journal: ${loaded}`);
     journal = loaded.journal;

@@ -36,12 +36,13 @@ import {
   type LentoVfsContext,
 } from './vfs.ts';
 
-const replays = new WeakMap<Process, LentoVfsContext>();
-
-/** kml_reint: the context for the VFS call `p` makes next (null clears it). */
+/** kml_reint: the context for the VFS call `p` makes next (null clears it), in p.fs_context. */
 export function presto_set_reint(p: Process, ctx: LentoVfsContext | null): void {
-  if (ctx === null) replays.delete(p);
-  else replays.set(p, ctx);
+  p.fs_context = ctx;
+}
+
+function replayOf(p: Process): LentoVfsContext | null {
+  return p.fs_context as LentoVfsContext | null;
 }
 
 export interface Entered {
@@ -51,8 +52,8 @@ export interface Entered {
 
 /** Checks and the permit before a modifying operation in `fset` (presto_prep / get_permit). */
 export function* presto_enter(fset: Fileset, p: Process): Sys<Entered | Errno> {
-  const replay = replays.get(p);
-  if (replay !== undefined) return { ctx: replay, permit: false };
+  const replay = replayOf(p);
+  if (replay !== null) return { ctx: replay, permit: false };
   if (islento(fset, p)) return { ctx: { flags: 0 }, permit: false };
   const ro =
     (fset.flags & (FSET_CLIENT_RO | FSET_LENTO_RO)) !== 0 ||

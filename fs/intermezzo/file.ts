@@ -17,7 +17,7 @@ import { isErr, type Errno } from '../../kernel/errno.ts';
 import type { InodeKind } from '../../kernel/filter.ts';
 import { O_TRUNC, type File, type FileOperations, type Inode } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
-import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_OPEN } from '../../kernel/psdev.ts';
+import { EMPTY_BODY, izo_fileid_encode, izo_upc_upcall, IZO_UPC_OPEN } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { presto_enter, presto_leave } from './dir.ts';
 import {
@@ -53,18 +53,6 @@ function fdata(file: File): PrestoFileData | null {
   return (file.private_data as PrestoFileData | null) ?? null;
 }
 
-/**
- * The record the OPEN upcall carries: the server's inode (u64) and generation (u32) for this file,
- * in 16 bytes. BACKFETCH's record starts with the same 16 bytes.
- */
-export function openRecord(remote_ino: number, remote_generation: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(0, BigInt(remote_ino), true);
-  v.setUint32(8, remote_generation, true);
-  return b;
-}
-
 function* fetch_on_open(fset: Fileset, file: File, p: Process): Sys<0 | Errno> {
   const d = file.f_dentry;
   const dd = presto_d2d(d);
@@ -77,11 +65,11 @@ function* fetch_on_open(fset: Fileset, file: File, p: Process): Sys<0 | Errno> {
     uid: p.cred.uid,
     path: presto_path(d, fset.root),
     fset: fset.name,
-    record: openRecord(dd.remote_ino, dd.remote_generation),
+    record: izo_fileid_encode({ ino: dd.remote_ino, generation: dd.remote_generation }),
   };
   const mtime = inode.i_mtime;
   const ctime = inode.i_ctime;
-  const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_OPEN, body, false);
+  const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_OPEN, body, { async: false });
   if (isErr(r)) return r;
   dd.flags |= PRESTO_ATTR | PRESTO_DATA;
   // The bytes fetched are the version already described here: filling the file changes no version.

@@ -15,9 +15,9 @@
 import { assert } from '../../kernel/assert.ts';
 import type { Dentry, File, Inode, SuperBlock, VfsMount } from '../../kernel/fs.ts';
 import type { FilterFs } from '../../kernel/filter.ts';
-import type { Kernel } from '../../kernel/kernel.ts';
+import type { Kernel, KernelSlot } from '../../kernel/kernel.ts';
 import type { Process } from '../../kernel/process.ts';
-import { Psdev, type UpcallChannel } from '../../kernel/psdev.ts';
+import { Psdev, type UpcallChannel } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import type { Errno } from '../../kernel/errno.ts';
 import type { WaitQueue } from '../../kernel/sched.ts';
@@ -83,6 +83,8 @@ export class PrestoCache {
   fsetFlags = 0;
   /** An internal mount of the cache (kern_mount), for files presto opens itself. */
   mnt: VfsMount | null = null;
+  /** The uid besides root allowed to issue presto's ioctls (the original's configurable owner). */
+  ioctl_uid = 0;
   constructor(
     readonly sb: SuperBlock,
     readonly jops: JournalOps,
@@ -142,27 +144,46 @@ export interface PrestoDentryData {
   remote_generation: number;
 }
 
-const caches = new WeakMap<SuperBlock, PrestoCache>();
-const psdevs = new WeakMap<Kernel, Psdev>();
+/**
+ * presto's state in one kernel (the original's module-wide tables: the cache hash, the psdev
+ * device, one filter per cache type). Each kernel has its own, so hosts in one world share nothing.
+ */
+export interface PrestoKernel {
+  readonly caches: Map<SuperBlock, PrestoCache>;
+  /** /dev/intermezzo, created and registered with the first InterMezzo mount. */
+  psdev: Psdev | null;
+  /** One filter per cache type: its c2u tables are presto's wrappers over that type's. */
+  readonly filters: Map<string, FilterFs>;
+}
+
+const PRESTO: KernelSlot<PrestoKernel> = {
+  name: 'presto',
+  init: () => ({ caches: new Map(), psdev: null, filters: new Map() }),
+};
+
+export function presto_kernel(k: Kernel): PrestoKernel {
+  return k.slot(PRESTO);
+}
 
 export function presto_set_cache(sb: SuperBlock, c: PrestoCache | null): void {
+  const caches = presto_kernel(sb.s_kernel).caches;
   if (c === null) caches.delete(sb);
   else caches.set(sb, c);
 }
 
 export function presto_get_cache(sb: SuperBlock): PrestoCache | null {
-  return caches.get(sb) ?? null;
+  return presto_kernel(sb.s_kernel).caches.get(sb) ?? null;
 }
 
 /** The kernel's /dev/intermezzo (created and registered with the first InterMezzo mount). */
 export function presto_psdev(k: Kernel): Psdev {
-  let p = psdevs.get(k);
-  if (p === undefined) {
-    p = new Psdev(k);
+  const pk = presto_kernel(k);
+  if (pk.psdev === null) {
+    const p = new Psdev(k);
     assert(p.register() === 0, 'the misc character major is taken');
-    psdevs.set(k, p);
+    pk.psdev = p;
   }
-  return p;
+  return pk.psdev;
 }
 
 export function presto_d2d(d: Dentry): PrestoDentryData {

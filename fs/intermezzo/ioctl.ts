@@ -7,8 +7,8 @@
  * `IzoIoctlData` object (the model's stand-in for the original's packed `izo_ioctl_data`): the
  * caller fills the inputs a command reads and the command fills the outputs (as copy_to_user did).
  * The fileset is the one named by `fset`, else the one the directory belongs to. Only root (or
- * the uid given to `presto_set_ioctl_uid`) may issue them: EPERM otherwise; an unknown command is
- * ENOTTY; a missing fileset ENOENT.
+ * the cache's `ioctl_uid`, the original's configurable owner) may issue them: EPERM otherwise; an
+ * unknown command is ENOTTY; a missing fileset ENOENT.
  * Commands: REINTKML replays one record (kml_reint.ts) and reports its outcome in `reint`;
  * GET_RCVD reads a peer's last_rcvd record; GET_KML_SIZE the KML's logical end and last recno;
  * MARK changes or reads dentry, fileset or cache flags (`(flags & and) | or`); SET_FSET makes the
@@ -33,7 +33,7 @@ import {
   izo_upc_upcall,
   MAX_CHANNELS,
   type UpcallBody,
-} from '../../kernel/psdev.ts';
+} from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { izo_cleanup_fileset, izo_make_fileset } from './fileset.ts';
 import {
@@ -103,21 +103,14 @@ export interface IzoIoctlData {
   result?: number;
 }
 
-let ioctlUid = 0;
-
-/** The uid besides root allowed to issue presto's ioctls (the original's configurable owner). */
-export function presto_set_ioctl_uid(uid: number): void {
-  ioctlUid = uid;
-}
-
 export function presto_ioctl_fops(kind: InodeKind): Partial<FileOperations> {
   return kind === 'dir' ? { ioctl: presto_ioctl } : {};
 }
 
 function* presto_ioctl(_inode: Inode, file: File, cmd: number, arg: unknown, p: Process): Sys<number | Errno> {
-  if (p.cred.euid !== 0 && p.cred.euid !== ioctlUid) return EPERM;
   const cache = presto_get_cache(file.f_dentry.d_sb);
   if (cache === null) return ENOTTY;
+  if (p.cred.euid !== 0 && p.cred.euid !== cache.ioctl_uid) return EPERM;
   const data = (typeof arg === 'object' && arg !== null ? arg : {}) as IzoIoctlData;
   const fsetOf = (): Fileset | null =>
     data.fset !== undefined ? (cache.filesets.get(data.fset) ?? null) : presto_fset(file.f_dentry);
@@ -138,7 +131,7 @@ function* presto_ioctl(_inode: Inode, file: File, cmd: number, arg: unknown, p: 
   }
 }
 
-const FSET_CMDS = new Set([
+const FSET_CMDS: ReadonlySet<number> = new Set([
   IZO_IOC_REINTKML,
   IZO_IOC_GET_RCVD,
   IZO_IOC_GET_KML_SIZE,
@@ -212,7 +205,7 @@ function* upcall_ioctl(fset: Fileset, cmd: number, data: IzoIoctlData, p: Proces
             ? [IZO_UPC_REPSTATUS, false]
             : [0, false];
   if (opcode === 0) return ENOTTY;
-  const r = yield* izo_upc_upcall(fset.psdev, fset.channel, opcode, base, async);
+  const r = yield* izo_upc_upcall(fset.psdev, fset.channel, opcode, base, { async });
   if (isErr(r)) return r;
   data.result = r;
   return 0;

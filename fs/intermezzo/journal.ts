@@ -17,7 +17,7 @@ import { EIO, isErr, type Errno } from '../../kernel/errno.ts';
 import { ATTR_SIZE, type File } from '../../kernel/fs.ts';
 import { current_fs_time } from '../../kernel/inode.ts';
 import type { Process } from '../../kernel/process.ts';
-import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_KML } from '../../kernel/psdev.ts';
+import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_KML } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import type { Fileset, LogFd } from './intermezzo_fs.ts';
 import { presto_in_trans } from './journal_ops.ts';
@@ -124,7 +124,7 @@ export function* presto_kml_dispatch(fset: Fileset): Sys<0 | Errno> {
     firstRecno: fset.lento_recno + 1,
     lastRecno: fd.recno,
   };
-  const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_KML, body, true);
+  const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_KML, body, { async: true });
   if (isErr(r)) return r;
   fset.lento_off = fd.offset;
   fset.lento_recno = fd.recno;

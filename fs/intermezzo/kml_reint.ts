@@ -55,14 +55,13 @@ import {
 } from '../../kernel/namei.ts';
 import { notify_change } from '../../kernel/open.ts';
 import { Process } from '../../kernel/process.ts';
-import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_BACKFETCH } from '../../kernel/psdev.ts';
+import { EMPTY_BODY, FILEID_SIZE, izo_fileid_encode, izo_upc_upcall, IZO_UPC_BACKFETCH } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { presto_set_reint } from './dir.ts';
 import { IZO_DIR, presto_d2d, presto_getversion, PRESTO_DATA, versions_match, type Fileset } from './intermezzo_fs.ts';
 import { izo_rcvd_get } from './journal.ts';
 import { noblock } from './journal_ops.ts';
 import { isDamage, kml_decode, type CloseBody, type KmlRecord, type PrestoVersion, type RcvdRecord } from './kml.ts';
-import { openRecord } from './file.ts';
 import { FSET_DATA_ON_DEMAND } from './permit.ts';
 import { closeBody, force_times, LENTO_FL_EXPECT, LENTO_FL_KML, presto_trans, type LentoVfsContext } from './vfs.ts';
 
@@ -307,7 +306,7 @@ function versionsOf(rec: KmlRecord): Pick<LentoVfsContext, 'parent' | 'parent2' 
   }
 }
 
-const TYPE_OF_MODE = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK]);
+const TYPE_OF_MODE: ReadonlySet<number> = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK]);
 
 /** Apply a namespace or attribute record through the system calls, with the replay context set. */
 function* apply(rp: Process, rec: KmlRecord, ctx: LentoVfsContext): Sys<0 | Errno> {
@@ -360,9 +359,9 @@ function* applyOp(rp: Process, rec: KmlRecord): Sys<0 | Errno> {
 
 /** The BACKFETCH upcall's record: the peer's inode and generation, then the CLOSE record itself. */
 function backfetchRecord(b: CloseBody, bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(16 + bytes.length);
-  out.set(openRecord(b.ino, b.generation));
-  out.set(bytes, 16);
+  const out = new Uint8Array(FILEID_SIZE + bytes.length);
+  out.set(izo_fileid_encode({ ino: b.ino, generation: b.generation }));
+  out.set(bytes, FILEID_SIZE);
   return out;
 }
 
@@ -396,7 +395,7 @@ function* reint_close(
       lastRecno: rec.recno,
       record: backfetchRecord(b, bytes),
     };
-    const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_BACKFETCH, body, false);
+    const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_BACKFETCH, body, { async: false });
     // ENOENT: the peer's inode is gone (a later record of its log removes or replaces it here too).
     if (isErr(r) && r !== ENOENT) return r;
   }

@@ -17,7 +17,7 @@
 import { isErr, type Errno } from '../../kernel/errno.ts';
 import { ATTR_SIZE } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
-import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_KML_TRUNC } from '../../kernel/psdev.ts';
+import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_KML_TRUNC } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import type { Fileset } from './intermezzo_fs.ts';
 import { log_read_all, presto_write_kml_logical_offset } from './journal.ts';
@@ -43,7 +43,7 @@ export function* presto_kml_truncate(fset: Fileset, p: Process): Sys<0 | Errno> 
     length: fset.kml.offset,
     lastRecno: fset.kml.recno,
   };
-  const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_KML_TRUNC, body, true);
+  const r = yield* izo_upc_upcall(fset.psdev, fset.channel, IZO_UPC_KML_TRUNC, body, { async: true });
   return isErr(r) ? r : 0;
 }
 

@@ -19,7 +19,7 @@ import { EINTR, ENODEV, ENOTCONN, EROFS, isErr, type Errno } from '../../kernel/
 import type { Process } from '../../kernel/process.ts';
 import {
   EMPTY_BODY, izo_upc_upcall, IZO_UPC_PERMIT, IZO_UPC_REVOKE_PERMIT, type Psdev, type UpcallChannel,
-} from '../../kernel/psdev.ts';
+} from './psdev.ts';
 import { sleepOn, wakeUp, WaitQueue, type Sys } from '../../kernel/sched.ts';
 
 declare module '../../kernel/trace.ts' {
@@ -73,7 +73,7 @@ export function* presto_get_permit(f: PermitHolder, p: Process): Sys<0 | Errno> 
       continue;
     }
     f.flags |= FSET_PERMIT_WAITING;
-    const rc = yield* izo_upc_upcall(f.psdev, f.channel, IZO_UPC_PERMIT, { ...EMPTY_BODY, pid: p.pid, uid: p.cred.uid, fset: f.name }, false);
+    const rc = yield* izo_upc_upcall(f.psdev, f.channel, IZO_UPC_PERMIT, { ...EMPTY_BODY, pid: p.pid, uid: p.cred.uid, fset: f.name }, { async: false });
     f.flags &= ~FSET_PERMIT_WAITING;
     wakeUp(f.permitWait);
     if (rc === 0) return grant(f, p, 'granted');
@@ -101,7 +101,7 @@ export function presto_put_permit(f: PermitHolder): void {
 export function* presto_revoke_permit(f: PermitHolder, p: Process): Sys<0 | Errno> {
   if ((f.flags & FSET_HASPERMIT) === 0) return 0;
   while (f.permitCount > 0) yield* sleepOn(f.permitWait, 'presto.permit_drain');
-  const rc = yield* izo_upc_upcall(f.psdev, f.channel, IZO_UPC_REVOKE_PERMIT, { ...EMPTY_BODY, pid: p.pid, fset: f.name }, false);
+  const rc = yield* izo_upc_upcall(f.psdev, f.channel, IZO_UPC_REVOKE_PERMIT, { ...EMPTY_BODY, pid: p.pid, fset: f.name }, { async: false });
   f.flags &= ~FSET_HASPERMIT;
   trace(f, 'revoked', p);
   wakeUp(f.permitWait);

@@ -19,7 +19,7 @@ import { FilterFs } from '../../kernel/filter.ts';
 import { makeCred, VfsMount, type FileSystemType, type SuperBlock, type SuperOperations } from '../../kernel/fs.ts';
 import type { BlockDevice } from '../../kernel/blkdev.ts';
 import { Process } from '../../kernel/process.ts';
-import { MAX_CHANNELS } from '../../kernel/psdev.ts';
+import { MAX_CHANNELS } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { presto_iops } from './dir.ts';
 import { presto_fops } from './file.ts';
@@ -30,7 +30,8 @@ import {
   izo_setup_filesets,
   valid_fset_name,
 } from './fileset.ts';
-import { presto_get_cache, presto_psdev, presto_set_cache, PrestoCache } from './intermezzo_fs.ts';
+import { presto_get_cache, presto_kernel, presto_psdev, presto_set_cache, PrestoCache } from './intermezzo_fs.ts';
+import type { Kernel } from '../../kernel/kernel.ts';
 import { presto_ioctl_fops } from './ioctl.ts';
 import { journalOpsFor } from './journal_ops.ts';
 import { FSET_STEAL_PERMIT } from './permit.ts';
@@ -75,10 +76,9 @@ export function presto_parse_options(data: string): PrestoMountOptions | string 
   return { cache_type, fileset, channel, steal, rest: rest.join(',') };
 }
 
-const filters = new Map<string, FilterFs>();
-
-/** The filter for one cache type: its c2u tables are presto's wrappers over that type's. */
-export function presto_filter(cacheType: string): FilterFs {
+/** The filter for one cache type in kernel `k`: its c2u tables are presto's wrappers over that type's. */
+export function presto_filter(k: Kernel, cacheType: string): FilterFs {
+  const filters = presto_kernel(k).filters;
   let f = filters.get(cacheType);
   if (f === undefined) {
     f = new FilterFs({
@@ -120,7 +120,7 @@ function* presto_read_super(sb: SuperBlock, dev: BlockDevice | null, data: strin
   if (lower === undefined || jops === null) return ENODEV;
   const r = yield* lower.read_super(sb, dev, opts.rest);
   if (isErr(r)) return r;
-  const filter = presto_filter(opts.cache_type);
+  const filter = presto_filter(k, opts.cache_type);
   filter.filter_super(sb);
   const root = sb.s_root;
   if (root === null) return EINVAL;

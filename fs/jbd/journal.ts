@@ -20,7 +20,9 @@ import { WaitQueue, type Task } from '../../kernel/sched.ts';
 import {
   encodeJournalSuperblock, JFS_FEATURE_INCOMPAT_REVOKE, patchJournalTail, JSB_SIZE, type JournalSuperblock,
 } from './jbd.ts';
-import { journal_recover, read_journal_superblock, type JournalIo, type RecoveryReport } from './recovery.ts';
+import {
+  journal_recover, read_journal_superblock, type JournalIo, type RecoveryFault, type RecoveryReport,
+} from './recovery.ts';
 import type { Transaction } from './transaction.ts';
 
 declare module '../../kernel/trace.ts' {
@@ -40,6 +42,8 @@ export interface JournalOptions {
   readonly commitInterval: number;
   /** Modelled time each commit phase waits for its I/O, in ticks. */
   readonly ioLatency: number;
+  /** TEST ONLY: a deliberately broken recovery (a crash harness's negative control). */
+  readonly recoveryFault?: RecoveryFault;
 }
 
 export const JFS_MIN_JOURNAL_BLOCKS = 1024;
@@ -191,7 +195,7 @@ export function journal_load(k: Kernel, p: JournalPlacement, blocksize: number, 
   if (typeof before === 'string') return before;
   let recovery: RecoveryReport | null = null;
   if (before.start !== 0) {
-    const r = journal_recover(io);
+    const r = journal_recover(io, options.recoveryFault);
     if (typeof r === 'string') return r;
     if (isErr(r)) return 'I/O error during journal recovery';
     recovery = r;

@@ -21,11 +21,11 @@ import {
 /**
  * TEST ONLY: a deliberately broken recovery, so that a crash harness can prove it notices one
  * (negative control). 'skip-revoke' ignores revoke records (stale metadata replayed over reused
- * blocks); 'first-transaction-only' replays only the oldest committed transaction. Never set
- * outside a harness's negative-control run; the harness sets it around its recoveries and puts
- * it back to 'none'.
+ * blocks); 'first-transaction-only' replays only the oldest committed transaction. It reaches
+ * recovery as an argument (ext3's test-only mount option `recovery_fault=`), never as shared state,
+ * so one harness run can never break another world's recovery.
  */
-export const recoveryTestFault: { mode: 'none' | 'skip-revoke' | 'first-transaction-only' } = { mode: 'none' };
+export type RecoveryFault = 'none' | 'skip-revoke' | 'first-transaction-only';
 
 export interface JournalIo {
   readonly blocksize: number;
@@ -151,13 +151,12 @@ export function journal_scan(io: JournalIo): JournalScan | string | Errno {
 }
 
 /** Replay the committed transactions and reset the journal. */
-export function journal_recover(io: JournalIo): RecoveryReport | string | Errno {
+export function journal_recover(io: JournalIo, fault: RecoveryFault = 'none'): RecoveryReport | string | Errno {
   const scan = journal_scan(io);
   if (typeof scan === 'string' || isErr(scan)) return scan;
   if (scan.clean) return { scan, replayed: 0, revokedSkips: 0, newSequence: scan.jsb.sequence };
   // REVOKE pass: per block, the newest committed transaction that revoked it.
   const revoked = new Map<number, number>();
-  const fault = recoveryTestFault.mode;
   for (const t of fault === 'skip-revoke' ? [] : scan.transactions) {
     for (const blk of t.revokes) {
       const prev = revoked.get(blk);

@@ -12,7 +12,7 @@
 import { isErr } from '../../kernel/errno.ts';
 import { S_IFCHR } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
-import { INTERMEZZO_MINOR, MISC_MAJOR } from '../../kernel/psdev.ts';
+import { INTERMEZZO_MINOR, MISC_MAJOR } from '../../fs/intermezzo/psdev.ts';
 import { sys_chdir, sys_chroot, sys_mkdir, sys_mknod, sys_mount } from '../../kernel/syscalls.ts';
 import { EPOCH_BASE_SEC, TICKS_PER_SEC } from '../../kernel/types.ts';
 import { fsck } from '../../fs/ext3/fsck.ts';

@@ -30,7 +30,7 @@ import { BlockDevice } from '../../kernel/blkdev.ts';
 import { fsck } from '../../fs/ext3/fsck.ts';
 import { journalIo } from '../../fs/jbd/journal.ts';
 import { JFS_FLAG_ESCAPE, JFS_MAGIC_NUMBER, tidGeq } from '../../fs/jbd/jbd.ts';
-import { journal_scan, recoveryTestFault, type JournalScan } from '../../fs/jbd/recovery.ts';
+import { journal_scan, type JournalScan } from '../../fs/jbd/recovery.ts';
 import { Prng } from '../../sim/prng.ts';
 import type { TreeNode } from '../tree.ts';
 import { monitorLog } from './monitors.ts';
@@ -88,9 +88,9 @@ const PROBE = ['mkdir /probe', 'writeb /probe/f 20000 5', 'ln /probe/f /probe/g'
 
 /** Mount (recovering), snapshot, probe, unmount cleanly, fsck. Never throws: failures are values. */
 export function recover(img: BlockDevice, cfg: CrashConfig, needed = true): Recovered {
-  recoveryTestFault.mode = cfg.brokenRecovery;
+  const fault = cfg.brokenRecovery === 'none' ? '' : `,recovery_fault=${cfg.brokenRecovery}`;
   try {
-    const h = host(img, mountData(cfg), 2);
+    const h = host(img, mountData(cfg) + fault, 2);
     const mountIos = img.log().length;
     const p = h.process('check');
     const tree = snapshot(h, p);
@@ -102,8 +102,6 @@ export function recover(img: BlockDevice, cfg: CrashConfig, needed = true): Reco
     return { tree, problems, unusable, error: null, mountIos, replayed: needed };
   } catch (e) {
     return { tree: null, problems: [], unusable: [], error: (e as Error).message, mountIos: 0, replayed: needed };
-  } finally {
-    recoveryTestFault.mode = 'none';
   }
 }
 

@@ -22,6 +22,7 @@ import { runSync } from '../../kernel/sched.ts';
 import type { TraceEventMap } from '../../kernel/trace.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
 import { EXT3_SB, ext3_fs_type } from '../../fs/ext3/super.ts';
+import type { RecoveryFault } from '../../fs/jbd/recovery.ts';
 import { World, type Host } from '../../sim/host.ts';
 import { parseScript, runScript, type Command } from '../sh.ts';
 import { snapshotTree, type TreeNode } from '../tree.ts';
@@ -29,7 +30,7 @@ import { Model, sameNode, treeDiff } from './oracle.ts';
 import { agingRound, SETUP } from './workload.ts';
 
 export type DataMode = 'ordered' | 'journal' | 'writeback';
-export type BrokenRecovery = 'none' | 'skip-revoke' | 'first-transaction-only';
+export type BrokenRecovery = RecoveryFault;
 
 export interface CrashConfig {
   readonly mode: DataMode;

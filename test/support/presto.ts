@@ -9,7 +9,7 @@ import type { Process } from '../../kernel/process.ts';
 import {
   sys_chdir, sys_chroot, sys_mkdir, sys_mknod, sys_mount,
 } from '../../kernel/syscalls.ts';
-import { INTERMEZZO_MINOR, MISC_MAJOR } from '../../kernel/psdev.ts';
+import { INTERMEZZO_MINOR, MISC_MAJOR } from '../../fs/intermezzo/psdev.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
 import { ext2_fs_type, ext3_fs_type } from '../../fs/ext3/super.ts';
 import { intermezzo_fs_type } from '../../fs/intermezzo/super.ts';

@@ -19,6 +19,11 @@
  *   sim/; src/ nothing from sim/ except the entry points that build a world (src/main.ts,
  *   src/cli/**) and the crash harness (src/crash/**, which builds a world per workload and per
  *   crash state). No layer imports test/ or bench/.
+ * - No module-level mutable state in kernel/, fs/ and src/lento/ (many hosts' kernels share one
+ *   JavaScript process, so state belongs to a kernel, a mount or a world, never to a module):
+ *   no top-level `let`/`var`; a top-level Map or Set must be typed ReadonlyMap/ReadonlySet, an
+ *   array literal `readonly` (or `as const`); no top-level WeakMap/WeakSet; an object literal typed
+ *   with a type literal has only readonly properties.
  * - Lines at most MAX_LINE characters (files in WIDE_LEGACY: LEGACY_MAX_LINE until wrapped).
  * Each violation names the file, the line and the rule.
  */
@@ -44,7 +49,7 @@ export const WIDE_LEGACY: ReadonlySet<string> = new Set([
   'fs/ext3/super.ts', 'fs/intermezzo/permit.ts', 'fs/jbd/commit.ts', 'fs/jbd/jbd.ts', 'fs/jbd/journal.ts',
   'fs/jbd/recovery.ts', 'fs/jbd/transaction.ts', 'fs/ramfs/inode.ts',
   'kernel/dcache.ts', 'kernel/filter.ts', 'kernel/kernel.ts', 'kernel/namei.ts', 'kernel/open.ts',
-  'kernel/psdev.ts', 'kernel/super.ts', 'sim/host.ts', 'src/sh.ts', 'src/tree.ts',
+  'kernel/super.ts', 'sim/host.ts', 'src/sh.ts', 'src/tree.ts',
   'src/cli/image_tools.ts', 'src/cli/journal_tools.ts',
 ]);
 
@@ -147,6 +152,66 @@ function bannedUses(sf: ts.SourceFile): Array<{ node: ts.Node; rule: string }> {
   return out;
 }
 
+/**
+ * Module-level state that predates the rule, as `path:name`; the list only shrinks. ext3's
+ * directory operations are completed by namei.ts at load (issue 17 makes the table explicit).
+ */
+export const MODULE_STATE_LEGACY: ReadonlySet<string> = new Set(['fs/ext3/inode.ts:ext3_dir_inode_ops']);
+
+/** Where module-level state is refused: every kernel, its file systems, and lento. */
+const STATELESS_MODULES = [/^kernel\//, /^fs\//, /^src\/lento\//];
+
+const MUTABLE_STATE = 'module-level mutable state: keep it in a kernel, mount or world';
+
+function readonlyType(t: ts.TypeNode | undefined): boolean {
+  if (t === undefined) return false;
+  if (ts.isTypeOperatorNode(t)) return t.operator === ts.SyntaxKind.ReadonlyKeyword;
+  if (ts.isTypeReferenceNode(t) && ts.isIdentifier(t.typeName)) {
+    return ['ReadonlyMap', 'ReadonlySet', 'ReadonlyArray', 'Readonly'].includes(t.typeName.text);
+  }
+  return false;
+}
+
+function mutableLiteralType(t: ts.TypeNode | undefined): boolean {
+  if (t === undefined || !ts.isTypeLiteralNode(t)) return false;
+  return t.members.some((m) => ts.isPropertySignature(m) &&
+    !(m.modifiers ?? []).some((x) => x.kind === ts.SyntaxKind.ReadonlyKeyword));
+}
+
+/** Why a top-level `const` declaration holds mutable state, or null. */
+function mutableConst(d: ts.VariableDeclaration): string | null {
+  let init = d.initializer;
+  if (init === undefined) return null;
+  if (ts.isAsExpression(init)) {
+    if (ts.isTypeReferenceNode(init.type) && init.type.getText() === 'const') return null;
+    init = init.expression;
+  }
+  if (ts.isNewExpression(init) && ts.isIdentifier(init.expression)) {
+    const cls = init.expression.text;
+    if (cls === 'WeakMap' || cls === 'WeakSet') return `a ${cls}`;
+    if (['Map', 'Set', 'Array'].includes(cls) && !readonlyType(d.type)) return `a ${cls} not typed read-only`;
+  }
+  if (ts.isArrayLiteralExpression(init) && !readonlyType(d.type)) return 'an array not typed read-only';
+  if (ts.isObjectLiteralExpression(init) && mutableLiteralType(d.type)) return 'an object with writable fields';
+  return null;
+}
+
+/** Module-level `let`/`var` and mutable containers (see the rule above). */
+function moduleState(path: string, sf: ts.SourceFile): Array<{ node: ts.Node; rule: string }> {
+  const out: Array<{ node: ts.Node; rule: string }> = [];
+  for (const st of sf.statements) {
+    if (!ts.isVariableStatement(st)) continue;
+    const flags = st.declarationList.flags;
+    const isConst = (flags & ts.NodeFlags.Const) !== 0;
+    for (const d of st.declarationList.declarations) {
+      if (MODULE_STATE_LEGACY.has(`${path}:${d.name.getText(sf)}`)) continue;
+      const why = isConst ? mutableConst(d) : 'a top-level let/var';
+      if (why !== null) out.push({ node: d, rule: `${MUTABLE_STATE} (${why})` });
+    }
+  }
+  return out;
+}
+
 /** Violations in one file; `path` is relative to the repository root, with `/` separators. */
 export function checkSource(path: string, text: string): Violation[] {
   const layer = layerOf(path);
@@ -160,6 +225,9 @@ export function checkSource(path: string, text: string): Violation[] {
   });
   const real = ALLOWED_REAL.some((r) => r.test(path));
   if (!real) for (const u of bannedUses(sf)) out.push({ path, line: lineOf(u.node), rule: u.rule });
+  if (STATELESS_MODULES.some((r) => r.test(path))) {
+    for (const u of moduleState(path, sf)) out.push({ path, line: lineOf(u.node), rule: u.rule });
+  }
   for (const { spec, node } of imports(sf)) {
     const line = lineOf(node);
     if (!real && REAL_MODULES.has(spec.replace(/^node:/, ''))) {

@@ -13,7 +13,7 @@ import type { Process } from '../../../kernel/process.ts';
 import {
   decodeUpcall, encodeReply, IZO_UPC_CONNECT, IZO_UPC_GET_FILEID, IZO_UPC_GO_FETCH_KML, IZO_UPC_KML_TRUNC,
   IZO_UPC_KML, IZO_UPC_REPSTATUS, IZO_UPC_REVOKE_PERMIT,
-} from '../../../kernel/psdev.ts';
+} from '../../../fs/intermezzo/psdev.ts';
 import type { Sys } from '../../../kernel/sched.ts';
 import * as S from '../../../kernel/syscalls.ts';
 import { TICKS_PER_SEC } from '../../../kernel/types.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { World } from '../../../sim/host.ts';
-import { decodeUpcall, encodeReply, INTERMEZZO_MINOR, MISC_MAJOR, Psdev } from '../../../kernel/psdev.ts';
+import { decodeUpcall, encodeReply, INTERMEZZO_MINOR, MISC_MAJOR, Psdev } from '../../../fs/intermezzo/psdev.ts';
 import { sys_close, sys_mknod, sys_open, sys_read, sys_write } from '../../../kernel/syscalls.ts';
 import { O_RDWR, S_IFCHR } from '../../../kernel/fs.ts';
 import { EROFS, isErr } from '../../../kernel/errno.ts';

@@ -2,8 +2,9 @@
  * psdev.ts: /dev/intermezzo, the character device through which presto asks user space (lento)
  * and lento answers (Linux fs/intermezzo/psdev.c and upcall.c).
  *
- * Layer: kernel. Interface: `Psdev` holds MAX_CHANNELS channels; a kernel caller (presto) sends an
- * upcall with `izo_upc_upcall(chan, opcode, body, {async})`: the request gets a unique id and joins
+ * Layer: fs (presto; it lived in kernel/ until the multi-node work: nothing in the kernel uses it).
+ * Interface: `Psdev` holds MAX_CHANNELS channels; a kernel caller (presto) sends an upcall with
+ * `izo_upc_upcall(psdev, chan, opcode, body, {async})`: the request gets a unique id and joins
  * the channel's pending queue; a synchronous request sleeps (point `psdev.upcall`) until lento
  * writes a reply with the same unique id. Lento opens the device (char major 10, minor 248, the
  * misc device the original used), `read`s the next request (a synchronous one moves to the
@@ -12,16 +13,18 @@
  * synchronous waiters get ENODEV; asynchronous requests stay queued for the next reader. A sync
  * request unanswered after the channel's timeout (30 s) gives EINTR, unless the channel is "hard".
  * Wire format: `izo_upcall_hdr` (little-endian, 80 bytes) followed by the path, the fileset name and
- * an optional record, as the original laid them out.
+ * an optional record, as the original laid them out; the record of OPEN and BACKFETCH starts with a
+ * 16-byte file id (remote inode u64, generation u32, 4 bytes zero): `izo_fileid_encode`/`_decode`.
+ * Both directions' codecs live here, so presto and lento share one definition of the wire.
  * Invariants: a unique id is in at most one queue; processing holds only synchronous requests.
  */
-import { assert } from './assert.ts';
-import { EINTR, EINVAL, ENODEV, ESRCH, type Errno } from './errno.ts';
-import type { File, FileOperations } from './fs.ts';
-import type { Kernel } from './kernel.ts';
-import { sleepOn, wakeUp, WaitQueue, type Sys } from './sched.ts';
+import { assert } from '../../kernel/assert.ts';
+import { EINTR, EINVAL, ENODEV, ESRCH, type Errno } from '../../kernel/errno.ts';
+import type { File, FileOperations } from '../../kernel/fs.ts';
+import type { Kernel } from '../../kernel/kernel.ts';
+import { sleepOn, wakeUp, WaitQueue, type Sys } from '../../kernel/sched.ts';
 
-declare module './trace.ts' {
+declare module '../../kernel/trace.ts' {
   interface TraceEventMap {
     'psdev.upcall': { channel: number; unique: number; opcode: number; async: boolean };
     'psdev.read': { channel: number; unique: number; opcode: number };
@@ -76,8 +79,33 @@ export interface Upcall extends UpcallBody {
 }
 
 export const EMPTY_BODY: UpcallBody = {
-  pid: 0, uid: 0, path: '', fset: '', offset: 0, length: 0, firstRecno: 0, lastRecno: 0, uuid: new Uint8Array(16), record: new Uint8Array(0),
+  pid: 0, uid: 0, path: '', fset: '', offset: 0, length: 0, firstRecno: 0, lastRecno: 0,
+  uuid: new Uint8Array(16), record: new Uint8Array(0),
 };
+
+/** Bytes of the file id that starts the record of OPEN and BACKFETCH upcalls. */
+export const FILEID_SIZE = 16;
+
+/** The server's inode (u64) and generation (u32) of a file, as OPEN and BACKFETCH carry them. */
+export interface FileId {
+  readonly ino: number;
+  readonly generation: number;
+}
+
+export function izo_fileid_encode(id: FileId): Uint8Array {
+  const b = new Uint8Array(FILEID_SIZE);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, BigInt(id.ino), true);
+  v.setUint32(8, id.generation, true);
+  return b;
+}
+
+/** The file id at the start of an upcall's record (zeros when the record is too short to hold one). */
+export function izo_fileid_decode(record: Uint8Array): FileId {
+  if (record.length < FILEID_SIZE) return { ino: 0, generation: 0 };
+  const v = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  return { ino: Number(v.getBigUint64(0, true)), generation: v.getUint32(8, true) };
+}
 
 export function encodeUpcall(u: Upcall): Uint8Array {
   const len = UPCALL_HDR_SIZE + u.path.length + u.fset.length + u.record.length;
@@ -109,7 +137,9 @@ export function encodeUpcall(u: Upcall): Uint8Array {
 
 /** Decode what lento read; a message (naming the field) on malformed input. */
 export function decodeUpcall(b: Uint8Array): Upcall | string {
-  if (b.length < UPCALL_HDR_SIZE) return `upcall of ${b.length} bytes is shorter than its ${UPCALL_HDR_SIZE}-byte header`;
+  if (b.length < UPCALL_HDR_SIZE) {
+    return `upcall of ${b.length} bytes is shorter than its ${UPCALL_HDR_SIZE}-byte header`;
+  }
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const len = v.getUint32(0, true);
   if (len !== b.length) return `upcall u_len ${len} but ${b.length} bytes`;
@@ -117,7 +147,9 @@ export function decodeUpcall(b: Uint8Array): Upcall | string {
   const pathlen = v.getUint32(24, true);
   const fsetlen = v.getUint32(28, true);
   const reclen = v.getUint32(60, true);
-  if (UPCALL_HDR_SIZE + pathlen + fsetlen + reclen !== len) return 'upcall string and record lengths do not add up to u_len';
+  if (UPCALL_HDR_SIZE + pathlen + fsetlen + reclen !== len) {
+    return 'upcall string and record lengths do not add up to u_len';
+  }
   const str = (from: number, n: number): string => String.fromCharCode(...b.subarray(from, from + n));
   return {
     opcode: v.getUint32(8, true),
@@ -199,7 +231,13 @@ export class Psdev {
  * for the next one). Synchronous: sleeps until the reply, and returns lento's result (0 or a
  * negative errno), ENODEV if no reader is there or the reader goes away, EINTR after the timeout.
  */
-export function* izo_upc_upcall(psdev: Psdev, chan: UpcallChannel, opcode: number, body: UpcallBody, async: boolean): Sys<number | Errno> {
+export function* izo_upc_upcall(
+  psdev: Psdev,
+  chan: UpcallChannel,
+  opcode: number,
+  body: UpcallBody,
+  { async }: { readonly async: boolean },
+): Sys<number | Errno> {
   if (!async && chan.openCount === 0) return ENODEV;
   const upcall: Upcall = { ...body, opcode, unique: chan.nextUnique(), async };
   const req = new UpcReq(upcall, encodeUpcall(upcall));
@@ -249,7 +287,8 @@ function psdevFops(psdev: Psdev): FileOperations {
       chan.pending.shift();
       if (!req.upcall.async) chan.processing.set(req.upcall.unique, req);
       buf.set(req.bytes);
-      psdev.kernel.tracer.emit('psdev.read', { channel: chan.minor, unique: req.upcall.unique, opcode: req.upcall.opcode });
+      const { unique, opcode } = req.upcall;
+      psdev.kernel.tracer.emit('psdev.read', { channel: chan.minor, unique, opcode });
       return req.bytes.length;
     },
     *write(file, data) {

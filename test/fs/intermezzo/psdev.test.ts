@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { World, type Host } from '../../sim/host.ts';
+import { World, type Host } from '../../../sim/host.ts';
 import {
   decodeUpcall, EMPTY_BODY, encodeReply, INTERMEZZO_MINOR, IZO_UPC_KML, IZO_UPC_PERMIT, izo_upc_upcall, MISC_MAJOR, Psdev,
-} from '../../kernel/psdev.ts';
-import { sys_close, sys_mknod, sys_open, sys_read, sys_write } from '../../kernel/syscalls.ts';
-import { O_RDWR, S_IFCHR } from '../../kernel/fs.ts';
-import { EINTR, ENODEV, ESRCH, isErr } from '../../kernel/errno.ts';
-import { sleepFor, type Sys } from '../../kernel/sched.ts';
-import type { Process } from '../../kernel/process.ts';
+} from '../../../fs/intermezzo/psdev.ts';
+import { sys_close, sys_mknod, sys_open, sys_read, sys_write } from '../../../kernel/syscalls.ts';
+import { O_RDWR, S_IFCHR } from '../../../kernel/fs.ts';
+import { EINTR, ENODEV, ESRCH, isErr } from '../../../kernel/errno.ts';
+import { sleepFor, type Sys } from '../../../kernel/sched.ts';
+import type { Process } from '../../../kernel/process.ts';
 
 function setup(): { w: World; h: Host; psdev: Psdev; lento: Process } {
   const w = new World({ seed: 3, trace: { keep: true } });
@@ -45,7 +45,7 @@ describe('psdev: /dev/intermezzo', () => {
     w.runUntilQuiescent();
     const results: number[] = [];
     h.kernel.kthread_run('presto', (function* () {
-      results.push(yield* izo_upc_upcall(psdev, psdev.channel(0), IZO_UPC_PERMIT, { ...EMPTY_BODY, path: '/fset' }, false));
+      results.push(yield* izo_upc_upcall(psdev, psdev.channel(0), IZO_UPC_PERMIT, { ...EMPTY_BODY, path: '/fset' }, { async: false }));
       return 0;
     })());
     w.runUntilQuiescent();
@@ -62,8 +62,8 @@ describe('psdev: /dev/intermezzo', () => {
     h.kernel.spawn(lento, (function* (): Sys<number> {
       const fd = yield* sys_open(lento, '/intermezzo', O_RDWR);
       h.kernel.kthread_run('presto', (function* () {
-        results.push(yield* izo_upc_upcall(psdev, chan, IZO_UPC_KML, { ...EMPTY_BODY, path: 'kml' }, true));
-        results.push(yield* izo_upc_upcall(psdev, chan, IZO_UPC_PERMIT, EMPTY_BODY, false));
+        results.push(yield* izo_upc_upcall(psdev, chan, IZO_UPC_KML, { ...EMPTY_BODY, path: 'kml' }, { async: true }));
+        results.push(yield* izo_upc_upcall(psdev, chan, IZO_UPC_PERMIT, EMPTY_BODY, { async: false }));
         return 0;
       })());
       yield* sleepFor(10, 'test.pause');
@@ -92,7 +92,7 @@ describe('psdev: /dev/intermezzo', () => {
     w.runUntilQuiescent();
     expect(results).toEqual([ESRCH]);
     h.kernel.kthread_run('presto', (function* () {
-      results.push(yield* izo_upc_upcall(psdev, chan, IZO_UPC_PERMIT, EMPTY_BODY, false));
+      results.push(yield* izo_upc_upcall(psdev, chan, IZO_UPC_PERMIT, EMPTY_BODY, { async: false }));
       return 0;
     })());
     const start = w.sched.now();
@@ -101,7 +101,7 @@ describe('psdev: /dev/intermezzo', () => {
     expect(w.sched.now() - start).toBe(30_000_000);
     chan.hard = true;
     h.kernel.kthread_run('presto2', (function* () {
-      results.push(yield* izo_upc_upcall(psdev, chan, IZO_UPC_PERMIT, EMPTY_BODY, false));
+      results.push(yield* izo_upc_upcall(psdev, chan, IZO_UPC_PERMIT, EMPTY_BODY, { async: false }));
       return 0;
     })());
     w.sched.runFor(100_000_000);
