@@ -202,7 +202,18 @@ export interface LmlCloseBody {
   readonly lml_offset: number;
   readonly path: string;
 }
+/**
+ * A record that changes nothing (opcode NOOP, no body): what a server logs when it replays a peer's
+ * record that turned out to change nothing here (a CLOSE of a file already gone, a removal of a
+ * name already removed), so each replayed record re-logs exactly one record; and what it forwards
+ * to a peer in place of that peer's own record. Replaying it only advances last_rcvd.
+ */
+export interface NoopBody {
+  readonly op: 'NOOP';
+}
+
 export type KmlBody =
+  | NoopBody
   | CreateBody
   | MknodBody
   | SymlinkBody
@@ -331,6 +342,7 @@ export const LAYOUTS: Readonly<Record<KmlOp, Layout>> = {
       ['path', 'str'],
     ],
   },
+  NOOP: { opcode: KML_OPCODE_NOOP, fields: [] },
   LML_CLOSE: {
     opcode: KML_OPCODE_CLOSE,
     fields: [
@@ -549,7 +561,7 @@ export function kml_decode(buf: Uint8Array, at: number, lml = false): Decoded | 
     recno,
     time,
     body,
-    ...(opcode === KML_OPCODE_NOOP ? { cancelled: true } : {}),
+    ...(opcode === KML_OPCODE_NOOP && op !== 'NOOP' ? { cancelled: true } : {}),
   };
   return { rec, len };
 }

@@ -37,6 +37,8 @@ import {
   S_IFREG,
   S_IFSOCK,
   S_ISDIR,
+  O_DIRECTORY,
+  O_RDONLY,
   type Cred,
   type Dentry,
   type Iattr,
@@ -53,7 +55,8 @@ import {
   sys_symlink,
   sys_unlink,
 } from '../../kernel/namei.ts';
-import { notify_change } from '../../kernel/open.ts';
+import { notify_change, sys_close, sys_open } from '../../kernel/open.ts';
+import { sys_getdents } from '../../kernel/readdir.ts';
 import { Process } from '../../kernel/process.ts';
 import { EMPTY_BODY, FILEID_SIZE, izo_fileid_encode, izo_upc_upcall, IZO_UPC_BACKFETCH } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
@@ -61,7 +64,10 @@ import { presto_set_reint } from './dir.ts';
 import { IZO_DIR, presto_d2d, presto_getversion, PRESTO_DATA, versions_match, type Fileset } from './intermezzo_fs.ts';
 import { izo_rcvd_get } from './journal.ts';
 import { noblock } from './journal_ops.ts';
-import { isDamage, kml_decode, type CloseBody, type KmlRecord, type PrestoVersion, type RcvdRecord } from './kml.ts';
+import {
+  isDamage, kml_decode, type CloseBody, type KmlRecord, type NoopBody, type PrestoVersion, type RcvdRecord,
+  type RenameBody, type RmdirBody, type UnlinkBody,
+} from './kml.ts';
 import { FSET_DATA_ON_DEMAND } from './permit.ts';
 import { closeBody, force_times, LENTO_FL_EXPECT, LENTO_FL_KML, presto_trans, type LentoVfsContext } from './vfs.ts';
 
@@ -154,55 +160,91 @@ function mismatch(d: Dentry, want: PrestoVersion): string | null {
   return versions_match(have, want, S_ISDIR(inode.i_mode)) ? null : `has ${vstr(have)}, record expects ${vstr(want)}`;
 }
 
-/** The parent of `path` exists and is as the record saw it; else a conflict of `cls`. */
-function* checkParent(rp: Process, path: string, old: PrestoVersion, cls: ConflictClass): Sys<Check> {
+/** The parent of `path` exists here; else a conflict of `cls` (an update in a removed directory). */
+function* checkParentExists(rp: Process, path: string, cls: ConflictClass): Sys<Check> {
   const dir = yield* lookupObj(rp, dirname(path));
-  if (dir === null) return conflict(cls, `directory ${dirname(path)} is gone`);
-  const m = mismatch(dir, old);
-  return m === null ? null : conflict(cls, `directory ${dirname(path)} changed here: ${m}`);
+  return dir === null ? conflict(cls, `directory ${dirname(path)} is gone here`) : null;
 }
 
-/** Compare the record's old versions with the local objects: null when it may be applied. */
-function* reint_check(rp: Process, rec: KmlRecord): Sys<Check> {
+/** Is the directory at `path` empty (nothing but . and ..), as the replay process reads it? */
+function* emptyDir(rp: Process, path: string): Sys<boolean> {
+  const fd = yield* sys_open(rp, path, O_RDONLY | O_DIRECTORY);
+  if (isErr(fd)) return false;
+  const ents = yield* sys_getdents(rp, fd, 3);
+  yield* sys_close(rp, fd);
+  return !isErr(ents) && ents.every((e) => e.d_name === '.' || e.d_name === '..');
+}
+
+/** A directory's attributes as a SETATTR record last saw them (its rollback), not its times. */
+function dirAttrsMismatch(d: Dentry, rb: { mode: number; uid: number; gid: number }): string | null {
+  const i = d.d_inode as Inode;
+  if (i.i_mode === rb.mode && i.i_uid === rb.uid && i.i_gid === rb.gid) return null;
+  return `has mode ${i.i_mode.toString(8)} owner ${i.i_uid}:${i.i_gid}, record expects ` +
+    `${rb.mode.toString(8)} ${rb.uid}:${rb.gid}`;
+}
+
+/**
+ * What replaying `rec` here means: apply it, skip it as already done (its result is already here:
+ * a removal of a name already removed), or a conflict. Directories are certified by meaning, as
+ * Coda's are: a parent directory changed here is no conflict by itself (two nodes adding or removing
+ * different names in one directory converge); a name that exists, an object updated here, a
+ * directory that is not empty here, a source or parent that is gone, are.
+ */
+function* reint_check(rp: Process, rec: KmlRecord): Sys<Check | 'done'> {
   const b = rec.body;
   switch (b.op) {
+    case 'NOOP':
+      return null;
     case 'CREATE':
     case 'MKDIR':
     case 'MKNOD':
     case 'SYMLINK':
     case 'LINK': {
       if (b.op === 'LINK' && (yield* lookupObj(rp, b.source)) === null) {
-        return conflict('DELETE', `link source ${b.source} is gone`);
+        return conflict('DELETE', `link source ${b.source} is gone here`);
       }
       if ((yield* lookupObj(rp, b.path)) !== null) return conflict('NAME', `${b.path} exists here`);
-      return yield* checkParent(rp, b.path, b.old_parent, 'NAME');
+      return yield* checkParentExists(rp, b.path, 'DELETE');
     }
     case 'UNLINK':
-    case 'RMDIR': {
-      const path = join(b.path, b.name);
-      const d = yield* lookupObj(rp, path);
-      if (d === null) return conflict('DELETE', `${path} is already gone here`);
-      const m = mismatch(d, b.old_object);
-      if (m !== null) return conflict('DELETE', `${path} was updated here: ${m}`);
-      const dir = yield* lookupObj(rp, b.path);
-      const pm = dir === null ? 'gone' : mismatch(dir, b.old_parent);
-      return pm === null ? null : conflict('NAME', `directory ${b.path} changed here: ${pm}`);
-    }
-    case 'RENAME': {
-      if ((yield* lookupObj(rp, b.source)) === null) return conflict('RENAME', `${b.source} is gone here`);
-      const c = yield* checkParent(rp, b.source, b.old_source_parent, 'RENAME');
-      return c ?? (yield* checkParent(rp, b.path, b.old_target_parent, 'RENAME'));
-    }
+    case 'RMDIR':
+      return yield* removalCheck(rp, b);
+    case 'RENAME':
+      return yield* renameCheck(rp, b);
     case 'SETATTR':
     case 'CLOSE': {
       const d = yield* lookupObj(rp, b.path);
       if (d === null) return b.op === 'CLOSE' ? null : conflict('DELETE', `${b.path} is gone here`);
-      const m = mismatch(d, b.old_object);
+      const dir = S_ISDIR((d.d_inode as Inode).i_mode);
+      const m = b.op === 'SETATTR' && dir ? dirAttrsMismatch(d, b.rollback) : mismatch(d, b.old_object);
       return m === null ? null : conflict('UPDATE', `${b.path} was updated here: ${m}`);
     }
     case 'LML_CLOSE':
       return conflict('UPDATE', 'an LML record is not a change');
   }
+}
+
+function* removalCheck(rp: Process, b: UnlinkBody | RmdirBody): Sys<Check | 'done'> {
+  const path = join(b.path, b.name);
+  const d = yield* lookupObj(rp, path);
+  if (d === null) return 'done'; // removed here too: the same result, nothing to do
+  if (b.op === 'RMDIR') {
+    return (yield* emptyDir(rp, path)) ? null : conflict('DELETE', `directory ${path} is not empty here`);
+  }
+  const m = mismatch(d, b.old_object);
+  return m === null ? null : conflict('DELETE', `${path} was updated here: ${m}`);
+}
+
+function* renameCheck(rp: Process, b: RenameBody): Sys<Check> {
+  if ((yield* lookupObj(rp, b.source)) === null) return conflict('RENAME', `${b.source} is gone here`);
+  const gone = yield* checkParentExists(rp, b.path, 'RENAME');
+  if (gone !== null) return gone;
+  // The target parent as the record saw it: whatever the target was there, it is here too.
+  const target = yield* lookupObj(rp, b.path);
+  if (target === null) return null;
+  const dir = yield* lookupObj(rp, dirname(b.path));
+  const m = dir === null ? 'gone' : mismatch(dir, b.old_target_parent);
+  return m === null ? null : conflict('NAME', `rename target ${b.path} exists here and its directory changed: ${m}`);
 }
 
 /**
@@ -255,10 +297,10 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
   if (rec.recno !== lastRecno + 1) return { kind: 'out_of_order', recno: rec.recno, expected: lastRecno + 1 };
   const rp = replayProcess(fset, rec, p);
   if (rp === null) return { kind: 'error', errno: EINVAL, recno: rec.recno };
-  if ((req.flags & REINT_FORCE) === 0) {
-    const c = yield* reint_check(rp, rec);
+  const c = (req.flags & REINT_FORCE) === 0 ? yield* reint_check(rp, rec) : null;
+  if (c !== null && c !== 'done') {
     const path = 'path' in rec.body ? rec.body.path : '';
-    if (c !== null) return { kind: 'conflict', cls: c.cls, recno: rec.recno, path, reason: c.reason };
+    return { kind: 'conflict', cls: c.cls, recno: rec.recno, path, reason: c.reason };
   }
   const rcvd: RcvdRecord = {
     uuid: req.uuid,
@@ -275,26 +317,41 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
     rcvd,
   };
   const applied =
-    rec.body.op === 'CLOSE' ? yield* reint_close(fset, rec, req.record, ctx, rp, p) : yield* apply(rp, rec, ctx);
+    rec.body.op === 'NOOP' || c === 'done'
+      ? yield* presto_trans(fset, 'rcvd', ctx, p, function* () {
+        return [NOOP];
+      })
+      : rec.body.op === 'CLOSE'
+        ? yield* reint_close(fset, rec, req.record, ctx, rp, p)
+        : yield* apply(rp, rec, ctx);
   if (isErr(applied)) return { kind: 'error', errno: applied, recno: rec.recno };
   return { kind: 'applied', recno: rec.recno, local_recno: fset.kml.recno };
 }
 
-/** The new versions to force: the parent (source parent), the target parent, the object. */
-function versionsOf(rec: KmlRecord): Pick<LentoVfsContext, 'parent' | 'parent2' | 'object'> {
+type Versions = Pick<LentoVfsContext, 'parent' | 'parent2' | 'object' | 'parentOld' | 'parent2Old'>;
+
+/** The new versions to force (parent or source parent, target parent, object), and the old ones seen. */
+function versionsOf(rec: KmlRecord): Versions {
   const b = rec.body;
   switch (b.op) {
+    case 'NOOP':
+      return {};
     case 'CREATE':
     case 'MKDIR':
     case 'MKNOD':
     case 'SYMLINK':
     case 'LINK':
-      return { parent: b.new_parent, object: b.new_object };
+      return { parent: b.new_parent, parentOld: b.old_parent, object: b.new_object };
     case 'UNLINK':
     case 'RMDIR':
-      return { parent: b.new_parent };
+      return { parent: b.new_parent, parentOld: b.old_parent };
     case 'RENAME':
-      return { parent: b.new_source_parent, parent2: b.new_target_parent };
+      return {
+        parent: b.new_source_parent,
+        parentOld: b.old_source_parent,
+        parent2: b.new_target_parent,
+        parent2Old: b.old_target_parent,
+      };
     case 'SETATTR': {
       const t = { mtime_sec: b.mtime, mtime_nsec: 0, ctime_sec: b.ctime, ctime_nsec: 0, size: b.size };
       return { object: t };
@@ -305,6 +362,9 @@ function versionsOf(rec: KmlRecord): Pick<LentoVfsContext, 'parent' | 'parent2' 
       return {};
   }
 }
+
+/** The record a replay that changes nothing re-logs, so every replayed record re-logs exactly one. */
+const NOOP: NoopBody = { op: 'NOOP' };
 
 const TYPE_OF_MODE: ReadonlySet<number> = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK]);
 
@@ -351,6 +411,7 @@ function* applyOp(rp: Process, rec: KmlRecord): Sys<0 | Errno> {
       }
       return yield* notify_change(rp, d.dentry, attr);
     }
+    case 'NOOP':
     case 'CLOSE':
     case 'LML_CLOSE':
       return EINVAL;
@@ -400,7 +461,7 @@ function* reint_close(
     if (isErr(r) && r !== ENOENT) return r;
   }
   return yield* presto_trans(fset, 'close', ctx, p, function* () {
-    if (d === null || d.d_inode === null) return []; // the file is gone: last_rcvd just advances
+    if (d === null || d.d_inode === null) return [NOOP]; // the file is gone: last_rcvd just advances
     const inode = d.d_inode;
     // The size of the version the record names (the bytes fetched may be a later version's).
     if (inode.i_size !== b.new_object.size) {

@@ -56,6 +56,9 @@ export interface LentoVfsContext {
   readonly parent?: PrestoVersion;
   readonly parent2?: PrestoVersion;
   readonly object?: PrestoVersion;
+  /** Replaying: the parents' versions the record saw before its change (see merge_parent). */
+  readonly parentOld?: PrestoVersion;
+  readonly parent2Old?: PrestoVersion;
   /** Replaying: the record's credentials, for the re-logged record. */
   readonly creds?: KmlCreds;
   /** Replaying: the peer's last_rcvd record to write (local recno/offset are filled in here). */
@@ -113,6 +116,38 @@ export function* force_times(inode: Inode, v: PrestoVersion | undefined, ctx: Le
   return write === undefined ? 0 : yield* write(inode, false);
 }
 
+const later = (as: number, an: number, bs: number, bn: number): boolean => as > bs || (as === bs && an > bn);
+
+/**
+ * The version a replay gives a parent directory. If the directory is as the record saw it before its
+ * change (`before` equals the record's old version), the record's new version stands, as on the
+ * origin. If not, the directory changed here too (another name added or removed: no conflict, since
+ * directories are certified by meaning), and each time is the later of the two: a rule that gives
+ * the same result in either order, so replicas that saw the two changes in different orders agree.
+ * (A deviation from the original, which forced the record's version whatever happened here.)
+ */
+export function merge_parent(before: PrestoVersion, old: PrestoVersion | undefined, nu: PrestoVersion): PrestoVersion {
+  const same = old !== undefined && before.mtime_sec === old.mtime_sec && before.mtime_nsec === old.mtime_nsec &&
+    before.ctime_sec === old.ctime_sec && before.ctime_nsec === old.ctime_nsec;
+  if (same) return nu;
+  const m = later(before.mtime_sec, before.mtime_nsec, nu.mtime_sec, nu.mtime_nsec) ? before : nu;
+  const c = later(before.ctime_sec, before.ctime_nsec, nu.ctime_sec, nu.ctime_nsec) ? before : nu;
+  const { mtime_sec, mtime_nsec } = m;
+  const { ctime_sec, ctime_nsec } = c;
+  return { mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, size: nu.size };
+}
+
+/** Replaying: force a parent directory's times (see merge_parent); `before` is its version before the change. */
+function* force_parent(
+  inode: Inode,
+  before: PrestoVersion,
+  old: PrestoVersion | undefined,
+  nu: PrestoVersion | undefined,
+  ctx: LentoVfsContext,
+): Sys<0 | Errno> {
+  return yield* force_times(inode, nu === undefined ? undefined : merge_parent(before, old, nu), ctx);
+}
+
 /** Replaying: an object that took its directory's ctime takes the forced one. */
 function* force_ctime(inode: Inode, v: PrestoVersion | undefined, ctx: LentoVfsContext): Sys<0 | Errno> {
   if (v === undefined || (ctx.flags & LENTO_FL_IGNORE_TIME) !== 0) return 0;
@@ -165,7 +200,7 @@ function* presto_do_new(
     const r = yield* make(dirInode, d);
     if (isErr(r)) return r;
     const inode = newObject(fset, d);
-    const f1 = yield* force_times(dirInode, ctx.parent, ctx);
+    const f1 = yield* force_parent(dirInode, old_parent, ctx.parentOld, ctx.parent, ctx);
     const f2 = yield* force_times(inode, ctx.object, ctx);
     if (isErr(f1) || isErr(f2)) return isErr(f1) ? f1 : (f2 as Errno);
     const n = {
@@ -319,7 +354,7 @@ export function* presto_do_unlink(
   return yield* presto_trans(fset, 'unlink', ctx, p, function* () {
     const r = yield* unlink(dirInode, d, p);
     if (isErr(r)) return r;
-    const f = yield* force_times(dirInode, ctx.parent, ctx);
+    const f = yield* force_parent(dirInode, old_parent, ctx.parentOld, ctx.parent, ctx);
     if (isErr(f)) return f;
     // A file that keeps other names took the directory's ctime: so it does on a replica.
     const g = inode.i_nlink > 0 ? yield* force_ctime(inode, ctx.parent, ctx) : 0;
@@ -347,7 +382,7 @@ export function* presto_do_rmdir(
   return yield* presto_trans(fset, 'rmdir', ctx, p, function* () {
     const r = yield* rmdir(dirInode, d, p);
     if (isErr(r)) return r;
-    const f = yield* force_times(dirInode, ctx.parent, ctx);
+    const f = yield* force_parent(dirInode, old_parent, ctx.parentOld, ctx.parent, ctx);
     if (isErr(f)) return f;
     return [
       { op: 'RMDIR', old_parent, new_parent: presto_getversion(dirInode), old_object, rollback, path, name: d.d_name },
@@ -377,8 +412,8 @@ export function* presto_do_rename(
   return yield* presto_trans(fset, 'rename', ctx, p, function* () {
     const r = yield* rename(od, old, nd, target, p);
     if (isErr(r)) return r;
-    const f1 = yield* force_times(od, ctx.parent, ctx);
-    const f2 = od === nd ? 0 : yield* force_times(nd, ctx.parent2, ctx);
+    const f1 = yield* force_parent(od, old_source_parent, ctx.parentOld, ctx.parent, ctx);
+    const f2 = od === nd ? 0 : yield* force_parent(nd, old_target_parent, ctx.parent2Old, ctx.parent2, ctx);
     if (isErr(f1) || isErr(f2)) return isErr(f1) ? f1 : (f2 as Errno);
     // A replaced file that keeps other names took the target directory's ctime.
     const survivor = victim !== null && victim.i_nlink > 0 ? victim : null;
@@ -447,8 +482,10 @@ export function* presto_do_setattr(
   const path = presto_path(d, fset.root);
   return yield* presto_trans(fset, truncating ? 'truncate' : 'setattr', ctx, p, function* () {
     const records: KmlBody[] = [];
-    // A truncation is a data change: a CLOSE first, so receivers fetch what the file held.
-    if (truncating)
+    // A truncation is a data change: a CLOSE first, so receivers fetch what the file held. A replayed
+    // truncation logs none: its origin logged that CLOSE as a record of its own, replayed before it,
+    // and each replayed record re-logs exactly one (a server forwarding its log relies on it).
+    if (truncating && (ctx.flags & LENTO_FL_EXPECT) === 0)
       records.push(closeBody(fset, d, { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid }, old_object));
     const r = yield* setattr(d, attr, p);
     if (isErr(r)) return r;

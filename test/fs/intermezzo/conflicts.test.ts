@@ -3,7 +3,10 @@
  * both change the same thing while apart; replaying A's new records into B must report the right
  * class (NAME, UPDATE, DELETE, RENAME), apply nothing (B's tree and A's last_rcvd record on B are
  * as before), and leave the record replayable once resolved. Duplicates and gaps in the record
- * numbers are reported as such.
+ * numbers are reported as such. Directories are certified by meaning: different names added or
+ * removed in one directory on both sides are no conflict, and the directory's times merge the same
+ * way in either order; a removal already done here is no conflict either; a replay re-logs exactly
+ * one record per record (NOOP where it changed nothing), which a server forwarding its log relies on.
  */
 import { describe, expect, it } from 'vitest';
 import { isErr } from '../../../kernel/errno.ts';
@@ -15,7 +18,7 @@ import {
 } from '../../../src/replicate.ts';
 import { parseScript, runScript } from '../../../src/sh.ts';
 import { snapshotTree, type TreeNode } from '../../../src/tree.ts';
-import { REINT_FORCE } from '../../../fs/intermezzo/kml_reint.ts';
+import { REINT_FORCE, REINT_RELOG } from '../../../fs/intermezzo/kml_reint.ts';
 import { kml_encode } from '../../../fs/intermezzo/kml.ts';
 import { filesetProcess, replicaHost } from '../../support/presto.ts';
 
@@ -49,6 +52,13 @@ class Pair {
 
   recordsOfA(): PeerRecord[] {
     const k = this.a.run(this.reader, peerKml(this.reader, '/izo', 'f'));
+    if (isErr(k)) throw new Error(String(k));
+    return k.records;
+  }
+
+  recordsOfB(): PeerRecord[] {
+    const r = this.b.process('reader');
+    const k = this.b.run(r, peerKml(r, '/izo', 'f'));
     if (isErr(k)) throw new Error(String(k));
     return k.records;
   }
@@ -159,5 +169,81 @@ describe('kml_reint conflict classes', () => {
     }
     expect(x.rcvdB()).toBe(0);
     expect(Object.keys(x.treeB().children ?? {})).toEqual([]);
+  });
+});
+
+describe('kml_reint: directories certified by meaning, removals already done, one record re-logged per record', () => {
+  it('both sides add different names to one directory: no conflict; its times are the later of the two', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, 'mkdir /d');
+    x.replayA();
+    x.sh(x.b, x.pb, "write /d/fromb 'b'");
+    x.sh(x.a, x.pa, "write /d/froma 'a'\nrm /d/froma\nmkdir /d/e");
+    const rep = x.replayA(x.recordsOfA().slice(1));
+    expect(rep.outcomes.map((o) => o.kind)).toEqual(['applied', 'applied', 'applied', 'applied']);
+    const d = x.treeB().children?.d;
+    expect(Object.keys(d?.children ?? {}).sort()).toEqual(['e', 'fromb']);
+    // A changed /d last (its clock is the later one here): B's /d takes A's times, as A's /d has them.
+    const ta = x.a.run(x.pa, snapshotTree(x.pa, '/d', { times: true }));
+    if (isErr(ta)) throw new Error(String(ta));
+    expect([d?.mtime, d?.ctime]).toEqual([ta.mtime, ta.ctime]);
+  });
+
+  it('...and when this side changed the directory later, it keeps its own (later) times', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, 'mkdir /d');
+    x.replayA();
+    x.sh(x.a, x.pa, 'mkdir /d/e');
+    x.sh(x.b, x.pb, 'mkdir /d/f');
+    const mine = x.treeB().children?.d;
+    const rep = x.replayA(x.recordsOfA().slice(1));
+    expect(rep.outcomes.map((o) => o.kind)).toEqual(['applied']);
+    const d = x.treeB().children?.d;
+    expect(Object.keys(d?.children ?? {})).toEqual(['e', 'f']);
+    expect([d?.mtime, d?.ctime]).toEqual([mine?.mtime, mine?.ctime]);
+  });
+
+  it('a directory that is not empty here cannot be removed: DELETE, nothing applied', () => {
+    conflictCase('mkdir /d', 'rmdir /d', "write /d/x 'b wrote here'", 'DELETE', 'RMDIR');
+  });
+
+  it('a name removed on both sides: applied as already done, re-logged as a NOOP', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, "write /f 'base'");
+    x.replayA();
+    x.sh(x.a, x.pa, 'rm /f');
+    x.sh(x.b, x.pb, 'rm /f');
+    const before = x.recordsOfB().length;
+    const recs = x.recordsOfA();
+    const rep = x.replayA(recs, REINT_RELOG);
+    expect(rep.outcomes.at(-1)).toMatchObject({ kind: 'applied', recno: recs.length });
+    expect(x.rcvdB()).toBe(recs.length);
+    expect(x.recordsOfB().slice(before).map((r) => r.rec.body.op)).toEqual(['NOOP']);
+  });
+
+  it('re-logging gives one record per replayed record: a truncation logs no second CLOSE', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, "write /f 'some bytes'\ntruncate /f 4\nwrite /g 'x'\nrm /g");
+    const recs = x.recordsOfA();
+    const rep = x.replayA(recs, REINT_RELOG);
+    expect(rep.outcomes.map((o) => o.kind)).toEqual(recs.map(() => 'applied'));
+    const mine = x.recordsOfB();
+    expect(mine.map((r) => r.rec.body.op)).toEqual(recs.map((r) => r.rec.body.op));
+    // Each outcome names the record it produced here: record k of A became record k of B.
+    expect(rep.outcomes.map((o) => (o.kind === 'applied' ? o.local_recno : -1))).toEqual(mine.map((r) => r.rec.recno));
+  });
+
+  it('a NOOP record only advances last_rcvd', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, 'mkdir /d');
+    const [mk] = x.recordsOfA();
+    if (mk === undefined) throw new Error('no record');
+    const rec = { ...mk.rec, recno: 1, body: { op: 'NOOP' as const } };
+    const bytes = kml_encode(rec);
+    const before = x.treeB();
+    const rep = x.replayA([{ offset: 0, len: bytes.length, rec, bytes, logical: 0 }]);
+    expect(rep.outcomes).toEqual([{ kind: 'applied', recno: 1, local_recno: 0 }]);
+    expect(x.rcvdB()).toBe(1);
+    expect(x.treeB()).toEqual(before);
   });
 });
