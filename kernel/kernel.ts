@@ -16,13 +16,22 @@ import type { BlockDevice } from './blkdev.ts';
 import { dget } from './dcache.ts';
 import { EBUSY, ENODEV, ENXIO, isErr, type Errno } from './errno.ts';
 import { SuperBlock, VfsMount, type Cred, type Dentry, type FileOperations, type FileSystemType, type Path } from './fs.ts';
-import { Process } from './process.ts';
+import { FutexTable } from './futex.ts';
+import { Process, type FdTable } from './process.ts';
 import type { Random } from './random.ts';
 import { Task, type Sys } from './sched.ts';
 import { Semaphore } from './semaphore.ts';
 import type { Timers } from './timer.ts';
 import { nullTracer, type Tracer } from './trace.ts';
 import type { Tick } from './types.ts';
+
+/** What a new process shares with its parent (kernel/fork.ts). */
+export interface NewProcessShared {
+  /** A descriptor table: the parent's (CLONE_FILES, shared) or a copy of it. */
+  readonly files?: FdTable;
+  /** The thread group to join (CLONE_THREAD); null or absent: a group of its own. */
+  readonly tgid?: number | null;
+}
 
 /** A key for one subsystem's per-kernel state: made by `init` the first time a kernel asks. */
 export interface KernelSlot<T> {
@@ -49,6 +58,8 @@ export class Kernel {
   /** Every mount, root first, in mount order. */
   readonly mounts: VfsMount[] = [];
   readonly procs = new Map<number, Process>();
+  /** Futex wait queues (kernel/futex.ts). */
+  readonly futexes = new FutexTable();
   /** Serializes renames, so the ancestry checks stay true while they run (s_vfs_rename_sem). */
   readonly renameSem = new Semaphore('rename_sem');
   private readonly slots = new Map<KernelSlot<unknown>, unknown>();
@@ -155,13 +166,22 @@ export class Kernel {
     return undefined;
   }
 
-  /** A process with these credentials, rooted at the root mount (or at its parent's root and cwd). */
-  new_process(comm: string, cred: Cred, parent?: Process): Process {
+  /**
+   * A process with these credentials, rooted at the root mount (or at its parent's root and cwd).
+   * `shared` (kernel/fork.ts): a descriptor table to use (shared or a copy) and a thread group.
+   */
+  new_process(comm: string, cred: Cred, parent?: Process, shared: NewProcessShared = {}): Process {
     const root = parent?.root ?? this.rootPath();
     const pwd = parent?.pwd ?? this.rootPath();
     dget(root.dentry);
     dget(pwd.dentry);
-    const p = new Process(this, this.nextPid++, comm, { ...cred, groups: [...cred.groups] }, root, pwd);
+    const pid = this.nextPid++;
+    const fdtable = shared.files;
+    const tgid = shared.tgid ?? undefined;
+    const p = new Process(this, pid, comm, { ...cred, groups: [...cred.groups] }, root, pwd, {
+      ...(fdtable === undefined ? {} : { fdtable }),
+      ...(tgid === undefined ? {} : { tgid }),
+    });
     if (parent !== undefined) p.umask = parent.umask;
     this.procs.set(p.pid, p);
     return p;

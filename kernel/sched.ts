@@ -7,7 +7,9 @@
  * the chain to the task's runner, which parks the task on the queue. `wakeUp(queue)` schedules each
  * sleeper's resumption as a timer event at the current tick, so the waker runs to completion first
  * and sleepers resume in the order they went to sleep. A sleep may carry a timeout, after which the
- * task resumes with reason 'timeout'. Nothing here uses promises, microtasks or real timers, so a
+ * task resumes with reason 'timeout'. An interruptible sleep (`sleepInterruptible`, Linux's
+ * TASK_INTERRUPTIBLE) also ends with reason 'interrupted' when a signal arrives (`Task.interrupt`);
+ * other sleeps ignore signals, as TASK_UNINTERRUPTIBLE ones do. Nothing here uses promises, microtasks or real timers, so a
  * run is a pure function of the event order, which the simulator fixes.
  * Counterpart: Linux's task_struct, schedule(), wait_queue_head_t, sleep_on/wake_up.
  */
@@ -24,6 +26,8 @@ export interface Sleep {
   readonly point: string;
   /** Ticks until the sleep ends with 'timeout'; null sleeps until woken. */
   readonly timeout: number | null;
+  /** A signal ends this sleep early (reason 'interrupted'). */
+  readonly interruptible?: boolean;
 }
 
 /** A computation that may block: call it with `yield*` from another `Sys`. */
@@ -38,6 +42,15 @@ export class WaitQueue {
 export function* sleepOn(queue: WaitQueue, point: string, timeout: number | null = null): Sys<WakeReason> {
   assert(timeout === null || (Number.isSafeInteger(timeout) && timeout >= 0), 'sleep timeout must be whole ticks');
   return yield { queue, point, timeout };
+}
+
+/**
+ * Block until woken, `timeout` ticks pass, or a signal arrives (reason 'interrupted'): the sleep of
+ * a system call a signal may interrupt with EINTR (socket calls, futex waits, reads of a device).
+ */
+export function* sleepInterruptible(queue: WaitQueue, point: string, timeout: number | null = null): Sys<WakeReason> {
+  assert(timeout === null || (Number.isSafeInteger(timeout) && timeout >= 0), 'sleep timeout must be whole ticks');
+  return yield { queue, point, timeout, interruptible: true };
 }
 
 /** Sleep for `ticks` (a private queue nobody wakes): modelled I/O latency, think time. */
@@ -115,9 +128,9 @@ export class Task {
     this.timers.at(this.timers.now(), `resume ${this.comm}[${this.pid}]`, () => this.step(reason));
   }
 
-  /** Interrupt a sleeping task (a signal): its sleep returns 'interrupted'. */
+  /** Interrupt a task in an interruptible sleep (a signal): its sleep returns 'interrupted'. */
   interrupt(): boolean {
-    if (this.state !== 'sleeping') return false;
+    if (this.state !== 'sleeping' || this.sleeping?.interruptible !== true) return false;
     this.wake('interrupted');
     return true;
   }

@@ -5,6 +5,8 @@
  * (Linux's `current`) and returns a Sys (run it with `yield*` from a task, or with runSync from a
  * tool), whose value is the result or a negative Errno. Paths and names are byte strings.
  */
+export { sys_clone } from './fork.ts';
+export { sys_futex_wait, sys_futex_wake } from './futex.ts';
 export { sys_getdents } from './readdir.ts';
 export { sys_ioctl } from './ioctl.ts';
 export { sys_link, sys_mkdir, sys_mknod, sys_rename, sys_rmdir, sys_symlink, sys_unlink } from './namei.ts';
@@ -14,4 +16,5 @@ export {
 } from './open.ts';
 export { sys_fdatasync, sys_fsync, sys_lseek, sys_pread, sys_pwrite, sys_read, sys_write } from './read_write.ts';
 export { sys_fstat, sys_lstat, sys_readlink, sys_stat, sys_statfs } from './stat.ts';
+export { sys_kill, sys_sigpending, sys_sigtake } from './signal.ts';
 export { sys_mount, sys_sync, sys_umount } from './super.ts';

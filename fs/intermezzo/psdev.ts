@@ -22,7 +22,7 @@ import { assert } from '../../kernel/assert.ts';
 import { EINTR, EINVAL, ENODEV, ESRCH, type Errno } from '../../kernel/errno.ts';
 import type { File, FileOperations } from '../../kernel/fs.ts';
 import type { Kernel } from '../../kernel/kernel.ts';
-import { sleepOn, wakeUp, WaitQueue, type Sys } from '../../kernel/sched.ts';
+import { sleepInterruptible, sleepOn, wakeUp, WaitQueue, type Sys } from '../../kernel/sched.ts';
 
 declare module '../../kernel/trace.ts' {
   interface TraceEventMap {
@@ -281,7 +281,10 @@ function psdevFops(psdev: Psdev): FileOperations {
     },
     *read(file, buf) {
       const chan = channelOf(psdev, file);
-      while (chan.pending.length === 0) yield* sleepOn(chan.readers, 'psdev.read');
+      // An interruptible sleep: a signal (lento told to stop) ends the read with EINTR.
+      while (chan.pending.length === 0) {
+        if ((yield* sleepInterruptible(chan.readers, 'psdev.read')) === 'interrupted') return EINTR;
+      }
       const req = chan.pending[0] as UpcReq;
       if (buf.length < req.bytes.length) return EINVAL;
       chan.pending.shift();

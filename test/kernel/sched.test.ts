@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { runSync, sleepFor, sleepOn, Task, wakeUp, wakeUpOne, WaitQueue, type Sys } from '../../kernel/sched.ts';
+import { runSync, sleepFor, sleepInterruptible, sleepOn, Task, wakeUp, wakeUpOne, WaitQueue, type Sys } from '../../kernel/sched.ts';
 import { KernelPanic } from '../../kernel/assert.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import { TraceRecorder } from '../../sim/trace.ts';
@@ -44,7 +44,11 @@ describe('tasks and wait queues', () => {
       return 7;
     })(), s, tracer);
     const interrupted = new Task(2, 'i', (function* () {
-      results.push(yield* sleepOn(q, 'p'));
+      results.push(yield* sleepInterruptible(q, 'p'));
+      return 0;
+    })(), s, tracer);
+    const deaf = new Task(4, 'd', (function* () {
+      results.push(`uninterruptible ${yield* sleepOn(q, 'p', 200)}`);
       return 0;
     })(), s, tracer);
     new Task(3, 'w', (function* () {
@@ -53,9 +57,10 @@ describe('tasks and wait queues', () => {
     })(), s, tracer);
     s.runFor(50);
     expect(interrupted.interrupt()).toBe(true);
+    expect(deaf.interrupt()).toBe(false); // an uninterruptible sleep ignores the signal
     s.runUntilQuiescent();
-    expect(results).toEqual(['interrupted', 'timeout', 'status 7']);
-    expect(s.now()).toBe(100);
+    expect(results).toEqual(['interrupted', 'timeout', 'status 7', 'uninterruptible timeout']);
+    expect(s.now()).toBe(200);
     expect(q.sleepers.length).toBe(0);
   });
 
@@ -159,7 +164,7 @@ describe('tasks and wait queues', () => {
           for (let k = 0; k < 8; k++) {
             const q = rng.pick(queues);
             const r = rng.below(4);
-            if (r === 0) yield* sleepOn(q, `sleep.${q.name}`, 1 + rng.below(20));
+            if (r === 0) yield* sleepInterruptible(q, `sleep.${q.name}`, 1 + rng.below(20));
             else if (r === 1) wakeUp(q);
             else if (r === 2) wakeUpOne(q);
             else yield* sleepFor(rng.below(10), 'think');
