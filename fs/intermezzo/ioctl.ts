@@ -48,7 +48,7 @@ import {
   type Fileset,
   type PrestoCache,
 } from './intermezzo_fs.ts';
-import { izo_rcvd_get, presto_clear_lml_close, presto_truncate_lml, ZERO_UUID } from './journal.ts';
+import { izo_rcvd_get, izo_rcvd_slot, presto_clear_lml_close, presto_truncate_lml, ZERO_UUID } from './journal.ts';
 import { presto_in_trans } from './journal_ops.ts';
 import { kml_reint, presto_fset_process, type ReintResult } from './kml_reint.ts';
 import type { RcvdRecord } from './kml.ts';
@@ -100,6 +100,8 @@ export interface IzoIoctlData {
   /** Outputs. */
   reint?: ReintResult;
   rcvd?: RcvdRecord | null;
+  /** GET_RCVD: the peer's last_rcvd slot (where its record is, or will go): what KML_RELOG_PID names. */
+  slot?: number;
   result?: number;
 }
 
@@ -155,9 +157,13 @@ function* fileset_ioctl(fset: Fileset, cmd: number, data: IzoIoctlData, p: Proce
     case IZO_IOC_REINTKML:
       return yield* reintkml(fset, data, p);
     case IZO_IOC_GET_RCVD: {
-      const r = yield* izo_rcvd_get(fset, data.uuid ?? ZERO_UUID, p);
+      const uuid = data.uuid ?? ZERO_UUID;
+      const r = yield* izo_rcvd_get(fset, uuid, p);
       if (isErr(r)) return r;
       data.rcvd = r;
+      const slot = yield* izo_rcvd_slot(fset, uuid, p);
+      if (isErr(slot)) return slot;
+      data.slot = slot;
       return 0;
     }
     case IZO_IOC_GET_KML_SIZE:

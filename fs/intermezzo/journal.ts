@@ -186,6 +186,14 @@ export function* izo_rcvd_get(fset: Fileset, uuid: Uint8Array, p: Process): Sys<
 }
 
 /** Write peer `rec.uuid`'s record in place (or append it), inside the caller's transaction. */
+/** The slot of peer `uuid`'s last_rcvd record: where it is, or where it will go (after the last). */
+export function* izo_rcvd_slot(fset: Fileset, uuid: Uint8Array, p: Process): Sys<number | Errno> {
+  const all = yield* izo_rcvd_all(fset, p);
+  if (isErr(all)) return all;
+  const want = uuidHex(uuid);
+  return all.find((r) => uuidHex(r.rec.uuid) === want)?.slot ?? all.length;
+}
+
 export function* izo_rcvd_write(fset: Fileset, rec: RcvdRecord, p: Process): Sys<0 | Errno> {
   const all = yield* izo_rcvd_all(fset, p);
   if (isErr(all)) return all;

@@ -235,6 +235,20 @@ export interface KmlCreds {
   readonly groups: readonly number[];
 }
 
+/**
+ * The `pid` of a record re-logged by a replay (REINT_RELOG): this base plus the last_rcvd slot of
+ * the peer the change came from. The original logged the replaying process's pid, which means
+ * nothing to a receiver; a pid never reaches 2^22 on Linux, so the two cannot be confused. It tells
+ * a server forwarding its log, exactly and in the same transaction as the record, which peer each
+ * record came from (lento sends that peer a NOOP in its place).
+ */
+export const KML_RELOG_PID = 0x8000_0000;
+
+/** The last_rcvd slot of the peer a re-logged record came from, or null for a local change. */
+export function kml_relog_slot(rec: KmlCreds): number | null {
+  return rec.pid >= KML_RELOG_PID ? rec.pid - KML_RELOG_PID : null;
+}
+
 export interface KmlRecord extends KmlCreds {
   readonly recno: number;
   /** Seconds, the suffix's `time` (CURRENT_TIME when written). */

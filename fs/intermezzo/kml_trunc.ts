@@ -52,7 +52,12 @@ export function* presto_kml_cut(fset: Fileset, upto: number, p: Process): Sys<0 
   const fd = fset.kml;
   const physical = Math.min(upto - fset.kml_logical_off, fd.offset);
   const cut = Math.floor(physical / KML_CHUNK_SIZE) * KML_CHUNK_SIZE;
-  if (cut <= 0) return 0;
+  if (cut <= 0) {
+    // Nothing every peer has read yet fills a chunk: the answer ends this round; the next append
+    // past the limit asks again (otherwise one early answer would silence KML_TRUNC for good).
+    fset.truncating = false;
+    return 0;
+  }
   const buf = yield* log_read_all(fd.file, p);
   if (isErr(buf)) return buf;
   const tail = buf.slice(cut, fd.offset);

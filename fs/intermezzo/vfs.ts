@@ -36,6 +36,7 @@ import { presto_in_trans, type PrestoOp } from './journal_ops.ts';
 import { presto_kml_truncate } from './kml_trunc.ts';
 import {
   credsOf,
+  izo_rcvd_slot,
   izo_rcvd_write,
   presto_clear_lml_close,
   presto_kml_dispatch,
@@ -43,7 +44,9 @@ import {
   type RecInfo,
 } from './journal.ts';
 import { presto_d2d, presto_getversion, presto_path, PRESTO_ATTR, PRESTO_DATA, type Fileset } from './intermezzo_fs.ts';
-import type { KmlBody, KmlCreds, PrestoVersion, RcvdRecord, Rollback } from './kml.ts';
+import {
+  KML_RELOG_PID, type KmlBody, type KmlCreds, type PrestoVersion, type RcvdRecord, type Rollback,
+} from './kml.ts';
 
 /** lento_vfs_context flags. */
 export const LENTO_FL_KML = 0x1;
@@ -91,8 +94,10 @@ function* body(fset: Fileset, ctx: LentoVfsContext, p: Process, op: () => Sys<Km
   const records = yield* op();
   if (isErr(records)) return records;
   if ((ctx.flags & LENTO_FL_KML) !== 0) {
+    const creds = yield* logCreds(fset, ctx, p);
+    if (isErr(creds)) return creds;
     for (const rec of records) {
-      const r = yield* presto_log(fset, rec, ctx.creds ?? credsOf(p), p);
+      const r = yield* presto_log(fset, rec, creds, p);
       if (isErr(r)) return r;
       ctx.rec = r;
     }
@@ -103,6 +108,14 @@ function* body(fset: Fileset, ctx: LentoVfsContext, p: Process, op: () => Sys<Km
     if (isErr(w)) return w;
   }
   return 0;
+}
+
+/** The credentials a record is logged with; a re-logged one names its origin's slot (KML_RELOG_PID). */
+function* logCreds(fset: Fileset, ctx: LentoVfsContext, p: Process): Sys<KmlCreds | Errno> {
+  if (ctx.creds === undefined) return credsOf(p);
+  if ((ctx.flags & LENTO_FL_EXPECT) === 0 || ctx.rcvd === undefined) return ctx.creds;
+  const slot = yield* izo_rcvd_slot(fset, ctx.rcvd.uuid, p);
+  return isErr(slot) ? slot : { ...ctx.creds, pid: KML_RELOG_PID + slot };
 }
 
 const ts = (sec: number, nsec: number): Timespec => ({ sec, nsec });

@@ -19,7 +19,7 @@ import {
 import { parseScript, runScript } from '../../../src/sh.ts';
 import { snapshotTree, type TreeNode } from '../../../src/tree.ts';
 import { REINT_FORCE, REINT_RELOG } from '../../../fs/intermezzo/kml_reint.ts';
-import { kml_encode } from '../../../fs/intermezzo/kml.ts';
+import { kml_encode, kml_relog_slot } from '../../../fs/intermezzo/kml.ts';
 import { filesetProcess, replicaHost } from '../../support/presto.ts';
 
 const UUID_A = new Uint8Array(16).fill(0xa1);
@@ -231,6 +231,10 @@ describe('kml_reint: directories certified by meaning, removals already done, on
     expect(mine.map((r) => r.rec.body.op)).toEqual(recs.map((r) => r.rec.body.op));
     // Each outcome names the record it produced here: record k of A became record k of B.
     expect(rep.outcomes.map((o) => (o.kind === 'applied' ? o.local_recno : -1))).toEqual(mine.map((r) => r.rec.recno));
+    // Each re-logged record names where it came from: A's last_rcvd slot on B (slot 0 is the zero uuid's).
+    expect(mine.map((r) => kml_relog_slot(r.rec))).toEqual(recs.map(() => 1));
+    // A's own records are local changes there.
+    expect(recs.map((r) => kml_relog_slot(r.rec))).toEqual(recs.map(() => null));
   });
 
   it('a NOOP record only advances last_rcvd', () => {
