@@ -91,6 +91,13 @@ export interface CrashOutcome {
 /** Thrown by a device told to lose power after N writes: the world stops; nothing catches it but the simulator. */
 export class PowerCut extends Error {
   override readonly name = 'PowerCut';
+  constructor(
+    message: string,
+    /** The device that lost power (its name, as given to the constructor). */
+    readonly device: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface BlockDeviceOptions {
@@ -202,7 +209,7 @@ export class BlockDevice {
     this.tracer.emit('blkdev.write', { dev: this.name, blk, seq, fua });
     if (this.powerCutAt !== null && this.stats.writes >= this.powerCutAt) {
       this.powerCutAt = null;
-      throw new PowerCut(`${this.name}: power cut after write ${this.stats.writes}`);
+      throw new PowerCut(`${this.name}: power cut after write ${this.stats.writes}`, this.name);
     }
     return 0;
   }

@@ -101,9 +101,9 @@ export function make_bad_inode(inode: Inode): void {
 
 /** CURRENT_TIME, truncated to the file system's timestamp granularity. */
 export function current_fs_time(sb: SuperBlock): Timespec {
-  const t = sb.s_kernel.now();
+  const t = sb.s_kernel.realtime();
   const sec = EPOCH_BASE_SEC + Math.floor(t / TICKS_PER_SEC);
-  const nsec = (t % TICKS_PER_SEC) * 1000;
+  const nsec = (t - Math.floor(t / TICKS_PER_SEC) * TICKS_PER_SEC) * 1000;
   return { sec, nsec: nsec - (nsec % sb.s_time_gran) };
 }
 

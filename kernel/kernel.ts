@@ -45,6 +45,13 @@ export interface KernelOptions {
   readonly tracer?: Tracer;
   /** Randomness for the kernel's own choices (generation numbers, uuids); none if never needed. */
   readonly random?: Random;
+  /** What /dev/urandom reads (kernel/mem.ts): a stream of its own, so programs' draws shift nothing else. */
+  readonly urandom?: Random;
+  /**
+   * How far this host's real-time clock is off the world's, in microseconds (either sign): the
+   * clock file times and CLOCK_REALTIME read. Timers run on the world's clock (jiffies), unskewed.
+   */
+  readonly clockSkew?: number;
 }
 
 export class Kernel {
@@ -52,6 +59,8 @@ export class Kernel {
   readonly timers: Timers;
   readonly tracer: Tracer;
   readonly random: Random | undefined;
+  readonly urandom: Random | undefined;
+  readonly clockSkew: number;
   readonly fsTypes = new Map<string, FileSystemType>();
   readonly bdevs = new Map<string, BlockDevice>();
   readonly chrdevs = new Map<number, FileOperations>();
@@ -72,10 +81,17 @@ export class Kernel {
     this.timers = o.timers;
     this.tracer = o.tracer ?? nullTracer;
     this.random = o.random;
+    this.urandom = o.urandom;
+    this.clockSkew = o.clockSkew ?? 0;
   }
 
   now(): Tick {
     return this.timers.now();
+  }
+
+  /** The real-time clock in microseconds since tick 0's wall time: now plus this host's skew (may be < 0). */
+  realtime(): number {
+    return this.timers.now() + this.clockSkew;
   }
 
   /** This kernel's state for the subsystem `key` names (made on first use). */

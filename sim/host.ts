@@ -1,30 +1,55 @@
 /**
- * host.ts: a simulated world and its hosts: scheduler, trace, seeded streams, kernels and disks.
+ * host.ts: a simulated world and its hosts: scheduler, trace, seeded streams, kernels and disks,
+ * and what can happen to a host: a power cut, a reboot, a pause.
  *
  * Layer: simulation (wires everything together; may import every layer). Interface:
  * `new World({seed})` owns the scheduler, the trace recorder and the root PRNG (one stream per
- * subsystem and host); `world.addHost(name)` gives a Host with its own Kernel (ramfs registered;
- * more file system types through `registerFs`), disks added with `addDisk`; `host.run(p, sys)` runs
- * one system call (or any Sys) as process `p` in a task, advancing the world until it finishes:
- * other tasks (kjournald, lento, peers) run meanwhile. If the world goes quiet while the task still
- * sleeps, that is a deadlock, reported with where it sleeps.
+ * subsystem and host); `world.addHost(name, {clockSkew})` gives a Host with its own Kernel (ramfs
+ * registered; more file system types through `registerFs`), disks added with `addDisk`;
+ * `host.run(p, sys)` runs one system call (or any Sys) as process `p` in a task, advancing the
+ * world until it finishes: other tasks (kjournald, lento, peers) run meanwhile. If the world goes
+ * quiet while the task still sleeps, that is a deadlock, reported with where it sleeps.
+ * A host's life: `start()` boots it (the root file system, then `boot(kernel)` registers what the
+ * host has, then `init(process)` runs as a task: mounts, daemons); `crash()` is a power cut: every
+ * disk keeps what its crash model lets survive (kernel/blkdev.ts), the kernel and every process
+ * are gone (their timers never fire), and peers learn of it only through their own timeouts;
+ * `restart()` boots a new kernel on the surviving disks; `pause()` freezes the host (its timers
+ * and tasks wait; the packets sent to it queue) until `resume()`. A block device armed with
+ * `cutPowerAfterWrites` crashes its host at that write (the PowerCut is caught by the world). The
+ * host's real-time clock may be skewed (`clockSkew`, µs): file times and CLOCK_REALTIME show it.
+ * Hosts share no mutable state: each has its kernel, disks and streams; the world only carries
+ * packets and events between them.
  */
 import { assert, panic } from '../kernel/assert.ts';
-import { BlockDevice, type BlockSize } from '../kernel/blkdev.ts';
-import { isErr, errnoName } from '../kernel/errno.ts';
+import { BlockDevice, PowerCut, type BlockSize } from '../kernel/blkdev.ts';
+import { isErr, errnoName, type Errno } from '../kernel/errno.ts';
 import { makeCred, type FileSystemType } from '../kernel/fs.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Sys } from '../kernel/sched.ts';
 import { sys_sync } from '../kernel/syscalls.ts';
+import type { TimerId, Timers } from '../kernel/timer.ts';
+import type { Tick } from '../kernel/types.ts';
 import { ramfs_fs_type } from '../fs/ramfs/inode.ts';
 import { Prng } from './prng.ts';
 import { Scheduler } from './scheduler.ts';
 import { TraceRecorder, type TraceOptions } from './trace.ts';
 
+declare module '../kernel/trace.ts' {
+  interface TraceEventMap {
+    /** A host's life: booted (the nth time), crashed (power cut), restarted, paused, resumed. */
+    'host.state': { state: 'up' | 'crashed' | 'paused' | 'resumed'; incarnation: number; why: string };
+  }
+}
+
 export interface WorldOptions {
   readonly seed: number;
   readonly trace?: TraceOptions;
+}
+
+export interface HostOptions {
+  /** The host's real-time clock minus the world's, in µs (either sign). */
+  readonly clockSkew?: number;
 }
 
 export class World {
@@ -37,35 +62,139 @@ export class World {
     this.rng = Prng.fromSeed(options.seed);
   }
 
-  addHost(name: string): Host {
+  addHost(name: string, opts: HostOptions = {}): Host {
     assert(!this.hosts.has(name), () => `host ${name} added twice`);
-    const h = new Host(this, name);
+    const h = new Host(this, name, opts);
     this.hosts.set(name, h);
     return h;
   }
 
-  runUntilQuiescent(): number {
-    return this.sched.runUntilQuiescent();
+  /** Run the earliest event; a power cut it causes crashes the host whose disk lost power. */
+  step(): boolean {
+    try {
+      return this.sched.step();
+    } catch (e) {
+      if (!(e instanceof PowerCut)) throw e;
+      this.sched.current = null;
+      const host = [...this.hosts.values()].find((h) => [...h.disks.values()].some((d) => d.name === e.device));
+      assert(host !== undefined, () => `a power cut on ${e.device}, which no host has`);
+      host.crash(`power cut: ${e.message}`, e);
+      return true;
+    }
+  }
+
+  /** Run until no event is left; panics past `maxEvents` (a livelock guard). */
+  runUntilQuiescent(maxEvents = 100_000_000): number {
+    let n = 0;
+    while (this.step()) {
+      n++;
+      assert(n <= maxEvents, () => `not quiescent after ${maxEvents} events (last: ${this.sched.last ?? '?'})`);
+    }
+    return n;
+  }
+
+  /** Run every event up to and including tick `t`, then set the clock to `t`. */
+  runUntil(t: Tick): number {
+    let n = 0;
+    for (let next = this.sched.nextTime(); next !== null && next <= t; next = this.sched.nextTime()) {
+      this.step();
+      n++;
+    }
+    this.sched.runUntil(t);
+    return n;
+  }
+
+  runFor(ticks: number): number {
+    return this.runUntil((this.sched.now() + ticks) as Tick);
   }
 }
 
+/**
+ * A host's view of the world's timers, for one incarnation of its kernel: events of a crashed
+ * incarnation never fire; while the host is paused they wait, then fire in order at resume.
+ */
+export class HostTimers implements Timers {
+  alive = true;
+  paused = false;
+  private readonly deferred: Array<() => void> = [];
+  constructor(private readonly sched: Scheduler) {}
+
+  now(): Tick {
+    return this.sched.now();
+  }
+
+  at(when: Tick, what: string, fn: () => void): TimerId {
+    return this.sched.at(when, what, () => this.fire(fn));
+  }
+
+  cancel(id: TimerId): void {
+    this.sched.cancel(id);
+  }
+
+  private fire(fn: () => void): void {
+    if (!this.alive) return;
+    if (this.paused) this.deferred.push(fn);
+    else fn();
+  }
+
+  /** Unfreeze: what came due meanwhile runs now, in the order it came due. */
+  resume(): void {
+    this.paused = false;
+    for (const fn of this.deferred.splice(0)) this.sched.at(this.sched.now(), 'resume', () => this.fire(fn));
+  }
+}
+
+export type HostState = 'up' | 'crashed' | 'paused';
+
 export class Host {
-  readonly kernel: Kernel;
+  kernel: Kernel;
+  timers: HostTimers;
   readonly disks = new Map<string, BlockDevice>();
+  state: HostState = 'up';
+  incarnation = 1;
+  /** Registers what this host has in each new kernel (file system types, drivers). */
+  boot: ((k: Kernel) => void) | null = null;
+  /** What init runs once the root is mounted (mounts, daemons); see start(). */
+  init: ((p: Process) => Sys<0 | Errno>) | null = null;
+  private readonly fsTypes: FileSystemType[] = [];
+  private root: { fstype: string; disk: string | null; data: string } | null = null;
+  private crashes = 0;
+  /** The power cut that crashed this host, rethrown to whoever was running a call on it. */
+  private powerCut: PowerCut | null = null;
+
   constructor(
     readonly world: World,
     readonly name: string,
+    readonly opts: HostOptions = {},
   ) {
-    this.kernel = new Kernel({
-      hostname: name,
-      timers: world.sched,
-      tracer: world.trace.tracerFor(name),
-      random: world.rng.stream(`kernel/${name}`),
+    this.timers = new HostTimers(world.sched);
+    this.kernel = this.newKernel();
+  }
+
+  private newKernel(): Kernel {
+    const w = this.world;
+    const tag = this.incarnation === 1 ? '' : `/${this.incarnation}`;
+    const k = new Kernel({
+      hostname: this.name,
+      timers: this.timers,
+      tracer: w.trace.tracerFor(this.name),
+      random: w.rng.stream(`kernel/${this.name}${tag}`),
+      urandom: w.rng.stream(`urandom/${this.name}${tag}`),
+      clockSkew: this.opts.clockSkew ?? 0,
     });
-    this.kernel.register_filesystem(ramfs_fs_type);
+    k.register_filesystem(ramfs_fs_type);
+    for (const t of this.fsTypes) k.register_filesystem(t);
+    for (const [name, dev] of this.disks) k.register_blkdev(`/dev/${name}`, dev);
+    return k;
+  }
+
+  get up(): boolean {
+    return this.state !== 'crashed';
   }
 
   registerFs(t: FileSystemType): void {
+    if (this.fsTypes.some((x) => x.name === t.name)) return;
+    this.fsTypes.push(t);
     if (!this.kernel.fsTypes.has(t.name)) this.kernel.register_filesystem(t);
   }
 
@@ -85,8 +214,65 @@ export class Host {
 
   /** Mount the root file system: `fstype` on /dev/`disk` (or none for ramfs). */
   mountRoot(fstype: string, disk: string | null, data = ''): void {
+    this.root = { fstype, disk, data };
     const r = this.runKernel(this.kernel.mount_root(fstype, disk === null ? null : `/dev/${disk}`, data));
     if (isErr(r)) panic(`${this.name}: mounting ${fstype} as root failed: ${errnoName(r)}`);
+  }
+
+  /**
+   * Boot this incarnation: mount the root (ramfs unless mountRoot chose), let `boot` register
+   * drivers, and start `init` as a task (it runs while the world advances; its failure is traced).
+   */
+  start(): void {
+    const k = this.kernel;
+    this.boot?.(k);
+    const root = this.root ?? { fstype: 'ramfs', disk: null, data: '' };
+    this.root = root;
+    const r = this.runKernel(k.mount_root(root.fstype, root.disk === null ? null : `/dev/${root.disk}`, root.data));
+    if (isErr(r)) panic(`${this.name}: mounting ${root.fstype} as root failed: ${errnoName(r)}`);
+    k.tracer.emit('host.state', { state: 'up', incarnation: this.incarnation, why: 'boot' });
+    const init = this.init;
+    if (init === null) return;
+    const p = k.new_process('init', makeCred(0, 0, [0]));
+    k.spawn(p, (function* () {
+      const e = yield* init(p);
+      return isErr(e) ? 1 : 0;
+    })());
+  }
+
+  /** A power cut: disks keep what survives, the kernel and its processes are gone. */
+  crash(why = 'crash', cut: PowerCut | null = null): void {
+    if (this.state === 'crashed') return;
+    this.powerCut = cut;
+    this.timers.alive = false;
+    const random = this.world.rng.stream(`crash/${this.name}/${++this.crashes}`);
+    for (const [name, dev] of this.disks) this.disks.set(name, dev.crash({ random }));
+    this.state = 'crashed';
+    this.kernel.tracer.emit('host.state', { state: 'crashed', incarnation: this.incarnation, why });
+  }
+
+  /** Boot again on the surviving disks (journal recovery happens at the mount, in init). */
+  restart(): void {
+    assert(this.state === 'crashed', () => `${this.name}: restart of a host that is ${this.state}`);
+    this.incarnation++;
+    this.timers = new HostTimers(this.world.sched);
+    this.kernel = this.newKernel();
+    this.state = 'up';
+    this.start();
+  }
+
+  pause(): void {
+    if (this.state !== 'up') return;
+    this.timers.paused = true;
+    this.state = 'paused';
+    this.kernel.tracer.emit('host.state', { state: 'paused', incarnation: this.incarnation, why: 'pause' });
+  }
+
+  resume(): void {
+    if (this.state !== 'paused') return;
+    this.state = 'up';
+    this.kernel.tracer.emit('host.state', { state: 'resumed', incarnation: this.incarnation, why: 'resume' });
+    this.timers.resume();
   }
 
   process(comm: string, uid = 0, gid = 0, groups: readonly number[] = [gid]): Process {
@@ -95,14 +281,16 @@ export class Host {
 
   /** Run `body` as process `p` until it returns, advancing the world meanwhile. */
   run<T>(p: Process, body: Sys<T>): T {
+    assert(this.state === 'up', () => `${this.name}: running ${p.comm} on a host that is ${this.state}`);
     let result: { value: T } | null = null;
     const task = this.kernel.spawn(p, (function* () {
       result = { value: yield* body };
       return 0;
     })());
-    const sched = this.world.sched;
+    const w = this.world;
     while (task.state !== 'exited') {
-      if (!sched.step()) {
+      if ((this.state as HostState) === 'crashed') throw this.cutShort(p.comm);
+      if (!w.step()) {
         const where = task.sleeping?.point ?? task.state;
         p.task = null;
         return panic(`${this.name}: ${p.comm}[${p.pid}] sleeps at '${where}' and nothing will wake it`);
@@ -124,6 +312,11 @@ export class Host {
     }
   }
 
+  /** What a call cut short by this host's crash throws: the power cut (only the simulator catches it). */
+  private cutShort(what: string): PowerCut {
+    return this.powerCut ?? new PowerCut(`${this.name} crashed while ${what} ran`, this.name);
+  }
+
   /** Run kernel work that needs no process (mounting the root) as a kernel thread. */
   runKernel<T>(body: Sys<T>): T {
     let result: { value: T } | null = null;
@@ -132,7 +325,8 @@ export class Host {
       return 0;
     })());
     while (task.state !== 'exited') {
-      if (!this.world.sched.step()) return panic(`${this.name}: init sleeps at '${task.sleeping?.point ?? '?'}' forever`);
+      if (this.state === 'crashed') throw this.cutShort('init');
+      if (!this.world.step()) return panic(`${this.name}: init sleeps at '${task.sleeping?.point ?? '?'}' forever`);
     }
     assert(result !== null, 'kernel work ended without a result');
     return (result as { value: T }).value;
