@@ -30,6 +30,7 @@ import {
   kml_place,
   kml_record_size,
   KML_OPCODE_NOOP,
+  KML_RELOG_PID,
   KML_PREFIX_SIZE,
   rcvd_decode,
   rcvd_encode,
@@ -43,7 +44,10 @@ import {
 
 declare module '../../kernel/trace.ts' {
   interface TraceEventMap {
-    'presto.kml': { fset: string; recno: number; op: string; offset: number; len: number; path: string };
+    /** A record appended to the KML; `relog`: a replayed peer's change re-logged (REINT_RELOG). */
+    'presto.kml': {
+      fset: string; recno: number; op: string; offset: number; len: number; path: string; relog: boolean;
+    };
     'presto.lml': { fset: string; offset: number; what: 'write' | 'clear' | 'truncate' | 'complete'; path: string };
     'presto.rcvd': { fset: string; uuid: string; remote_recno: number; local_recno: number };
     'presto.log_damage': { fset: string; log: string; offset: number; reason: string };
@@ -108,6 +112,7 @@ export function* presto_log(fset: Fileset, body: KmlBody, creds: KmlCreds, p: Pr
     offset,
     len,
     path,
+    relog: creds.pid >= KML_RELOG_PID,
   });
   return { recno: fd.recno, offset, len };
 }
