@@ -16,6 +16,8 @@ export const SUPERBLOCK_OFFSET = 1024;
 export const GOOD_OLD_INODE_SIZE = 128;
 export const EXT2_GOOD_OLD_FIRST_INO = 11;
 export const EXT2_ROOT_INO = 2;
+/** resize_inode: the inode whose block map reserves descriptor blocks for growing the file system. */
+export const EXT2_RESIZE_INO = 7;
 export const EXT3_JOURNAL_INO = 8;
 export const EXT2_NDIR_BLOCKS = 12;
 export const EXT2_IND_BLOCK = 12;
