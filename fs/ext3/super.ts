@@ -257,7 +257,8 @@ export function ext3_rw_refusal(raw: Superblock): string | null {
     badRo === 0 ? '' : `read-only-compatible feature${plural(badRo)} ${names(badRo, RO_COMPAT_NAMES)}`,
     badCompat === 0 ? '' : `compatible feature${plural(badCompat)} ${names(badCompat, COMPAT_NAMES)}`,
   ].filter((x) => x !== '');
-  return why.length === 0 ? null : `cannot be mounted read-write: the model does not implement the ${why.join(' or the ')} (mount it ro)`;
+  if (why.length === 0) return null;
+  return `cannot be mounted read-write: the model does not implement its ${why.join(' and its ')} (a read-only mount works)`;
 }
 
 function plural(bits: number): string {
