@@ -526,11 +526,42 @@ function write_range(inode: Inode, data: Uint8Array, pos: number): number | Errn
 
 const TRUNCATE_CREDITS = 64;
 
+/** One past the last mapped block of the subtree at `blk` (depth 0: a data block) below `limit`; 0 if none. */
+function subtreeEnd(inode: Inode, blk: number, depth: number, first: number, limit: number): number | Errno {
+  if (depth === 0) return first + 1;
+  const per = EXT3_SB(inode.i_sb).blockSize / 4;
+  const span = per ** (depth - 1);
+  for (let i = Math.min(per - 1, Math.floor((limit - 1 - first) / span)); i >= 0; i--) {
+    const child = readPtr(inode.i_sb, blk, i);
+    if (isErr(child)) return child;
+    if (child === 0) continue;
+    const end = subtreeEnd(inode, child, depth - 1, first + i * span, limit);
+    if (end !== 0) return end;
+  }
+  return 0;
+}
+
+/** One past the file's last mapped logical block below `limit` (0 if none): truncation skips holes. */
+function mappedEnd(inode: Inode, limit: number): number | Errno {
+  const per = EXT3_SB(inode.i_sb).blockSize / 4;
+  const block = EXT3_I(inode).block;
+  const roots: Array<[number, number, number]> = [[14, 3, 12 + per + per * per], [13, 2, 12 + per], [12, 1, 12]];
+  for (const [slot, depth, first] of roots) {
+    const b = block[slot] ?? 0;
+    if (b === 0 || first >= limit) continue;
+    const end = subtreeEnd(inode, b, depth, first, limit);
+    if (end !== 0) return end;
+  }
+  for (let i = Math.min(11, limit - 1); i >= 0; i--) if ((block[i] ?? 0) !== 0) return i + 1;
+  return 0;
+}
+
 /**
  * Free the inode's blocks past `size`, from byte `from` down, in steps small enough for one handle
  * each (a step frees at most the data under a bounded number of indirect blocks), writing the inode
- * after each, as Linux restarts its truncate handle. With `all`, one pass over the whole block map
- * (the orphan cleanup at mount, which does not know where the blocks end).
+ * after each, as Linux restarts its truncate handle; holes cost no steps (a file of s_maxbytes with
+ * one block goes in one). With `all`, one pass over the whole block map (the orphan cleanup at
+ * mount, which does not know where the blocks end).
  */
 export function* truncate_in_steps(inode: Inode, size: number, all = false, from = inode.i_size): Sys<0 | Errno> {
   const s = EXT3_SB(inode.i_sb);
@@ -544,6 +575,9 @@ export function* truncate_in_steps(inode: Inode, size: number, all = false, from
   const per = s.blockSize / 4;
   const stepBytes = Math.floor(TRUNCATE_CREDITS / 4) * per * s.blockSize;
   for (let at = from; at > size;) {
+    const end = mappedEnd(inode, Math.ceil(at / s.blockSize));
+    if (isErr(end)) return end;
+    at = Math.max(size, Math.min(at, end * s.blockSize));
     const next = Math.max(size, at - stepBytes);
     const r = yield* ext3_journaled(inode.i_sb, TRUNCATE_CREDITS, () => {
       const t = ext3_truncate_blocks(inode, next);
