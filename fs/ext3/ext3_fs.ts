@@ -58,7 +58,8 @@ export const SUPPORTED_RO_COMPAT = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE
 
 /** Feature names (e2fsprogs' spelling), for refusing an image by name. */
 export const COMPAT_NAMES: Readonly<Record<number, string>> = {
-  0x1: 'dir_prealloc', 0x2: 'imagic_inodes', 0x4: 'has_journal', 0x8: 'ext_attr', 0x10: 'resize_inode', 0x20: 'dir_index',
+  0x1: 'dir_prealloc', 0x2: 'imagic_inodes', 0x4: 'has_journal', 0x8: 'ext_attr', 0x10: 'resize_inode',
+  0x20: 'dir_index',
   0x40: 'lazy_bg', 0x80: 'exclude_inode', 0x100: 'snapshot_bitmap', 0x200: 'sparse_super2', 0x400: 'fast_commit',
   0x800: 'stable_inodes', 0x1000: 'orphan_file',
 };

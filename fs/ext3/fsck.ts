@@ -16,8 +16,9 @@ import type { BlockDevice } from '../../kernel/blkdev.ts';
 import { isErr } from '../../kernel/errno.ts';
 import { decodeJournalSuperblock } from '../jbd/jbd.ts';
 import {
-  COMPAT_EXT_ATTR, COMPAT_HAS_JOURNAL, COMPAT_RESIZE_INODE, decodeDirBlock, decodeGroupDesc, decodeInode, EXT2_RESIZE_INO,
-  EXT2_ROOT_INO, EXT3_JOURNAL_INO, fileTypeOfMode, GROUP_DESC_SIZE, groupHasSuper, INCOMPAT_FILETYPE, INCOMPAT_RECOVER,
+  COMPAT_EXT_ATTR, COMPAT_HAS_JOURNAL, COMPAT_RESIZE_INODE, decodeDirBlock, decodeGroupDesc, decodeInode,
+  EXT2_RESIZE_INO, EXT2_ROOT_INO, EXT3_JOURNAL_INO, fileTypeOfMode, GROUP_DESC_SIZE, groupHasSuper, INCOMPAT_FILETYPE,
+  INCOMPAT_RECOVER,
   RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, type GroupDesc, type RawInode, type Superblock,
 } from './ext3_fs.ts';
 import { ext3_check_super } from './super.ts';
@@ -175,9 +176,13 @@ function isFastSymlink(c: Checker, raw: RawInode): boolean {
 function checkEaBlock(c: Checker, ino: number, raw: RawInode): void {
   const blk = raw.fileAcl;
   if (blk === 0) return;
-  const bad = (message: string): void => c.report({ pass: 1, code: 'bad-ea-block', ino, blk, message: `inode ${ino}: ${message}` });
-  if ((c.sb.featureCompat & COMPAT_EXT_ATTR) === 0) return bad(`i_file_acl is ${blk}, but the file system has no ext_attr feature`);
-  if (blk < c.sb.firstDataBlock || blk >= c.sb.blocksCount) return bad(`its EA block ${blk} is outside the file system`);
+  const bad = (message: string): void => {
+    c.report({ pass: 1, code: 'bad-ea-block', ino, blk, message: `inode ${ino}: ${message}` });
+  };
+  if ((c.sb.featureCompat & COMPAT_EXT_ATTR) === 0) {
+    return bad(`i_file_acl is ${blk}, but the file system has no ext_attr feature`);
+  }
+  if (blk < c.sb.firstDataBlock || blk >= c.sb.blocksCount) return bad(`its EA block ${blk} is out of range`);
   const known = c.eaBlocks.get(blk);
   if (known !== undefined) {
     known.users++;
@@ -416,7 +421,8 @@ function pass5(c: Checker): void {
   });
   if (c.largeFiles > 0 && (c.sb.featureRoCompat & RO_COMPAT_LARGE_FILE) === 0) c.report({
     pass: 5, code: 'large-file-flag-missing',
-    message: `${c.largeFiles} file${c.largeFiles === 1 ? ' is' : 's are'} over 2 GiB - 1, but the superblock lacks LARGE_FILE`,
+    message: `${c.largeFiles} file${c.largeFiles === 1 ? ' is' : 's are'} over 2 GiB - 1, `
+      + 'but the superblock lacks LARGE_FILE',
   });
 }
 

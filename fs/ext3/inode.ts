@@ -25,8 +25,8 @@ import { ext3_free_inode } from './ialloc.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { decodeDirBlock, decodeInode, encodeInode, EXT2_N_BLOCKS, EXT3_JOURNAL_DATA_FL, type RawInode } from './ext3_fs.ts';
 import {
-  EXT3_SB, ext3_force_commit, ext3_free_blocks, ext3_has_filetype, ext3_journaled, ext3_set_large_file, forgetBlock, markData,
-  markMeta,
+  EXT3_SB, ext3_force_commit, ext3_free_blocks, ext3_has_filetype, ext3_journaled, ext3_set_large_file, forgetBlock,
+  markData, markMeta,
 } from './super.ts';
 import { ext3_xattr_delete_inode } from './xattr.ts';
 import { ext3_orphan_add, ext3_orphan_del } from './orphan.ts';
@@ -359,7 +359,8 @@ export function ext3_get_block(inode: Inode, lblk: number): number | Errno {
   }
   if (blk !== 0) return blk;
   const have = chain.length;
-  const goal = chain[have - 1] ?? ((info.block[0] ?? 0) || s.descs[Math.floor((inode.i_ino - 1) / s.raw.inodesPerGroup)]!.inodeTable);
+  const table = s.descs[Math.floor((inode.i_ino - 1) / s.raw.inodesPerGroup)]!.inodeTable;
+  const goal = chain[have - 1] ?? ((info.block[0] ?? 0) || table);
   const fresh = allocBlocks(inode, goal, path.length - have);
   if (isErr(fresh)) return fresh;
   fresh.forEach((b, i) => {

@@ -22,7 +22,9 @@ import {
 import { current_fs_time, ihold, inode_init_owner, iput, new_inode } from '../../kernel/inode.ts';
 import type { Process } from '../../kernel/process.ts';
 import { runSync, type Sys } from '../../kernel/sched.ts';
-import { decodeDirBlock, dirRecLen, EXT2_INDEX_FL, EXT2_N_BLOCKS, fileTypeOfMode, writeDirEntry, type DirEntry } from './ext3_fs.ts';
+import {
+  decodeDirBlock, dirRecLen, EXT2_INDEX_FL, EXT2_N_BLOCKS, fileTypeOfMode, writeDirEntry, type DirEntry,
+} from './ext3_fs.ts';
 import { ext3_new_inode } from './ialloc.ts';
 import {
   EXT3_I, ext3_bmap, ext3_dir_inode_ops, ext3_file_inode_operations, ext3_file_operations, ext3_dir_operations, ext3_get_block,
@@ -52,7 +54,8 @@ function ext3_new(dir: Inode, mode: number, p: Process): Inode | Errno {
   inode.i_ctime = now;
   inode.i_nlink = 1;
   inode.i_generation = s.nextGeneration = (s.nextGeneration + 1) >>> 0;
-  inode.i_private = { block: new Array<number>(EXT2_N_BLOCKS).fill(0), flags: 0, dtime: 0, fileAcl: 0 } satisfies Ext3InodeInfo;
+  const block = new Array<number>(EXT2_N_BLOCKS).fill(0);
+  inode.i_private = { block, flags: 0, dtime: 0, fileAcl: 0 } satisfies Ext3InodeInfo;
   if (S_ISDIR(inode.i_mode)) {
     inode.i_op = ext3_dir_inode_ops.ops;
     inode.i_fop = ext3_dir_operations;

@@ -28,10 +28,11 @@ import {
 } from '../jbd/transaction.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import {
-  COMPAT_HAS_JOURNAL, COMPAT_NAMES, decodeGroupDesc, decodeSuperblock, encodeGroupDesc, encodeSuperblock, EXT2_DYNAMIC_REV,
-  EXT2_GOOD_OLD_FIRST_INO, EXT2_GOOD_OLD_REV, EXT2_ROOT_INO, EXT2_SUPER_MAGIC, EXT3_JOURNAL_INO, GOOD_OLD_INODE_SIZE,
-  GROUP_DESC_SIZE, INCOMPAT_FILETYPE, INCOMPAT_NAMES, INCOMPAT_RECOVER, RO_COMPAT_LARGE_FILE, RO_COMPAT_NAMES, SUPERBLOCK_OFFSET,
-  SUPPORTED_COMPAT, SUPPORTED_INCOMPAT, SUPPORTED_RO_COMPAT, type GroupDesc, type Superblock,
+  COMPAT_HAS_JOURNAL, COMPAT_NAMES, decodeGroupDesc, decodeSuperblock, encodeGroupDesc, encodeSuperblock,
+  EXT2_DYNAMIC_REV, EXT2_GOOD_OLD_FIRST_INO, EXT2_GOOD_OLD_REV, EXT2_ROOT_INO, EXT2_SUPER_MAGIC, EXT3_JOURNAL_INO,
+  GOOD_OLD_INODE_SIZE, GROUP_DESC_SIZE, INCOMPAT_FILETYPE, INCOMPAT_NAMES, INCOMPAT_RECOVER, RO_COMPAT_LARGE_FILE,
+  RO_COMPAT_NAMES, SUPERBLOCK_OFFSET, SUPPORTED_COMPAT, SUPPORTED_INCOMPAT, SUPPORTED_RO_COMPAT, type GroupDesc,
+  type Superblock,
 } from './ext3_fs.ts';
 import { ext3_bmap, ext3_delete_inode, ext3_read_inode, ext3_write_inode_op } from './inode.ts';
 import './namei.ts'; // fills the directory operations table
@@ -258,7 +259,8 @@ export function ext3_rw_refusal(raw: Superblock): string | null {
     badCompat === 0 ? '' : `compatible feature${plural(badCompat)} ${names(badCompat, COMPAT_NAMES)}`,
   ].filter((x) => x !== '');
   if (why.length === 0) return null;
-  return `cannot be mounted read-write: the model does not implement its ${why.join(' and its ')} (a read-only mount works)`;
+  const what = why.join(' and its ');
+  return `cannot be mounted read-write: the model does not implement its ${what} (a read-only mount works)`;
 }
 
 function plural(bits: number): string {
@@ -280,7 +282,8 @@ export function ext3_check_super(dev: BlockDevice, readWrite = false): Superbloc
   if (badIncompat !== 0) return `unsupported incompatible features: ${names(badIncompat, INCOMPAT_NAMES)}`;
   const rw = readWrite ? ext3_rw_refusal(raw) : null;
   if (rw !== null) return rw;
-  if ((raw.featureIncompat & INCOMPAT_RECOVER) !== 0 && !(readWrite && (raw.featureCompat & COMPAT_HAS_JOURNAL) !== 0)) {
+  const journaled = (raw.featureCompat & COMPAT_HAS_JOURNAL) !== 0;
+  if ((raw.featureIncompat & INCOMPAT_RECOVER) !== 0 && !(readWrite && journaled)) {
     return 'the journal needs recovery (run izo recover first, or mount it read-write)';
   }
   if (raw.inodeSize < 128 || (raw.inodeSize & (raw.inodeSize - 1)) !== 0) return `bad inode size ${raw.inodeSize}`;
@@ -464,7 +467,8 @@ export function ext3_set_large_file(sb: SuperBlock): 0 | Errno {
     raw.inodeSize = GOOD_OLD_INODE_SIZE;
   }
   raw.featureRoCompat |= RO_COMPAT_LARGE_FILE;
-  sb.s_kernel.tracer.emit('ext3.feature', { dev: EXT3_SB(sb).cache.dev.name, feature: 'large_file', rev: raw.revLevel });
+  const dev = EXT3_SB(sb).cache.dev.name;
+  sb.s_kernel.tracer.emit('ext3.feature', { dev, feature: 'large_file', rev: raw.revLevel });
   return ext3_write_super_now(sb);
 }
 

@@ -54,7 +54,8 @@ export function decodeXattrs(b: Uint8Array, first: number, base: number, end: nu
     if (nameLen === 0 || off + ENTRY + nameLen > end) return `attribute entry at ${off} has a name of ${nameLen} bytes`;
     if (valueInum !== 0) return `attribute entry at ${off} keeps its value in inode ${valueInum} (ea_inode)`;
     if (base + valueOffs + size > end) return `attribute entry at ${off}: its ${size}-byte value runs past byte ${end}`;
-    const name = (PREFIXES[index] ?? `index${index}.`) + String.fromCharCode(...b.subarray(off + ENTRY, off + ENTRY + nameLen));
+    const suffix = String.fromCharCode(...b.subarray(off + ENTRY, off + ENTRY + nameLen));
+    const name = (PREFIXES[index] ?? `index${index}.`) + suffix;
     out.push({ name, value: b.slice(base + valueOffs, base + valueOffs + size) });
     off += (ENTRY + nameLen + 3) & ~3;
   }
@@ -128,7 +129,8 @@ export function ext3_xattr_delete_inode(inode: Inode, blk: number): 0 | Errno {
     const r = ext3_free_block(inode.i_sb, blk);
     if (isErr(r)) return r;
   } else {
-    markMeta(inode.i_sb, bh, () => new DataView(bh.data.buffer, bh.data.byteOffset).setUint32(4, ea.refcount - 1, true));
+    const v = new DataView(bh.data.buffer, bh.data.byteOffset);
+    markMeta(inode.i_sb, bh, () => v.setUint32(4, ea.refcount - 1, true));
     s.cache.brelse(bh);
   }
   inode.i_blocks -= s.blockSize / 512;

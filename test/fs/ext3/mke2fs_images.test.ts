@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EINVAL, ENAMETOOLONG, isErr } from '../../../kernel/errno.ts';
-import { O_APPEND, O_CREAT, O_RDONLY, O_WRONLY, type Inode } from '../../../kernel/fs.ts';
+import { DT_DIR, DT_UNKNOWN, O_APPEND, O_CREAT, O_RDONLY, O_WRONLY, type Dirent, type Inode } from '../../../kernel/fs.ts';
 import { path_lookup } from '../../../kernel/namei.ts';
 import { EXT2_INDEX_FL } from '../../../fs/ext3/ext3_fs.ts';
 import { fsck } from '../../../fs/ext3/fsck.ts';
@@ -24,10 +24,11 @@ import { ext3_xattr_list } from '../../../fs/ext3/xattr.ts';
 import { World, type Host } from '../../../sim/host.ts';
 import { loadImage, saveImage } from '../../../src/image.ts';
 import { dec, enc, hostSys, type SyncSys } from '../../support/boot.ts';
-import { launchIzo } from '../../support/cli.ts';
+import { inProcessIzo, launchIzo } from '../../support/cli.ts';
 import { debugfs, debugfsRead, e2fsck, features, mke2fs } from '../../support/e2fsprogs.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'izo-mke2fs-'));
+const { izo } = inProcessIzo('izo-mke2fs-cli-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const SMALL = 'hello from debugfs\n';
@@ -71,6 +72,8 @@ function fill(img: string, ext_attr: boolean): void {
   if (ext_attr) {
     lines.push(`write ${small} /ea1`, 'ea_set /ea1 user.color red', `ea_set /ea1 user.big ${BIG_VALUE}`);
     lines.push(`write ${small} /ea2`, `write ${small} /ea3`, `ea_set /ea2 user.shared ${BIG_VALUE}`);
+    // A fast symlink with an EA block: i_blocks counts the block, the target is still in the inode.
+    lines.push('symlink /eafast /d/small', `ea_set /eafast user.link ${BIG_VALUE}`);
   }
   debugfs(img, lines);
   if (ext_attr) {
@@ -123,6 +126,8 @@ function change(h: Host, s: SyncSys, bs: number, ext_attr: boolean): void {
     put(s, '/reuse', 'a new inode in an old slot');
     expect(inodeAt(h, '/reuse').i_ino).toBe(ino); // which held a stale i_file_acl
     expect(s.sys_unlink('/ea2')).toBe(0); // a shared one: one reference less, kept for /ea3
+    expect(s.sys_readlink('/eafast')).toBe('/d/small');
+    expect(s.sys_unlink('/eafast')).toBe(0);
   }
   put(s, '/new', 'fresh');
   put(s, '/d/small', ' and more', O_WRONLY | O_APPEND);
@@ -162,7 +167,7 @@ const CONFIGS: readonly Config[] = [
 
 describe('images made by mke2fs and debugfs, changed through the model', () => {
   for (const c of CONFIGS) {
-    it(c.name, () => {
+    it(c.name, async () => {
       const img = join(work, `${c.name.replace(/[^a-z0-9]+/gi, '_')}.img`);
       mke2fs(img, '32M', c.args);
       const before = features(img);
@@ -197,6 +202,9 @@ describe('images made by mke2fs and debugfs, changed through the model', () => {
       if (ext_attr) {
         expect(debugfsRead(img, 'ea_list /ea3')).toContain('user.shared');
         expect(fileAcl(img, '/reuse')).toBe(0);
+        const stat = await izo('stat', img, '/ea3');
+        expect(stat.status).toBe(0);
+        expect((JSON.parse(stat.out) as { xattrs: Record<string, string> }).xattrs).toEqual({ 'user.shared': BIG_VALUE });
       }
 
       const again = boot(img, 'ro');
@@ -210,6 +218,11 @@ describe('images made by mke2fs and debugfs, changed through the model', () => {
       expect(names).toBe(-2); // ENOENT: removed
       expect(get(again.s, '/htree/added_39')).toBe('39');
       expect(get(again.s, '/htree/renamed')).toBe(SMALL);
+      // readdir gives types only where the directory entries carry them.
+      const root = again.s.sys_open('/', O_RDONLY) as number;
+      const ents = again.s.sys_getdents(root, 100) as Dirent[];
+      again.s.sys_close(root);
+      expect(ents.find((e) => e.d_name === 'd')?.d_type).toBe(after.includes('filetype') ? DT_DIR : DT_UNKNOWN);
     });
   }
 });
