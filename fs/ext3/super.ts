@@ -2,14 +2,18 @@
  * super.ts: mounting an ext2/ext3 file system: checking the superblock, reading the group
  * descriptors, and the super operations (Linux fs/ext3/super.c).
  *
- * Layer: fs (ext3). Interface: `ext3_fs_type` (mounted on a block device), `ext3_check_super(dev)`
- * (the superblock, or a sentence saying why this image cannot be mounted, naming the feature),
- * `EXT3_SB(sb)` for the private state; `markMeta(sb, bh, change)`, the one place a metadata buffer
- * changes (so the journal has a single hook), `markGroupDesc`, `ext3_write_super`. Mount options:
- * `ro`. An image with an incompatible feature we do not implement, or one that needs journal
- * recovery, is refused and never written. Inodes of any on-disk size are read and written (their
- * first 128 bytes are what ext2 defines; the rest is left as it was). The superblock's free counts
- * and the group descriptors are kept in memory and written back at sync and unmount.
+ * Layer: fs (ext3). Interface: `ext3_fs_type` (mounted on a block device), `ext3_check_super(dev,
+ * readWrite)` (the superblock, or a sentence saying why this image cannot be mounted so, naming the
+ * feature), `ext3_rw_refusal`, `EXT3_SB(sb)` for the private state; `markMeta(sb, bh, change)`, the
+ * one place a metadata buffer changes (so the journal has a single hook), `markGroupDesc`,
+ * `ext3_write_super`, `ext3_set_large_file`, `maxBytes` (s_maxbytes). Mount options: `ro`...
+ * The superblock's features are a contract: an image with an incompatible feature we do not
+ * implement, or one that needs journal recovery, is refused and never written; one with a compat or
+ * ro_compat feature we do not honour is refused read-write (as Linux refuses an unknown ro_compat
+ * feature) and may be mounted read-only. Inodes of any on-disk size are read and written (their
+ * first 128 bytes are what ext2 defines; the rest is left as it was, or zeroed for a new inode). The
+ * superblock's free counts and the group descriptors are kept in memory and written back at sync
+ * and unmount.
  */
 import type { BlockDevice } from '../../kernel/blkdev.ts';
 import { assert } from '../../kernel/assert.ts';
