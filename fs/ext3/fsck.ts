@@ -21,7 +21,7 @@ import {
   INCOMPAT_RECOVER,
   RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, type GroupDesc, type RawInode, type Superblock,
 } from './ext3_fs.ts';
-import { ext3_check_super } from './super.ts';
+import { ext3_check_super, ext3_unhonoured_features } from './super.ts';
 import { decodeXattrBlock } from './xattr.ts';
 
 export interface Problem {
@@ -472,6 +472,11 @@ export function fsck(dev: BlockDevice): Problem[] {
   if (typeof sb === 'string') {
     const code = /needs recovery/.test(sb) ? 'needs-recovery' : 'bad-superblock';
     return [{ pass: 0, code, message: sb }];
+  }
+  // Features the model does not honour change what is correct: judging the image would mislead.
+  const unhonoured = ext3_unhonoured_features(sb);
+  if (unhonoured !== null) {
+    return [{ pass: 0, code: 'bad-superblock', message: `cannot be checked: the model does not implement ${unhonoured}` }];
   }
   const c = new Checker(dev, sb);
   if (sb.blocksCount > dev.blocks) return [{ pass: 0, code: 'bad-superblock', message: `${sb.blocksCount} blocks claimed, the device has ${dev.blocks}` }];

@@ -4,7 +4,7 @@
  *
  * Layer: fs (ext3). Interface: `ext3_fs_type` (mounted on a block device), `ext3_check_super(dev,
  * readWrite)` (the superblock, or a sentence saying why this image cannot be mounted so, naming the
- * feature), `ext3_rw_refusal`, `EXT3_SB(sb)` for the private state; `markMeta(sb, bh, change)`, the
+ * feature), `ext3_unhonoured_features`, `EXT3_SB(sb)` for the private state; `markMeta(sb, bh, change)`, the
  * one place a metadata buffer changes (so the journal has a single hook), `markGroupDesc`,
  * `ext3_write_super`, `ext3_set_large_file`, `maxBytes` (s_maxbytes). Mount options: `ro`...
  * The superblock's features are a contract: an image with an incompatible feature we do not
@@ -251,20 +251,19 @@ function names(bits: number, table: Readonly<Record<number, string>>): string {
 }
 
 /**
- * Why an image may be read but not written: a compatible or read-only-compatible feature the model
- * does not honour (Linux refuses a read-write mount for an unknown ro_compat feature; the model is
- * as careful with a compat one, whose structures it would not keep), or null.
+ * The compatible and read-only-compatible features the model does not honour, named ("its
+ * read-only-compatible feature huge_file"), or null: such an image may be read but not written
+ * (Linux refuses a read-write mount for an unknown ro_compat feature; the model is as careful with
+ * a compat one, whose structures it would not keep).
  */
-export function ext3_rw_refusal(raw: Superblock): string | null {
+export function ext3_unhonoured_features(raw: Superblock): string | null {
   const badRo = raw.featureRoCompat & ~SUPPORTED_RO_COMPAT;
   const badCompat = raw.featureCompat & ~SUPPORTED_COMPAT;
   const why = [
     badRo === 0 ? '' : `read-only-compatible feature${plural(badRo)} ${names(badRo, RO_COMPAT_NAMES)}`,
     badCompat === 0 ? '' : `compatible feature${plural(badCompat)} ${names(badCompat, COMPAT_NAMES)}`,
   ].filter((x) => x !== '');
-  if (why.length === 0) return null;
-  const what = why.join(' and its ');
-  return `cannot be mounted read-write: the model does not implement its ${what} (a read-only mount works)`;
+  return why.length === 0 ? null : `its ${why.join(' and its ')}`;
 }
 
 function plural(bits: number): string {
@@ -284,8 +283,10 @@ export function ext3_check_super(dev: BlockDevice, readWrite = false): Superbloc
   if (1024 << raw.logBlockSize !== dev.blockSize) return `the file system's block size is ${1024 << raw.logBlockSize}, the device's ${dev.blockSize}`;
   const badIncompat = raw.featureIncompat & ~SUPPORTED_INCOMPAT;
   if (badIncompat !== 0) return `unsupported incompatible features: ${names(badIncompat, INCOMPAT_NAMES)}`;
-  const rw = readWrite ? ext3_rw_refusal(raw) : null;
-  if (rw !== null) return rw;
+  const unhonoured = readWrite ? ext3_unhonoured_features(raw) : null;
+  if (unhonoured !== null) {
+    return `cannot be mounted read-write: the model does not implement ${unhonoured} (a read-only mount works)`;
+  }
   const journaled = (raw.featureCompat & COMPAT_HAS_JOURNAL) !== 0;
   if ((raw.featureIncompat & INCOMPAT_RECOVER) !== 0 && !(readWrite && journaled)) {
     return 'the journal needs recovery (run izo recover first, or mount it read-write)';

@@ -256,6 +256,7 @@ describe('images with features the model does not implement', () => {
       } else {
         expect(typeof ext3_check_super(dev)).toBe('string');
       }
+      expect(fsck(dev)).toEqual([expect.objectContaining({ code: 'bad-superblock', message: expect.stringContaining(r.feature) })]);
       expect(dev.stats.writes).toBe(0);
       const cli = launchIzo(['sh', img], 'write /x y\n');
       expect(cli.status).toBe(8);
