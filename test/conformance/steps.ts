@@ -99,7 +99,8 @@ function* step(p: Process, s: Step, st: State): Sys<number | Errno | object | st
     case 'size': {
       const sb = yield* k.sys_lstat(p, str(0));
       if (isErr(sb)) return sb;
-      const answer = op === 'mode' ? `mode ${(sb.st_mode & 0o7777).toString(8).padStart(4, '0')}` : `size ${sb.st_size}`;
+      const mode = (sb.st_mode & 0o7777).toString(8).padStart(4, '0');
+      const answer = op === 'mode' ? `mode ${mode}` : `size ${sb.st_size}`;
       return { answer } satisfies Answer;
     }
     case 'readlinklen': {

@@ -18,7 +18,8 @@ export function mke2fs(path: string, size: string, args: readonly string[]): voi
 
 /** Run debugfs -w commands on an image; their output (debugfs reports most errors there). */
 export function debugfs(path: string, cmds: readonly string[]): string {
-  return execFileSync('debugfs', ['-w', '-f', '-', path], { input: `${cmds.join('\n')}\n`, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
+  const input = `${cmds.join('\n')}\n`;
+  return execFileSync('debugfs', ['-w', '-f', '-', path], { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
 }
 
 /** One debugfs request, read-only (`stat /f`, `ea_list /f`...): what it prints. */

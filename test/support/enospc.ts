@@ -40,12 +40,20 @@ export function fsOpArb(blockSize: number): fc.Arbitrary<FsOp> {
       op: fc.constant('pwrite' as const), path: file, off: fc.integer({ min: 12 * blockSize, max: 70_000 * blockSize }),
       len: fc.integer({ min: 1, max: 64 }), seed: fc.integer({ min: 1, max: 1000 }),
     }) },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant('append' as const), path: file, len: fc.integer({ min: 1, max: 30_000 }), seed: fc.nat(1000) }) },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant('truncate' as const), path: file, size: fc.integer({ min: 0, max: 400_000 }) }) },
+    { weight: 2, arbitrary: fc.record({
+      op: fc.constant('append' as const), path: file, len: fc.integer({ min: 1, max: 30_000 }), seed: fc.nat(1000),
+    }) },
+    { weight: 2, arbitrary: fc.record({
+      op: fc.constant('truncate' as const), path: file, size: fc.integer({ min: 0, max: 400_000 }),
+    }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constantFrom('mkdir' as const, 'rmdir' as const), path: dir }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant('unlink' as const), path: anyName }) },
-    { weight: 3, arbitrary: fc.record({ op: fc.constant('symlink' as const), len: fc.integer({ min: 1, max: blockSize }), path: anyName }) },
-    { weight: 3, arbitrary: fc.record({ op: fc.constantFrom('link' as const, 'rename' as const), from: anyName, to: anyName }) },
+    { weight: 3, arbitrary: fc.record({
+      op: fc.constant('symlink' as const), len: fc.integer({ min: 1, max: blockSize }), path: anyName,
+    }) },
+    { weight: 3, arbitrary: fc.record({
+      op: fc.constantFrom('link' as const, 'rename' as const), from: anyName, to: anyName,
+    }) },
   );
 }
 
@@ -71,7 +79,8 @@ export function runOp(s: SyncSys, o: FsOp, call: Call): void {
     case 'pwrite':
     case 'append': {
       const flags = O_WRONLY | O_CREAT | (o.op === 'append' ? O_APPEND : 0);
-      const fd = call(`open(${o.path}, O_WRONLY|O_CREAT${o.op === 'append' ? '|O_APPEND' : ''})`, () => s.sys_open(o.path, flags, 0o644));
+      const how = `O_WRONLY|O_CREAT${o.op === 'append' ? '|O_APPEND' : ''}`;
+      const fd = call(`open(${o.path}, ${how})`, () => s.sys_open(o.path, flags, 0o644));
       if (fd < 0) return;
       const data = bytes(o.len, o.seed);
       if (o.op === 'append') call(`write(${o.path}, ${o.len} bytes)`, () => s.sys_write(fd, data));
@@ -83,7 +92,9 @@ export function runOp(s: SyncSys, o: FsOp, call: Call): void {
     case 'mkdir': call(`mkdir(${o.path})`, () => s.sys_mkdir(o.path, 0o755)); return;
     case 'rmdir': call(`rmdir(${o.path})`, () => s.sys_rmdir(o.path)); return;
     case 'unlink': call(`unlink(${o.path})`, () => s.sys_unlink(o.path)); return;
-    case 'symlink': call(`symlink(${o.len}-byte target, ${o.path})`, () => s.sys_symlink('t'.repeat(o.len), o.path)); return;
+    case 'symlink':
+      call(`symlink(${o.len}-byte target, ${o.path})`, () => s.sys_symlink('t'.repeat(o.len), o.path));
+      return;
     case 'link': call(`link(${o.from}, ${o.to})`, () => s.sys_link(o.from, o.to)); return;
     case 'rename': call(`rename(${o.from}, ${o.to})`, () => s.sys_rename(o.from, o.to));
   }

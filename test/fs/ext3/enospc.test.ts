@@ -39,8 +39,14 @@ interface Flavour {
 
 const FLAVOURS: readonly Flavour[] = [
   { name: 'ext2, 1 KiB blocks', bs: 1024, blocks: 2048, inodes: 64, journalBlocks: 0, data: '' },
-  { name: 'ext3 data=ordered, 1 KiB blocks, two groups', bs: 1024, blocks: 10000, inodes: 96, journalBlocks: 1024, data: 'data=ordered' },
-  { name: 'ext3 data=journal, 4 KiB blocks', bs: 4096, blocks: 2048, inodes: 64, journalBlocks: 1024, data: 'data=journal' },
+  {
+    name: 'ext3 data=ordered, 1 KiB blocks, two groups', bs: 1024, blocks: 10000, inodes: 96, journalBlocks: 1024,
+    data: 'data=ordered',
+  },
+  {
+    name: 'ext3 data=journal, 4 KiB blocks', bs: 4096, blocks: 2048, inodes: 64, journalBlocks: 1024,
+    data: 'data=journal',
+  },
 ];
 
 class Mounted {
@@ -84,14 +90,15 @@ function state(m: Mounted): string {
     const bb = s.cache.bread(d.blockBitmap);
     const ib = s.cache.bread(d.inodeBitmap);
     if (isErr(bb) || isErr(ib)) throw new Error('cannot read a bitmap');
-    parts.push(`group ${d.freeBlocksCount} ${d.freeInodesCount} ${d.usedDirsCount}`, Buffer.from(bb.data).toString('hex'),
-      Buffer.from(ib.data).toString('hex'));
+    parts.push(`group ${d.freeBlocksCount} ${d.freeInodesCount} ${d.usedDirsCount}`);
+    parts.push(Buffer.from(bb.data).toString('hex'), Buffer.from(ib.data).toString('hex'));
     s.cache.brelse(bb);
     s.cache.brelse(ib);
   }
   for (const p of ENOSPC_PATHS) {
     const st = m.s.sys_lstat(p);
-    parts.push(typeof st === 'number' ? `${p}: ${errnoName(st)}` : `${p}: ino ${st.st_ino} size ${st.st_size} blocks ${st.st_blocks} nlink ${st.st_nlink}`);
+    if (typeof st === 'number') parts.push(`${p}: ${errnoName(st)}`);
+    else parts.push(`${p}: ino ${st.st_ino} size ${st.st_size} blocks ${st.st_blocks} nlink ${st.st_nlink}`);
   }
   return parts.join('\n');
 }
@@ -106,7 +113,8 @@ function changed(before: string, after: string): string[] {
     if (line === now) return;
     if (!/^[0-9a-f]+$/.test(line)) out.push(`${line} -> ${now}`);
     else for (let k = 0; k < line.length; k += 2) {
-      if (line.slice(k, k + 2) !== now.slice(k, k + 2)) out.push(`bitmap line ${i}, byte ${k / 2}: ${line.slice(k, k + 2)} -> ${now.slice(k, k + 2)}`);
+      const [was, is] = [line.slice(k, k + 2), now.slice(k, k + 2)];
+      if (was !== is) out.push(`bitmap line ${i}, byte ${k / 2}: ${was} -> ${is}`);
     }
   });
   return out;
@@ -129,7 +137,9 @@ function prefill(m: Mounted, slack: number): void {
 
 function runScript(f: Flavour, slack: number, ops: readonly FsOp[]): { failures: number; enospc: number } {
   const dev = new BlockDevice({ name: 'hda', blockSize: f.bs, blocks: f.blocks });
-  const geo = mkfs(dev, { blockSize: f.bs, uuid: new Uint8Array(16).fill(7), time: 1_009_843_200, journalBlocks: f.journalBlocks, inodes: f.inodes });
+  const uuid = new Uint8Array(16).fill(7);
+  const { journalBlocks, inodes } = f;
+  const geo = mkfs(dev, { blockSize: f.bs, uuid, time: 1_009_843_200, journalBlocks, inodes });
   if (typeof geo === 'string') throw new Error(geo);
   const m = new Mounted(dev, f);
   prefill(m, slack);
@@ -157,13 +167,15 @@ describe('a full disk: a failing call changes nothing, and the image stays clean
   for (const f of FLAVOURS) {
     it(`${f.name} (property)`, () => {
       let enospc = 0;
-      const prop = fc.property(fc.integer({ min: 0, max: (400 * 1024) / f.bs }), fc.array(fsOpArb(f.bs), { minLength: 20, maxLength: 70 }), (slack, ops) => {
-        enospc += runScript(f, slack, ops).enospc;
+      const slack = fc.integer({ min: 0, max: (400 * 1024) / f.bs });
+      const prop = fc.property(slack, fc.array(fsOpArb(f.bs), { minLength: 20, maxLength: 70 }), (free, ops) => {
+        enospc += runScript(f, free, ops).enospc;
       });
       const out = fc.check(prop, { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) });
       if (out.failed) {
         const why = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
-        throw new Error(`${why}\n${fc.defaultReportMessage(out)}\nrerun: ENOSPC_SEED=${out.seed} npx vitest run test/fs/ext3/enospc.test.ts`);
+        const rerun = `rerun: ENOSPC_SEED=${out.seed} npx vitest run test/fs/ext3/enospc.test.ts`;
+        throw new Error(`${why}\n${fc.defaultReportMessage(out)}\n${rerun}`);
       }
       // The scripts must really have run into a full disk, or the property says nothing.
       expect(enospc).toBeGreaterThan(RUNS);

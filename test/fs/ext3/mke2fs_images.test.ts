@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EINVAL, ENAMETOOLONG, isErr } from '../../../kernel/errno.ts';
-import { DT_DIR, DT_UNKNOWN, O_APPEND, O_CREAT, O_RDONLY, O_WRONLY, type Dirent, type Inode } from '../../../kernel/fs.ts';
+import {
+  DT_DIR, DT_UNKNOWN, O_APPEND, O_CREAT, O_RDONLY, O_WRONLY, type Dirent, type Inode,
+} from '../../../kernel/fs.ts';
 import { path_lookup } from '../../../kernel/namei.ts';
 import { EXT2_INDEX_FL } from '../../../fs/ext3/ext3_fs.ts';
 import { fsck } from '../../../fs/ext3/fsck.ts';
@@ -64,7 +66,8 @@ function fill(img: string, ext_attr: boolean): void {
   writeFileSync(sparse, 'the end', { flag: 'r+' });
   const lines = [
     'mkdir /d', 'mkdir /d/e', `write ${small} /d/small`, `write ${big} /d/big`, `write ${sparse} /sparse`,
-    'symlink /fast /d/small', `symlink /slow ${'/a/long/target'.repeat(8)}`, 'cd /d', 'mknod pipe p', 'mknod tty c 4 1', 'cd /',
+    'symlink /fast /d/small', `symlink /slow ${'/a/long/target'.repeat(8)}`,
+    'cd /d', 'mknod pipe p', 'mknod tty c 4 1', 'cd /',
     'ln /d/small /d/hard', 'sif /d/hard links_count 2', 'mkdir /htree', 'mkdir /htree2',
     ...Array.from({ length: ENTRIES }, (_, i) => `write ${small} /htree/${entry(i)}`),
     ...Array.from({ length: ENTRIES }, (_, i) => `write ${small} /htree2/${entry(i)}`),
@@ -120,7 +123,8 @@ function change(h: Host, s: SyncSys, bs: number, ext_attr: boolean): void {
   if (ext_attr) {
     const attrs = ext3_xattr_list(inodeAt(h, '/ea1'), EXT3_I(inodeAt(h, '/ea1')).fileAcl);
     if (isErr(attrs)) throw new Error(`xattrs: ${attrs}`);
-    expect(attrs.map((a) => [a.name, dec(a.value)])).toEqual(expect.arrayContaining([['user.color', 'red'], ['user.big', BIG_VALUE]]));
+    const pairs = attrs.map((a) => [a.name, dec(a.value)]);
+    expect(pairs).toEqual(expect.arrayContaining([['user.color', 'red'], ['user.big', BIG_VALUE]]));
     const ino = inodeAt(h, '/ea1').i_ino;
     expect(s.sys_unlink('/ea1')).toBe(0); // its own EA block: freed
     put(s, '/reuse', 'a new inode in an old slot');
@@ -159,7 +163,10 @@ const CONFIGS: readonly Config[] = [
   { name: '^large_file', args: ['-t', 'ext3', '-O', '^large_file'] },
   { name: '-r 0 (revision 0, no features)', args: ['-t', 'ext2', '-r', '0'] },
   { name: 'dir_index, no journal', args: ['-t', 'ext2', '-O', 'dir_index'] },
-  { name: 'ext_attr with 128-byte inodes (every attribute in an EA block)', args: ['-t', 'ext3', '-O', 'ext_attr', '-I', '128'] },
+  {
+    name: 'ext_attr with 128-byte inodes (every attribute in an EA block)',
+    args: ['-t', 'ext3', '-O', 'ext_attr', '-I', '128'],
+  },
   { name: '1 KiB blocks', args: ['-t', 'ext3', '-b', '1024'] },
   { name: '2 KiB blocks', args: ['-t', 'ext3', '-b', '2048'] },
   { name: '4 KiB blocks', args: ['-t', 'ext3', '-b', '4096'] },
@@ -204,7 +211,8 @@ describe('images made by mke2fs and debugfs, changed through the model', () => {
         expect(fileAcl(img, '/reuse')).toBe(0);
         const stat = await izo('stat', img, '/ea3');
         expect(stat.status).toBe(0);
-        expect((JSON.parse(stat.out) as { xattrs: Record<string, string> }).xattrs).toEqual({ 'user.shared': BIG_VALUE });
+        const json = JSON.parse(stat.out) as { xattrs: Record<string, string> };
+        expect(json.xattrs).toEqual({ 'user.shared': BIG_VALUE });
       }
 
       const again = boot(img, 'ro');
@@ -235,7 +243,8 @@ describe('images with features the model does not implement', () => {
     { feature: 'extent', args: ['-t', 'ext4'], ro: false },
   ] as const;
   for (const r of REFUSED) {
-    it(`${r.feature}: refused read-write by name${r.ro ? ', readable read-only' : ' (and read-only: incompatible)'}, never written`, () => {
+    const ro = r.ro ? ', readable read-only' : ' (and read-only: incompatible)';
+    it(`${r.feature}: refused read-write by name${ro}, never written`, () => {
       const img = join(work, `refused_${r.feature}.img`);
       mke2fs(img, '16M', r.args);
       debugfs(img, [`write ${hostFile('small', SMALL)} /f`]);
@@ -247,7 +256,8 @@ describe('images with features the model does not implement', () => {
       h.registerFs(ext3_fs_type);
       h.addDisk('hda', dev);
       expect(h.runKernel(h.kernel.mount_root('ext3', '/dev/hda', ''))).toBe(EINVAL);
-      const reason = h.world.trace.records().find((t) => t.ev === 'ext3.refused')?.data as { reason: string } | undefined;
+      const refused = h.world.trace.records().find((t) => t.ev === 'ext3.refused');
+      const reason = refused?.data as { reason: string } | undefined;
       expect(reason?.reason).toContain(r.feature);
       if (r.ro) {
         expect(typeof ext3_check_super(dev)).toBe('object');
@@ -256,7 +266,8 @@ describe('images with features the model does not implement', () => {
       } else {
         expect(typeof ext3_check_super(dev)).toBe('string');
       }
-      expect(fsck(dev)).toEqual([expect.objectContaining({ code: 'bad-superblock', message: expect.stringContaining(r.feature) })]);
+      const named = expect.objectContaining({ code: 'bad-superblock', message: expect.stringContaining(r.feature) });
+      expect(fsck(dev)).toEqual([named]);
       expect(dev.stats.writes).toBe(0);
       const cli = launchIzo(['sh', img], 'write /x y\n');
       expect(cli.status).toBe(8);
