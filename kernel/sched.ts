@@ -9,8 +9,9 @@
  * and sleepers resume in the order they went to sleep. A sleep may carry a timeout, after which the
  * task resumes with reason 'timeout'. An interruptible sleep (`sleepInterruptible`, Linux's
  * TASK_INTERRUPTIBLE) also ends with reason 'interrupted' when a signal arrives (`Task.interrupt`);
- * other sleeps ignore signals, as TASK_UNINTERRUPTIBLE ones do. Nothing here uses promises, microtasks or real timers, so a
- * run is a pure function of the event order, which the simulator fixes.
+ * other sleeps ignore signals, as TASK_UNINTERRUPTIBLE ones do. Nothing here uses promises,
+ * microtasks or real timers, so a run is a pure function of the event order, which the simulator
+ * fixes.
  * Counterpart: Linux's task_struct, schedule(), wait_queue_head_t, sleep_on/wake_up.
  */
 import { assert, panic } from './assert.ts';
