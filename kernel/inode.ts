@@ -5,7 +5,8 @@
  * in-core inode (count 1) for a file system that just allocated `ino`; `iget(sb, ino)` finds or reads
  * one (count +1); `iput` drops a reference and, at zero, deletes the inode if it has no links left
  * (s_op.delete_inode) or forgets it; `inode_setattr` applies a validated Iattr to the in-core inode;
- * `inode_change_ok` validates one (Linux's rules for chown, chmod, utimes); `generic_permission`
+ * `inode_change_ok` validates one (Linux's rules for chown, chmod, utimes); `suid_dropped_mode` is
+ * what a write or truncate leaves of a set-id file's mode (remove_suid); `generic_permission`
  * checks mode bits with root's overrides; `current_fs_time` is CURRENT_TIME at the file system's
  * granularity. Invariant: an inode is in its super block's s_inodes exactly while i_count > 0.
  */
@@ -14,7 +15,7 @@ import { EACCES, EPERM, EROFS, isErr, type Errno } from './errno.ts';
 import {
   ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FORCE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_SIZE,
   ATTR_UID, capable, I_BAD, in_group_p, Inode, MAY_EXEC, MAY_WRITE, MS_RDONLY, S_ISDIR, S_ISGID, S_ISLNK, S_ISREG,
-  S_IALLUGO, S_IFMT, type Cred, type Iattr, type SuperBlock,
+  S_ISUID, S_IXGRP, S_IALLUGO, S_IFMT, type Cred, type Iattr, type SuperBlock,
 } from './fs.ts';
 import type { Sys } from './sched.ts';
 import { EPOCH_BASE_SEC, TICKS_PER_SEC, type Timespec } from './types.ts';
@@ -150,6 +151,18 @@ export function inode_change_ok(inode: Inode, attr: Iattr, cred: Cred): 0 | Errn
   if ((v & ATTR_MODE) !== 0 && !ownerOrCapable) return EPERM;
   if ((v & (ATTR_MTIME_SET | ATTR_ATIME_SET)) !== 0 && !ownerOrCapable) return EPERM;
   return 0;
+}
+
+/**
+ * The mode a write or truncate by `cred` leaves a regular file, or null if it changes nothing (Linux
+ * remove_suid): without CAP_FSETID the set-user-id bit goes, and the set-group-id bit when the file
+ * is group-executable (without group execute the bit marks mandatory locking, and stays).
+ */
+export function suid_dropped_mode(inode: Inode, cred: Cred): number | null {
+  const mode = inode.i_mode;
+  const kill = (mode & S_ISUID) | ((mode & S_IXGRP) !== 0 ? mode & S_ISGID : 0);
+  if (kill === 0 || !S_ISREG(mode) || capable(cred)) return null;
+  return mode & S_IALLUGO & ~kill;
 }
 
 /** Apply a validated change to the in-core inode (the file system writes it out). */

@@ -18,12 +18,13 @@ import {
   type Errno,
 } from './errno.ts';
 import {
-  ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_SIZE, ATTR_UID,
+  ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FORCE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_SIZE,
+  ATTR_UID,
   capable, File, FMODE_READ, MAX_LINK_COUNT, PATH_MAX, FMODE_WRITE, MAY_EXEC, MAY_READ, MAY_WRITE, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY,
   O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IALLUGO, S_ISCHR, S_ISDIR, S_ISGID, S_ISLNK, S_ISREG,
   S_ISUID, S_IXGRP, type Dentry, type FileOperations, type Iattr, type Inode, type Path,
 } from './fs.ts';
-import { current_fs_time, inode_change_ok, inode_setattr, is_rdonly, permission } from './inode.ts';
+import { current_fs_time, inode_change_ok, inode_setattr, is_rdonly, permission, suid_dropped_mode } from './inode.ts';
 import {
   follow_mount, LAST_NORM, link_path_walk, LOOKUP_DIRECTORY, LOOKUP_FOLLOW, LOOKUP_PARENT, lookup_component,
   path_lookup, vfs_create, vfs_readlink, type WalkState,
@@ -200,9 +201,27 @@ export function* do_truncate(p: Process, dentry: Dentry, length: number): Sys<0 
   if (length < 0) return EINVAL;
   if (length > inode.i_sb.s_maxbytes) return EFBIG;
   yield* down(inode.i_sem, 'i_sem.truncate');
-  const r = yield* notify_change(p, dentry, { ia_valid: ATTR_SIZE | ATTR_MTIME | ATTR_CTIME, ia_size: length });
+  const attr: Iattr = { ia_valid: ATTR_SIZE | ATTR_MTIME | ATTR_CTIME, ia_size: length };
+  // Truncating drops set-id bits as writing does (Linux since 2.6; 2.4's do_truncate kept them).
+  const mode = suid_dropped_mode(inode, p.cred);
+  if (mode !== null) {
+    attr.ia_valid |= ATTR_MODE | ATTR_FORCE;
+    attr.ia_mode = mode;
+  }
+  const r = yield* notify_change(p, dentry, attr);
   up(inode.i_sem);
   return r;
+}
+
+/**
+ * Before a write: drop the set-id bits a write by this caller clears (remove_suid), through
+ * notify_change (forced: no permission to change the mode is needed), so the file system writes
+ * the inode and a filter such as presto logs the change. The caller holds i_sem.
+ */
+export function* remove_suid(p: Process, dentry: Dentry): Sys<0 | Errno> {
+  const mode = suid_dropped_mode(dentry.d_inode as Inode, p.cred);
+  if (mode === null) return 0;
+  return yield* notify_change(p, dentry, { ia_valid: ATTR_MODE | ATTR_FORCE, ia_mode: mode });
 }
 
 export function* sys_truncate(p: Process, name: string, length: number): Sys<0 | Errno> {
@@ -259,8 +278,9 @@ function* chown_common(p: Process, dentry: Dentry, uid: number, gid: number): Sy
     attr.ia_valid |= ATTR_GID;
     attr.ia_gid = gid;
   }
-  // Changing the owner of a non-directory drops set-user-id, and set-group-id when group-executable.
-  if (attr.ia_valid !== 0 && !S_ISDIR(inode.i_mode)) {
+  // chown of a non-directory drops set-user-id, and set-group-id when group-executable, whoever
+  // calls and even when nothing changes (chown(f, -1, -1)), as Linux does.
+  if (!S_ISDIR(inode.i_mode)) {
     let mode = inode.i_mode & S_IALLUGO;
     if ((mode & S_ISUID) !== 0) mode &= ~S_ISUID;
     if ((mode & S_ISGID) !== 0 && (mode & S_IXGRP) !== 0) mode &= ~S_ISGID;

@@ -5,11 +5,13 @@
  * Layer: kernel VFS. Interface: sys_read/sys_write (at f_pos, advancing it), sys_pread/sys_pwrite (at
  * an offset, f_pos untouched), sys_lseek, sys_fsync/sys_fdatasync. The VFS does the checks every
  * file system shares (the fd's access mode, directories, O_APPEND positioning, s_maxbytes and
- * EFBIG) and then calls the file's read/write operation with an explicit position.
+ * EFBIG, remove_suid before a write) and then calls the file's read/write operation with an
+ * explicit position.
  * Faithful oddity: pwrite on an O_APPEND file appends, ignoring the offset, as Linux does.
  */
 import { EBADF, EFBIG, EINVAL, EISDIR, isErr, type Errno } from './errno.ts';
 import { FMODE_READ, FMODE_WRITE, O_APPEND, S_ISDIR, SEEK_CUR, SEEK_END, SEEK_SET, type File } from './fs.ts';
+import { remove_suid } from './open.ts';
 import type { Process } from './process.ts';
 import type { Sys } from './sched.ts';
 import { down, up } from './semaphore.ts';
@@ -45,7 +47,10 @@ function* do_write(p: Process, file: File, data: Uint8Array, offset: number): Sy
   const max = inode.i_sb.s_maxbytes;
   if (data.length === 0) n = 0;
   else if (pos >= max) n = EFBIG;
-  else n = yield* write(file, pos + data.length > max ? data.subarray(0, max - pos) : data, pos, p);
+  else {
+    const k = yield* remove_suid(p, file.f_dentry);
+    n = isErr(k) ? k : yield* write(file, pos + data.length > max ? data.subarray(0, max - pos) : data, pos, p);
+  }
   up(inode.i_sem);
   return { n, pos };
 }

@@ -4,8 +4,10 @@
  * Layer: fs (ext3; ext2 is ext3 without a journal, one implementation serves both). Interface:
  * constants, and decode/encode of the superblock (at byte 1024), the 32-byte group descriptor, the
  * 128-byte inode and directory entries, each at its real offset, working on Uint8Arrays. No I/O.
- * Features we write and accept: incompat FILETYPE (and RECOVER with a journal), ro_compat
- * SPARSE_SUPER and LARGE_FILE, compat HAS_JOURNAL; anything else is refused at mount by name.
+ * Features are a contract (super.ts enforces it at mount): incompat FILETYPE (and RECOVER with a
+ * journal), ro_compat SPARSE_SUPER and LARGE_FILE, compat DIR_PREALLOC, IMAGIC_INODES, HAS_JOURNAL,
+ * EXT_ATTR, RESIZE_INODE and DIR_INDEX are honoured; an incompat feature outside that set refuses
+ * every mount, a compat or ro_compat one a read-write mount, each by name.
  * Invariants: encode(decode(x)) leaves every byte we do not model unchanged (we patch in place).
  */
 
@@ -14,6 +16,8 @@ export const SUPERBLOCK_OFFSET = 1024;
 export const GOOD_OLD_INODE_SIZE = 128;
 export const EXT2_GOOD_OLD_FIRST_INO = 11;
 export const EXT2_ROOT_INO = 2;
+/** resize_inode: the inode whose block map reserves descriptor blocks for growing the file system. */
+export const EXT2_RESIZE_INO = 7;
 export const EXT3_JOURNAL_INO = 8;
 export const EXT2_NDIR_BLOCKS = 12;
 export const EXT2_IND_BLOCK = 12;
@@ -26,16 +30,39 @@ export const GROUP_DESC_SIZE = 32;
 export const EXT2_VALID_FS = 1;
 export const EXT2_ERROR_FS = 2;
 
+/** Revision 0 has no feature fields, first inode or inode size; revision 1 ("dynamic") has them. */
+export const EXT2_GOOD_OLD_REV = 0;
+export const EXT2_DYNAMIC_REV = 1;
+
+export const COMPAT_DIR_PREALLOC = 0x1;
+export const COMPAT_IMAGIC_INODES = 0x2;
 export const COMPAT_HAS_JOURNAL = 0x4;
+export const COMPAT_EXT_ATTR = 0x8;
+export const COMPAT_RESIZE_INODE = 0x10;
+export const COMPAT_DIR_INDEX = 0x20;
 export const INCOMPAT_FILETYPE = 0x2;
 export const INCOMPAT_RECOVER = 0x4;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_LARGE_FILE = 0x2;
 
+/**
+ * What the model honours. Compat features: a directory-preallocation hint and AFS's imagic inodes
+ * need nothing; the journal is ext3; EA blocks are kept and reference-counted (xattr.ts); the
+ * resize inode (7) and its reserved descriptor blocks are left alone; an indexed directory loses
+ * its index flag when it changes, as Linux 2.4 did (it did not know htree).
+ */
+export const SUPPORTED_COMPAT = COMPAT_DIR_PREALLOC | COMPAT_IMAGIC_INODES | COMPAT_HAS_JOURNAL | COMPAT_EXT_ATTR
+  | COMPAT_RESIZE_INODE | COMPAT_DIR_INDEX;
 export const SUPPORTED_INCOMPAT = INCOMPAT_FILETYPE | INCOMPAT_RECOVER;
 export const SUPPORTED_RO_COMPAT = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
-/** Feature names, for refusing an image by name. */
+/** Feature names (e2fsprogs' spelling), for refusing an image by name. */
+export const COMPAT_NAMES: Readonly<Record<number, string>> = {
+  0x1: 'dir_prealloc', 0x2: 'imagic_inodes', 0x4: 'has_journal', 0x8: 'ext_attr', 0x10: 'resize_inode',
+  0x20: 'dir_index',
+  0x40: 'lazy_bg', 0x80: 'exclude_inode', 0x100: 'snapshot_bitmap', 0x200: 'sparse_super2', 0x400: 'fast_commit',
+  0x800: 'stable_inodes', 0x1000: 'orphan_file',
+};
 export const INCOMPAT_NAMES: Readonly<Record<number, string>> = {
   0x1: 'compression', 0x2: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg', 0x40: 'extent',
   0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata', 0x2000: 'metadata_csum_seed',
@@ -44,9 +71,11 @@ export const INCOMPAT_NAMES: Readonly<Record<number, string>> = {
 export const RO_COMPAT_NAMES: Readonly<Record<number, string>> = {
   0x1: 'sparse_super', 0x2: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
   0x40: 'extra_isize', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x1000: 'read-only', 0x2000: 'project',
+  0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present',
 };
 
 /** Inode flags. */
+export const EXT2_INDEX_FL = 0x1000;
 export const EXT3_JOURNAL_DATA_FL = 0x4000;
 
 /** Directory entry file types (FILETYPE feature). */
@@ -169,6 +198,8 @@ export function encodeSuperblock(b: Uint8Array, s: Superblock): void {
   v.setUint16(0x3c, s.errors, true);
   v.setUint32(0x40, s.lastcheck, true);
   v.setUint32(0x4c, s.revLevel, true);
+  // A revision 0 superblock ends at s_def_resgid: the dynamic fields stay as they are (zero).
+  if (s.revLevel === EXT2_GOOD_OLD_REV) return;
   v.setUint32(0x54, s.firstIno, true);
   v.setUint16(0x58, s.inodeSize, true);
   v.setUint16(0x5a, s.blockGroupNr, true);
@@ -229,6 +260,8 @@ export interface RawInode {
   flags: number;
   block: number[];
   generation: number;
+  /** i_file_acl: the extended-attribute block, 0 for none. */
+  fileAcl: number;
 }
 
 export function decodeInode(b: Uint8Array, off: number): RawInode {
@@ -250,6 +283,7 @@ export function decodeInode(b: Uint8Array, off: number): RawInode {
     flags: v.getUint32(32, true),
     block,
     generation: v.getUint32(100, true),
+    fileAcl: v.getUint32(104, true),
   };
 }
 
@@ -268,7 +302,9 @@ export function encodeInode(b: Uint8Array, off: number, i: RawInode): void {
   v.setUint32(32, i.flags, true);
   for (let k = 0; k < EXT2_N_BLOCKS; k++) v.setUint32(40 + 4 * k, i.block[k] ?? 0, true);
   v.setUint32(100, i.generation, true);
-  v.setUint32(108, (i.mode & 0o170000) === 0o100000 ? Math.floor(i.size / 0x1_0000_0000) : 0, true);
+  v.setUint32(104, i.fileAcl, true);
+  // i_size_high for a regular file; i_dir_acl otherwise, which is not modelled and is left alone.
+  if ((i.mode & 0o170000) === 0o100000) v.setUint32(108, Math.floor(i.size / 0x1_0000_0000), true);
   v.setUint16(120, i.uid >>> 16, true);
   v.setUint16(122, i.gid >>> 16, true);
 }

@@ -5,20 +5,24 @@
  * it finds, each with a pass, a stable code, the inode or block concerned and a sentence. Empty
  * means clean. Order of work, as e2fsck's: the superblock and group descriptors (pass 0; a journal
  * that needs recovery stops the check: it must be recovered first), the orphan list, pass 1 (each
- * inode: mode, dtime, block map in range, not claimed twice, i_blocks, sizes, symlinks), pass 2
- * (directory entries: rec_len, names, inode numbers, file types, "." and ".."), pass 3
- * (connectivity: the root, reachability, ".." against the real parent), pass 4 (link counts) and
- * pass 5 (bitmaps and the group and superblock free counts, exactly).
+ * inode: mode, dtime, block map in range, not claimed twice, i_blocks, sizes, symlinks, the EA
+ * block; the resize inode's reserved blocks), pass 2 (directory entries: rec_len, names, inode
+ * numbers, file types where FILETYPE says so and none where it does not, "." and ".."), pass 3
+ * (connectivity: the root, reachability, ".." against the real parent), pass 4 (link counts, EA
+ * block reference counts) and pass 5 (bitmaps and the group and superblock free counts, exactly;
+ * files over 2 GiB - 1 need LARGE_FILE). An indexed directory is read as linear, as htree allows.
  */
 import type { BlockDevice } from '../../kernel/blkdev.ts';
 import { isErr } from '../../kernel/errno.ts';
 import { decodeJournalSuperblock } from '../jbd/jbd.ts';
 import {
-  COMPAT_HAS_JOURNAL, decodeDirBlock, decodeGroupDesc, decodeInode, EXT2_ROOT_INO, EXT3_JOURNAL_INO, fileTypeOfMode,
-  GROUP_DESC_SIZE, groupHasSuper, INCOMPAT_FILETYPE, INCOMPAT_RECOVER, RO_COMPAT_SPARSE_SUPER, type GroupDesc, type RawInode,
-  type Superblock,
+  COMPAT_EXT_ATTR, COMPAT_HAS_JOURNAL, COMPAT_RESIZE_INODE, decodeDirBlock, decodeGroupDesc, decodeInode,
+  EXT2_RESIZE_INO, EXT2_ROOT_INO, EXT3_JOURNAL_INO, fileTypeOfMode, GROUP_DESC_SIZE, groupHasSuper, INCOMPAT_FILETYPE,
+  INCOMPAT_RECOVER,
+  RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, type GroupDesc, type RawInode, type Superblock,
 } from './ext3_fs.ts';
-import { ext3_check_super } from './super.ts';
+import { ext3_check_super, ext3_unhonoured_features } from './super.ts';
+import { decodeXattrBlock } from './xattr.ts';
 
 export interface Problem {
   readonly pass: number;
@@ -46,6 +50,9 @@ class Checker {
   readonly parents = new Map<number, number[]>();
   readonly blocksOf = new Map<number, number[]>();
   readonly orphans = new Set<number>();
+  /** EA block -> [its h_refcount, the inodes naming it]. */
+  readonly eaBlocks = new Map<number, { refcount: number; users: number }>();
+  largeFiles = 0;
 
   constructor(readonly dev: BlockDevice, readonly sb: Superblock) {
     this.bs = dev.blockSize;
@@ -157,8 +164,35 @@ function claim(c: Checker, ino: number, blk: number): void {
   });
 }
 
-function isFastSymlink(raw: RawInode): boolean {
-  return (raw.mode & 0o170000) === 0o120000 && raw.blocks === 0;
+function eaSectors(c: Checker, raw: RawInode): number {
+  return raw.fileAcl === 0 ? 0 : c.bs / 512;
+}
+
+function isFastSymlink(c: Checker, raw: RawInode): boolean {
+  return (raw.mode & 0o170000) === 0o120000 && raw.blocks - eaSectors(c, raw) === 0;
+}
+
+/** The inode's EA block: in range, a valid header, claimed once however many inodes share it. */
+function checkEaBlock(c: Checker, ino: number, raw: RawInode): void {
+  const blk = raw.fileAcl;
+  if (blk === 0) return;
+  const bad = (message: string): void => {
+    c.report({ pass: 1, code: 'bad-ea-block', ino, blk, message: `inode ${ino}: ${message}` });
+  };
+  if ((c.sb.featureCompat & COMPAT_EXT_ATTR) === 0) {
+    return bad(`i_file_acl is ${blk}, but the file system has no ext_attr feature`);
+  }
+  if (blk < c.sb.firstDataBlock || blk >= c.sb.blocksCount) return bad(`its EA block ${blk} is out of range`);
+  const known = c.eaBlocks.get(blk);
+  if (known !== undefined) {
+    known.users++;
+    return;
+  }
+  const b = c.read(blk);
+  const ea = b === null ? 'unreadable' : decodeXattrBlock(b);
+  if (typeof ea === 'string') return bad(`its EA block ${blk} is damaged: ${ea}`);
+  claim(c, ino, blk);
+  c.eaBlocks.set(blk, { refcount: ea.refcount, users: 1 });
 }
 
 function checkInode(c: Checker, ino: number, raw: RawInode): void {
@@ -168,8 +202,10 @@ function checkInode(c: Checker, ino: number, raw: RawInode): void {
     return;
   }
   if (raw.dtime !== 0 && !c.orphans.has(ino)) c.report({ pass: 1, code: 'dtime-set', ino, message: `inode ${ino} is in use but has a deletion time` });
-  if (isFastSymlink(raw) || type === 0o020000 || type === 0o060000 || type === 0o010000 || type === 0o140000) {
-    if (isFastSymlink(raw) && (raw.size === 0 || raw.size >= 60)) {
+  checkEaBlock(c, ino, raw);
+  if (type === 0o100000 && raw.size > 0x7fff_ffff) c.largeFiles++;
+  if (isFastSymlink(c, raw) || type === 0o020000 || type === 0o060000 || type === 0o010000 || type === 0o140000) {
+    if (isFastSymlink(c, raw) && (raw.size === 0 || raw.size >= 60)) {
       c.report({ pass: 1, code: 'bad-symlink', ino, message: `fast symlink ${ino} has length ${raw.size}` });
     }
     c.blocksOf.set(ino, []);
@@ -179,7 +215,7 @@ function checkInode(c: Checker, ino: number, raw: RawInode): void {
   for (const [, blk] of data) claim(c, ino, blk);
   for (const blk of meta) claim(c, ino, blk);
   c.blocksOf.set(ino, data.map(([, b]) => b));
-  const sectors = ((data.length + meta.length) * c.bs) / 512;
+  const sectors = ((data.length + meta.length) * c.bs) / 512 + eaSectors(c, raw);
   if (raw.blocks !== sectors) c.report({
     pass: 1, code: 'i-blocks-wrong', ino,
     message: `inode ${ino}: i_blocks is ${raw.blocks}, its map holds ${sectors} sectors`,
@@ -200,6 +236,12 @@ function pass1(c: Checker): void {
     const raw = c.inodeAt(ino);
     if (raw === null) continue;
     c.inodes.set(ino, raw);
+    if (ino === EXT2_RESIZE_INO && (c.sb.featureCompat & COMPAT_RESIZE_INODE) !== 0) {
+      // Its map reserves descriptor blocks (those after each descriptor table, and the index).
+      const { data, meta } = mapOf(c, ino, raw);
+      for (const blk of [...data.map(([, b]) => b), ...meta]) claim(c, ino, blk);
+      continue;
+    }
     const reserved = ino < c.sb.firstIno && ino !== EXT2_ROOT_INO && ino !== EXT3_JOURNAL_INO;
     if (reserved) continue;
     if (ino === EXT3_JOURNAL_INO && (c.sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) continue;
@@ -250,10 +292,12 @@ function checkDir(c: Checker, ino: number): void {
         c.report({ pass: 2, code: 'dirent-unused-inode', ino, message: `directory ${ino}: "${e.name}" names inode ${e.inode}, which is not in use` });
         continue;
       }
-      if (filetype && e.fileType !== fileTypeOfMode(target.mode)) {
+      const want = filetype ? fileTypeOfMode(target.mode) : 0;
+      if (e.fileType !== want) {
         c.report({
           pass: 2, code: 'dirent-file-type', ino,
-          message: `directory ${ino}: "${e.name}" has file type ${e.fileType}, inode ${e.inode} is type ${fileTypeOfMode(target.mode)}`,
+          message: `directory ${ino}: "${e.name}" has file type ${e.fileType}, ${filetype
+            ? `inode ${e.inode} is type ${want}` : 'on a file system without the filetype feature'}`,
         });
       }
       c.refs.set(e.inode, (c.refs.get(e.inode) ?? 0) + 1);
@@ -301,6 +345,12 @@ function pass3(c: Checker): void {
 }
 
 function pass4(c: Checker): void {
+  for (const [blk, { refcount, users }] of c.eaBlocks) {
+    if (refcount !== users) c.report({
+      pass: 4, code: 'ea-refcount-wrong', blk,
+      message: `EA block ${blk} has reference count ${refcount}, ${users} inode${users === 1 ? '' : 's'} name it`,
+    });
+  }
   for (const ino of c.inUse) {
     if (ino === EXT3_JOURNAL_INO) continue;
     const raw = c.inodes.get(ino) as RawInode;
@@ -369,6 +419,11 @@ function pass5(c: Checker): void {
     pass: 5, code: 'sb-free-inodes-wrong',
     message: `superblock: ${c.sb.freeInodesCount} free inodes recorded, ${freeInodes} counted`,
   });
+  if (c.largeFiles > 0 && (c.sb.featureRoCompat & RO_COMPAT_LARGE_FILE) === 0) c.report({
+    pass: 5, code: 'large-file-flag-missing',
+    message: `${c.largeFiles} file${c.largeFiles === 1 ? ' is' : 's are'} over 2 GiB - 1, `
+      + 'but the superblock lacks LARGE_FILE',
+  });
 }
 
 /**
@@ -417,6 +472,11 @@ export function fsck(dev: BlockDevice): Problem[] {
   if (typeof sb === 'string') {
     const code = /needs recovery/.test(sb) ? 'needs-recovery' : 'bad-superblock';
     return [{ pass: 0, code, message: sb }];
+  }
+  // Features the model does not honour change what is correct: judging the image would mislead.
+  const unhonoured = ext3_unhonoured_features(sb);
+  if (unhonoured !== null) {
+    return [{ pass: 0, code: 'bad-superblock', message: `cannot be checked: the model does not implement ${unhonoured}` }];
   }
   const c = new Checker(dev, sb);
   if (sb.blocksCount > dev.blocks) return [{ pass: 0, code: 'bad-superblock', message: `${sb.blocksCount} blocks claimed, the device has ${dev.blocks}` }];

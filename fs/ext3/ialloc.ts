@@ -4,14 +4,16 @@
  * Layer: fs (ext3). Interface: `ext3_new_inode(dir, mode)` picks a group (a directory goes to a
  * group with free inodes and fewer directories than average, spreading the tree, as 2.4's
  * find_group_dir; anything else stays in its parent's group, then tries others), marks the inode in
- * the bitmap, counts it, and returns its number; ENOSPC when none is left. `ext3_free_inode` undoes
- * that. Generation numbers come from a per-mount counter seeded from the kernel's randomness.
+ * the bitmap, counts it, clears its slot in the inode table (all s_inode_size bytes, as Linux 2.4
+ * writes a new inode from zeros: nothing of a former life, an i_file_acl or in-inode attributes,
+ * survives) and returns its number; ENOSPC when none is left. `ext3_free_inode` undoes that.
+ * Generation numbers come from a per-mount counter seeded from the kernel's randomness.
  */
 import { assert } from '../../kernel/assert.ts';
 import { EIO, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import { S_ISDIR, type Inode, type SuperBlock } from '../../kernel/fs.ts';
 import { findClear } from './balloc.ts';
-import { EXT3_SB, markBitmap, markGroupDesc } from './super.ts';
+import { EXT3_SB, markBitmap, markGroupDesc, markMeta } from './super.ts';
 
 function pickGroup(sb: SuperBlock, parentGroup: number, isDir: boolean): number {
   const s = EXT3_SB(sb);
@@ -48,6 +50,14 @@ export function ext3_new_inode(dir: Inode, mode: number): number | Errno {
     s.cache.brelse(bh);
     return ENOSPC;
   }
+  const table = s.cache.bread(desc.inodeTable + Math.floor((bit * s.raw.inodeSize) / s.blockSize));
+  if (isErr(table)) {
+    s.cache.brelse(bh);
+    return EIO;
+  }
+  const at = (bit * s.raw.inodeSize) % s.blockSize;
+  markMeta(sb, table, () => table.data.fill(0, at, at + s.raw.inodeSize));
+  s.cache.brelse(table);
   markBitmap(sb, bh, () => {
     bh.data[bit >> 3] = (bh.data[bit >> 3] as number) | (1 << (bit & 7));
   });

@@ -5,10 +5,13 @@
  * Layer: fs (ext3). Interface: `ext3_read_inode` (the super operation iget calls), and the
  * operation tables for directories (lookup, readdir), regular files (read), symlinks (readlink).
  * Block mapping: 12 direct blocks, then single, double and triple indirect blocks; a zero entry is a
- * hole, which reads as zeros. A fast symlink (no data blocks) keeps its target in i_block.
- * Directory positions (f_pos) are byte offsets into the directory, as in Linux.
+ * hole, which reads as zeros. A missing branch is allocated whole or not at all (ext3_alloc_branch):
+ * a call that fails with ENOSPC leaves the block map, i_blocks, i_size and the bitmaps as they were.
+ * A fast symlink (no data blocks; an EA block does not count) keeps its target in i_block.
+ * Directory positions (f_pos) are byte offsets into the directory, as in Linux; readdir reports a
+ * type only on a file system with the FILETYPE feature (DT_UNKNOWN otherwise, as Linux does).
  */
-import { isErr, EIO, EFBIG, EUCLEAN, type Errno } from '../../kernel/errno.ts';
+import { isErr, EIO, EFBIG, ENOSPC, EUCLEAN, type Errno } from '../../kernel/errno.ts';
 import {
   S_IFMT, S_ISBLK, S_ISCHR, S_ISDIR, S_ISLNK, S_ISREG, type Dentry, type File, type FileOperations, type FillDir, type Inode,
   type InodeOperations,
@@ -21,13 +24,19 @@ import { ext3_free_block, ext3_new_block } from './balloc.ts';
 import { ext3_free_inode } from './ialloc.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { decodeDirBlock, decodeInode, encodeInode, EXT2_N_BLOCKS, EXT3_JOURNAL_DATA_FL, type RawInode } from './ext3_fs.ts';
-import { EXT3_SB, ext3_force_commit, ext3_journaled, forgetBlock, markData, markMeta } from './super.ts';
+import {
+  EXT3_SB, ext3_force_commit, ext3_free_blocks, ext3_has_filetype, ext3_journaled, ext3_set_large_file, forgetBlock,
+  markData, markMeta,
+} from './super.ts';
+import { ext3_xattr_delete_inode } from './xattr.ts';
 import { ext3_orphan_add, ext3_orphan_del } from './orphan.ts';
 
 export interface Ext3InodeInfo {
   readonly block: number[];
   flags: number;
   dtime: number;
+  /** i_file_acl: the inode's extended-attribute block (xattr.ts), 0 for none. */
+  fileAcl: number;
 }
 
 export function EXT3_I(inode: Inode): Ext3InodeInfo {
@@ -63,7 +72,9 @@ export function fill(inode: Inode, raw: RawInode): void {
   inode.i_atime = { sec: raw.atime, nsec: 0 };
   inode.i_mtime = { sec: raw.mtime, nsec: 0 };
   inode.i_ctime = { sec: raw.ctime, nsec: 0 };
-  inode.i_private = { block: raw.block.slice(0, EXT2_N_BLOCKS), flags: raw.flags, dtime: raw.dtime } satisfies Ext3InodeInfo;
+  inode.i_private = {
+    block: raw.block.slice(0, EXT2_N_BLOCKS), flags: raw.flags, dtime: raw.dtime, fileAcl: raw.fileAcl,
+  } satisfies Ext3InodeInfo;
   if (S_ISCHR(raw.mode) || S_ISBLK(raw.mode)) {
     // Old encoding in i_block[0] (major << 8 | minor); the new one in i_block[1].
     const old = raw.block[0] ?? 0;
@@ -166,8 +177,9 @@ const FT_TO_DT: readonly number[] = [0, 8, 4, 2, 6, 1, 12, 10];
 
 function* ext3_readdir(file: File, filldir: FillDir): Sys<0 | Errno> {
   let full = false;
+  const typed = ext3_has_filetype(file.f_inode.i_sb);
   const r = yield* walkDir(file.f_inode, file.f_pos, (name, ino, type, next) => {
-    if (!filldir(name, ino, FT_TO_DT[type] ?? 0)) {
+    if (!filldir(name, ino, typed ? (FT_TO_DT[type] ?? 0) : 0)) {
       full = true;
       return false;
     }
@@ -197,10 +209,16 @@ export function* ext3_lookup(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
   return 0;
 }
 
+/** A symlink whose target lives in i_block: no blocks but its EA block (ext3_inode_is_fast_symlink). */
+export function ext3_is_fast_symlink(inode: Inode): boolean {
+  const ea = EXT3_I(inode).fileAcl !== 0 ? EXT3_SB(inode.i_sb).blockSize / 512 : 0;
+  return S_ISLNK(inode.i_mode) && inode.i_blocks - ea === 0;
+}
+
 function* ext3_readlink(dentry: Dentry): Sys<string | Errno> {
   const inode = dentry.d_inode as Inode;
   const info = EXT3_I(inode);
-  if (inode.i_blocks === 0) {
+  if (ext3_is_fast_symlink(inode)) {
     // Fast symlink: the target is the bytes of i_block itself.
     const bytes = new Uint8Array(60);
     const v = new DataView(bytes.buffer);
@@ -259,10 +277,11 @@ export function ext3_write_inode(inode: Inode): 0 | Errno {
   markMeta(inode.i_sb, bh, () => encodeInode(bh.data, off, {
     mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid, size: inode.i_size, linksCount: inode.i_nlink,
     atime: inode.i_atime.sec, mtime: inode.i_mtime.sec, ctime: inode.i_ctime.sec, dtime: info.dtime,
-    blocks: inode.i_blocks, flags: info.flags, block, generation: inode.i_generation,
+    blocks: inode.i_blocks, flags: info.flags, block, generation: inode.i_generation, fileAcl: info.fileAcl,
   }));
   s.cache.brelse(bh);
-  return 0;
+  // The first file over 2 GiB - 1 sets LARGE_FILE, as Linux 2.4's ext3_do_update_inode does.
+  return S_ISREG(inode.i_mode) && inode.i_size > 0x7fff_ffff ? ext3_set_large_file(inode.i_sb) : 0;
 }
 
 export function* ext3_write_inode_op(inode: Inode): Sys<0 | Errno> {
@@ -288,22 +307,22 @@ function writePtr(sb: Inode['i_sb'], blk: number, idx: number, value: number): 0
 }
 
 /**
- * A new block near `goal`, counted in i_blocks. An indirect block is zeroed as metadata; a data
- * block is left for its writer, who fills it whole (zeros where it writes nothing).
+ * `n` new blocks, the first near `goal`, each next one after the one before; all of them or none
+ * (ENOSPC with every bitmap and count as it was: the ones taken are given back).
  */
-function newBlock(inode: Inode, goal: number, indirect: boolean): number | Errno {
-  const s = EXT3_SB(inode.i_sb);
-  const blk = ext3_new_block(inode.i_sb, goal);
-  if (isErr(blk)) return blk;
-  const bh = s.cache.getblk(blk);
-  if (indirect) markMeta(inode.i_sb, bh, () => bh.data.fill(0));
-  else {
-    bh.data.fill(0);
-    bh.uptodate = true;
+function allocBlocks(inode: Inode, goal: number, n: number): number[] | Errno {
+  const sb = inode.i_sb;
+  if (ext3_free_blocks(sb) < n) return ENOSPC;
+  const got: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const blk = ext3_new_block(sb, got[i - 1] ?? goal);
+    if (isErr(blk)) {
+      for (const b of got) ext3_free_block(sb, b);
+      return blk;
+    }
+    got.push(blk);
   }
-  s.cache.brelse(bh);
-  inode.i_blocks += s.blockSize / 512;
-  return blk;
+  return got;
 }
 
 /** The path through the block tree to logical block `lblk`: [slot in i_block, indexes...]. */
@@ -318,35 +337,54 @@ function blockPath(per: number, lblk: number): number[] | null {
   return null;
 }
 
-/** The block behind logical block `lblk`, allocating it (and indirect blocks) when missing. */
+/**
+ * The block behind logical block `lblk`, allocating it (and indirect blocks) when missing. As
+ * Linux's ext3_get_block_handle: find how much of the branch exists (ext3_get_branch), allocate the
+ * missing blocks all at once (ext3_alloc_branch), fill them (each new indirect block zeroed and
+ * pointing at the next; the data block zeroed, for its writer to fill), and only then splice the
+ * branch in (ext3_splice_branch): a failure leaves the inode's map and i_blocks untouched.
+ */
 export function ext3_get_block(inode: Inode, lblk: number): number | Errno {
   const s = EXT3_SB(inode.i_sb);
   const info = EXT3_I(inode);
   const path = blockPath(s.blockSize / 4, lblk);
   if (path === null) return EFBIG;
-  const goal = (info.block[0] ?? 0) || s.descs[Math.floor((inode.i_ino - 1) / s.raw.inodesPerGroup)]!.inodeTable;
+  const chain: number[] = [];
   let blk = info.block[path[0] as number] ?? 0;
-  if (blk === 0) {
-    const nb = newBlock(inode, goal, path.length > 1);
-    if (isErr(nb)) return nb;
-    info.block[path[0] as number] = nb;
-    blk = nb;
-  }
-  for (let i = 1; i < path.length; i++) {
-    const idx = path[i] as number;
-    const next = readPtr(inode.i_sb, blk, idx);
+  while (blk !== 0 && chain.length < path.length - 1) {
+    chain.push(blk);
+    const next = readPtr(inode.i_sb, blk, path[chain.length] as number);
     if (isErr(next)) return next;
-    if (next !== 0) {
-      blk = next;
-      continue;
-    }
-    const nb = newBlock(inode, blk, i < path.length - 1);
-    if (isErr(nb)) return nb;
-    const w = writePtr(inode.i_sb, blk, idx, nb);
-    if (isErr(w)) return w;
-    blk = nb;
+    blk = next;
   }
-  return blk;
+  if (blk !== 0) return blk;
+  const have = chain.length;
+  const table = s.descs[Math.floor((inode.i_ino - 1) / s.raw.inodesPerGroup)]!.inodeTable;
+  const goal = chain[have - 1] ?? ((info.block[0] ?? 0) || table);
+  const fresh = allocBlocks(inode, goal, path.length - have);
+  if (isErr(fresh)) return fresh;
+  fresh.forEach((b, i) => {
+    const bh = s.cache.getblk(b);
+    const child = fresh[i + 1];
+    if (child === undefined) {
+      bh.data.fill(0);
+      bh.uptodate = true;
+    } else {
+      markMeta(inode.i_sb, bh, () => {
+        bh.data.fill(0);
+        new DataView(bh.data.buffer, bh.data.byteOffset).setUint32((path[have + i + 1] as number) * 4, child, true);
+      });
+    }
+    s.cache.brelse(bh);
+  });
+  const parent = chain[have - 1];
+  if (parent === undefined) info.block[path[0] as number] = fresh[0] as number;
+  else {
+    const w = writePtr(inode.i_sb, parent, path[have] as number, fresh[0] as number);
+    if (isErr(w)) return w;
+  }
+  inode.i_blocks += (fresh.length * s.blockSize) / 512;
+  return fresh[fresh.length - 1] as number;
 }
 
 /** Free every block of the subtree at `blk` (depth 0: a data block) whose logical block >= from. */
@@ -396,7 +434,7 @@ export function ext3_truncate_blocks(inode: Inode, size: number): 0 | Errno {
   const bs = s.blockSize;
   const per = bs / 4;
   const info = EXT3_I(inode);
-  if (S_ISLNK(inode.i_mode) && inode.i_blocks === 0) return 0;
+  if (ext3_is_fast_symlink(inode)) return 0;
   const from = Math.ceil(size / bs);
   const roots: Array<[number, number, number]> = [[12, 1, 12], [13, 2, 12 + per], [14, 3, 12 + per + per * per]];
   for (let i = 0; i < 12; i++) {
@@ -474,7 +512,8 @@ function write_range(inode: Inode, data: Uint8Array, pos: number): number | Errn
     s.cache.brelse(bh);
     done += n;
   }
-  if (pos + done > inode.i_size) inode.i_size = pos + done;
+  // Only what was written moves the size: a write that fails wrote nothing and changes nothing.
+  if (done > 0 && pos + done > inode.i_size) inode.i_size = pos + done;
   if (done > 0) {
     const now = current_fs_time(inode.i_sb);
     inode.i_mtime = now;
@@ -488,11 +527,42 @@ function write_range(inode: Inode, data: Uint8Array, pos: number): number | Errn
 
 const TRUNCATE_CREDITS = 64;
 
+/** One past the last mapped block of the subtree at `blk` (depth 0: a data block) below `limit`; 0 if none. */
+function subtreeEnd(inode: Inode, blk: number, depth: number, first: number, limit: number): number | Errno {
+  if (depth === 0) return first + 1;
+  const per = EXT3_SB(inode.i_sb).blockSize / 4;
+  const span = per ** (depth - 1);
+  for (let i = Math.min(per - 1, Math.floor((limit - 1 - first) / span)); i >= 0; i--) {
+    const child = readPtr(inode.i_sb, blk, i);
+    if (isErr(child)) return child;
+    if (child === 0) continue;
+    const end = subtreeEnd(inode, child, depth - 1, first + i * span, limit);
+    if (end !== 0) return end;
+  }
+  return 0;
+}
+
+/** One past the file's last mapped logical block below `limit` (0 if none): truncation skips holes. */
+function mappedEnd(inode: Inode, limit: number): number | Errno {
+  const per = EXT3_SB(inode.i_sb).blockSize / 4;
+  const block = EXT3_I(inode).block;
+  const roots: Array<[number, number, number]> = [[14, 3, 12 + per + per * per], [13, 2, 12 + per], [12, 1, 12]];
+  for (const [slot, depth, first] of roots) {
+    const b = block[slot] ?? 0;
+    if (b === 0 || first >= limit) continue;
+    const end = subtreeEnd(inode, b, depth, first, limit);
+    if (end !== 0) return end;
+  }
+  for (let i = Math.min(11, limit - 1); i >= 0; i--) if ((block[i] ?? 0) !== 0) return i + 1;
+  return 0;
+}
+
 /**
  * Free the inode's blocks past `size`, from byte `from` down, in steps small enough for one handle
  * each (a step frees at most the data under a bounded number of indirect blocks), writing the inode
- * after each, as Linux restarts its truncate handle. With `all`, one pass over the whole block map
- * (the orphan cleanup at mount, which does not know where the blocks end).
+ * after each, as Linux restarts its truncate handle; holes cost no steps (a file of s_maxbytes with
+ * one block goes in one). With `all`, one pass over the whole block map (the orphan cleanup at
+ * mount, which does not know where the blocks end).
  */
 export function* truncate_in_steps(inode: Inode, size: number, all = false, from = inode.i_size): Sys<0 | Errno> {
   const s = EXT3_SB(inode.i_sb);
@@ -506,6 +576,9 @@ export function* truncate_in_steps(inode: Inode, size: number, all = false, from
   const per = s.blockSize / 4;
   const stepBytes = Math.floor(TRUNCATE_CREDITS / 4) * per * s.blockSize;
   for (let at = from; at > size;) {
+    const end = mappedEnd(inode, Math.ceil(at / s.blockSize));
+    if (isErr(end)) return end;
+    at = Math.max(size, Math.min(at, end * s.blockSize));
     const next = Math.max(size, at - stepBytes);
     const r = yield* ext3_journaled(inode.i_sb, TRUNCATE_CREDITS, () => {
       const t = ext3_truncate_blocks(inode, next);
@@ -540,13 +613,15 @@ export function* ext3_setattr(dentry: Dentry, attr: Iattr, p: Process): Sys<0 | 
   });
 }
 
-/** Last reference to an unlinked inode: free its blocks and the inode itself. */
+/** Last reference to an unlinked inode: free its blocks, its EA block's reference and the inode. */
 export function* ext3_delete_inode(inode: Inode): Sys<void> {
   const info = EXT3_I(inode);
-  const hasBlocks = !(S_ISLNK(inode.i_mode) && inode.i_blocks === 0) && !S_ISCHR(inode.i_mode) && !S_ISBLK(inode.i_mode);
+  const hasBlocks = !ext3_is_fast_symlink(inode) && !S_ISCHR(inode.i_mode) && !S_ISBLK(inode.i_mode);
   if (hasBlocks && S_ISREG(inode.i_mode)) yield* truncate_in_steps(inode, 0);
   yield* ext3_journaled(inode.i_sb, TRUNCATE_CREDITS, () => {
     if (hasBlocks) ext3_truncate_blocks(inode, 0);
+    ext3_xattr_delete_inode(inode, info.fileAcl);
+    info.fileAcl = 0;
     inode.i_size = 0;
     ext3_orphan_del(inode);
     info.dtime = current_fs_time(inode.i_sb).sec;

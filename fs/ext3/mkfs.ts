@@ -189,7 +189,7 @@ function mapBlocks(b: Builder, dev: BlockDevice, data: readonly number[], iblock
 function emptyInode(mode: number, time: number): RawInode {
   return {
     mode, uid: 0, size: 0, atime: time, ctime: time, mtime: time, dtime: 0, gid: 0, linksCount: 1, blocks: 0, flags: 0,
-    block: new Array<number>(EXT2_N_BLOCKS).fill(0), generation: 0,
+    block: new Array<number>(EXT2_N_BLOCKS).fill(0), generation: 0, fileAcl: 0,
   };
 }
 

@@ -6,25 +6,31 @@
  * table at load. Directories are linear: `add_entry` reuses a free entry or the slack after a live
  * one (splitting rec_len as Linux does), else grows the directory by a block; `delete_entry` folds
  * the victim into the entry before it (or clears its inode number when it is first in its block).
- * Symlinks shorter than 60 bytes live in i_block ("fast"); longer ones get a data block.
+ * Entries carry a file type only where the FILETYPE feature says so. A change to an indexed
+ * directory (dir_index: mke2fs, e2fsck -D) clears its EXT2_INDEX_FL, as Linux 2.4 did: the index
+ * is then stale, and the directory is linear again (htree keeps its blocks readable that way).
+ * Symlinks shorter than 60 bytes live in i_block ("fast"); longer ones get a data block; a target
+ * must fit in one block with its NUL (ENAMETOOLONG otherwise: 1023 bytes on 1 KiB blocks).
  * Invariants: every entry's rec_len stays 4-aligned, at least its minimum, inside its block; the
  * last entry of a block reaches the block's end; link counts change with the entries.
  */
 import { d_instantiate } from '../../kernel/dcache.ts';
-import { EIO, EMLINK, ENOENT, ENOTEMPTY, isErr, type Errno } from '../../kernel/errno.ts';
+import { EIO, EMLINK, ENAMETOOLONG, ENOENT, ENOTEMPTY, isErr, type Errno } from '../../kernel/errno.ts';
 import {
   S_IFDIR, S_IFLNK, S_ISDIR, S_ISLNK, S_ISREG, type Dentry, type Inode,
 } from '../../kernel/fs.ts';
 import { current_fs_time, ihold, inode_init_owner, iput, new_inode } from '../../kernel/inode.ts';
 import type { Process } from '../../kernel/process.ts';
 import { runSync, type Sys } from '../../kernel/sched.ts';
-import { decodeDirBlock, dirRecLen, EXT2_N_BLOCKS, fileTypeOfMode, FT_DIR, writeDirEntry, type DirEntry } from './ext3_fs.ts';
+import {
+  decodeDirBlock, dirRecLen, EXT2_INDEX_FL, EXT2_N_BLOCKS, fileTypeOfMode, writeDirEntry, type DirEntry,
+} from './ext3_fs.ts';
 import { ext3_new_inode } from './ialloc.ts';
 import {
   EXT3_I, ext3_bmap, ext3_dir_inode_ops, ext3_file_inode_operations, ext3_file_operations, ext3_dir_operations, ext3_get_block,
   ext3_symlink_inode_operations, ext3_write_inode, type Ext3InodeInfo,
 } from './inode.ts';
-import { EXT3_SB, ext3_journaled, markMeta } from './super.ts';
+import { EXT3_SB, ext3_has_filetype, ext3_journaled, markMeta } from './super.ts';
 import { ext3_orphan_add } from './orphan.ts';
 
 const EXT2_LINK_MAX = 32000;
@@ -48,7 +54,8 @@ function ext3_new(dir: Inode, mode: number, p: Process): Inode | Errno {
   inode.i_ctime = now;
   inode.i_nlink = 1;
   inode.i_generation = s.nextGeneration = (s.nextGeneration + 1) >>> 0;
-  inode.i_private = { block: new Array<number>(EXT2_N_BLOCKS).fill(0), flags: 0, dtime: 0 } satisfies Ext3InodeInfo;
+  const block = new Array<number>(EXT2_N_BLOCKS).fill(0);
+  inode.i_private = { block, flags: 0, dtime: 0, fileAcl: 0 } satisfies Ext3InodeInfo;
   if (S_ISDIR(inode.i_mode)) {
     inode.i_op = ext3_dir_inode_ops.ops;
     inode.i_fop = ext3_dir_operations;
@@ -86,6 +93,18 @@ function dirBlockCount(dir: Inode): number {
   return Math.ceil(dir.i_size / EXT3_SB(dir.i_sb).blockSize);
 }
 
+/** The type byte of an entry for `mode`: 0 (unknown) on a file system without FILETYPE. */
+function entryType(sb: Inode['i_sb'], mode: number): number {
+  return ext3_has_filetype(sb) ? fileTypeOfMode(mode) : 0;
+}
+
+/** Entries were added or removed: an htree index no longer describes the directory. */
+function unindex(dir: Inode): void {
+  const info = EXT3_I(dir);
+  info.flags &= ~EXT2_INDEX_FL;
+  dir.i_flags = info.flags;
+}
+
 /** Change directory block `phys` in place (it is in the buffer cache: dirBlock just read it). */
 function changeDirBlock(dir: Inode, phys: number, change: (b: Uint8Array, v: DataView) => void): 0 | Errno {
   const s = EXT3_SB(dir.i_sb);
@@ -102,7 +121,7 @@ function add_entry(dir: Inode, name: string, inode: Inode): 0 | Errno {
   const s = EXT3_SB(dir.i_sb);
   const bs = s.blockSize;
   const need = dirRecLen(name.length);
-  const type = fileTypeOfMode(inode.i_mode);
+  const type = entryType(dir.i_sb, inode.i_mode);
   const trace = (blk: number, offset: number): void =>
     dir.i_sb.s_kernel.tracer.emit('ext3.add_entry', { dev: s.cache.dev.name, dir: dir.i_ino, name, ino: inode.i_ino, blk, offset });
   const nblocks = dirBlockCount(dir);
@@ -115,6 +134,7 @@ function add_entry(dir: Inode, name: string, inode: Inode): 0 | Errno {
     if (e === undefined) continue;
     const used = e.inode === 0 ? 0 : dirRecLen(e.nameLen);
     trace(b.phys, e.offset + used);
+    unindex(dir);
     return changeDirBlock(dir, b.phys, (data, v) => {
       if (used !== 0) v.setUint16(e.offset + 4, used, true);
       writeDirEntry(data, e.offset + used, inode.i_ino, e.recLen - used, name, type);
@@ -130,6 +150,7 @@ function add_entry(dir: Inode, name: string, inode: Inode): 0 | Errno {
   });
   s.cache.brelse(bh);
   dir.i_size = (nblocks + 1) * bs;
+  unindex(dir);
   touch(dir, true);
   return ext3_write_inode(dir);
 }
@@ -160,6 +181,7 @@ function delete_entry(dir: Inode, name: string): 0 | Errno {
   if (isErr(f)) return f;
   if (f === null) return ENOENT;
   dir.i_sb.s_kernel.tracer.emit('ext3.del_entry', { dev: EXT3_SB(dir.i_sb).cache.dev.name, dir: dir.i_ino, name });
+  unindex(dir);
   return changeDirBlock(dir, f.phys, (_data, v) => {
     if (f.prev === null) v.setUint32(f.offset, 0, true);
     else v.setUint16(f.prev + 4, v.getUint16(f.prev + 4, true) + f.recLen, true);
@@ -173,7 +195,7 @@ function set_link(dir: Inode, name: string, inode: Inode): 0 | Errno {
   if (f === null) return ENOENT;
   return changeDirBlock(dir, f.phys, (data, v) => {
     v.setUint32(f.offset, inode.i_ino, true);
-    data[f.offset + 7] = fileTypeOfMode(inode.i_mode);
+    data[f.offset + 7] = entryType(dir.i_sb, inode.i_mode);
   });
 }
 
@@ -214,6 +236,7 @@ function* ext3_mknod(dir: Inode, dentry: Dentry, mode: number, rdev: number, p: 
 }
 
 function* ext3_symlink(dir: Inode, dentry: Dentry, target: string, p: Process): Sys<0 | Errno> {
+  if (target.length + 1 > EXT3_SB(dir.i_sb).blockSize) return ENAMETOOLONG;
   const inode = ext3_new(dir, S_IFLNK | 0o777, p);
   if (isErr(inode)) return inode;
   const info = EXT3_I(inode);
@@ -257,8 +280,8 @@ function* ext3_mkdir(dir: Inode, dentry: Dentry, mode: number, p: Process): Sys<
   const bh = s.cache.getblk(phys);
   markMeta(dir.i_sb, bh, () => {
     bh.data.fill(0);
-    writeDirEntry(bh.data, 0, inode.i_ino, 12, '.', FT_DIR);
-    writeDirEntry(bh.data, 12, dir.i_ino, s.blockSize - 12, '..', FT_DIR);
+    writeDirEntry(bh.data, 0, inode.i_ino, 12, '.', entryType(dir.i_sb, S_IFDIR));
+    writeDirEntry(bh.data, 12, dir.i_ino, s.blockSize - 12, '..', entryType(dir.i_sb, S_IFDIR));
   });
   s.cache.brelse(bh);
   inode.i_size = s.blockSize;

@@ -2,14 +2,18 @@
  * super.ts: mounting an ext2/ext3 file system: checking the superblock, reading the group
  * descriptors, and the super operations (Linux fs/ext3/super.c).
  *
- * Layer: fs (ext3). Interface: `ext3_fs_type` (mounted on a block device), `ext3_check_super(dev)`
- * (the superblock, or a sentence saying why this image cannot be mounted, naming the feature),
- * `EXT3_SB(sb)` for the private state; `markMeta(sb, bh, change)`, the one place a metadata buffer
- * changes (so the journal has a single hook), `markGroupDesc`, `ext3_write_super`. Mount options:
- * `ro`. An image with an incompatible feature we do not implement, or one that needs journal
- * recovery, is refused and never written. Inodes of any on-disk size are read and written (their
- * first 128 bytes are what ext2 defines; the rest is left as it was). The superblock's free counts
- * and the group descriptors are kept in memory and written back at sync and unmount.
+ * Layer: fs (ext3). Interface: `ext3_fs_type` (mounted on a block device), `ext3_check_super(dev,
+ * readWrite)` (the superblock, or a sentence saying why this image cannot be mounted so, naming the
+ * feature), `ext3_unhonoured_features`, `EXT3_SB(sb)` for the private state; `markMeta(sb, bh, change)`, the
+ * one place a metadata buffer changes (so the journal has a single hook), `markGroupDesc`,
+ * `ext3_write_super`, `ext3_set_large_file`, `maxBytes` (s_maxbytes). Mount options: `ro`...
+ * The superblock's features are a contract: an image with an incompatible feature we do not
+ * implement, or one that needs journal recovery, is refused and never written; one with a compat or
+ * ro_compat feature we do not honour is refused read-write (as Linux refuses an unknown ro_compat
+ * feature) and may be mounted read-only. Inodes of any on-disk size are read and written (their
+ * first 128 bytes are what ext2 defines; the rest is left as it was, or zeroed for a new inode). The
+ * superblock's free counts and the group descriptors are kept in memory and written back at sync
+ * and unmount.
  */
 import type { BlockDevice } from '../../kernel/blkdev.ts';
 import { assert } from '../../kernel/assert.ts';
@@ -28,9 +32,11 @@ import {
 } from '../jbd/transaction.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import {
-  COMPAT_HAS_JOURNAL, decodeGroupDesc, decodeSuperblock, encodeGroupDesc, encodeSuperblock, EXT2_ROOT_INO, EXT3_JOURNAL_INO,
-  EXT2_SUPER_MAGIC, GROUP_DESC_SIZE, INCOMPAT_NAMES, INCOMPAT_RECOVER,
-  RO_COMPAT_NAMES, SUPERBLOCK_OFFSET, SUPPORTED_INCOMPAT, SUPPORTED_RO_COMPAT, type GroupDesc, type Superblock,
+  COMPAT_HAS_JOURNAL, COMPAT_NAMES, decodeGroupDesc, decodeSuperblock, encodeGroupDesc, encodeSuperblock,
+  EXT2_DYNAMIC_REV, EXT2_GOOD_OLD_FIRST_INO, EXT2_GOOD_OLD_REV, EXT2_ROOT_INO, EXT2_SUPER_MAGIC, EXT3_JOURNAL_INO,
+  GOOD_OLD_INODE_SIZE, GROUP_DESC_SIZE, INCOMPAT_FILETYPE, INCOMPAT_NAMES, INCOMPAT_RECOVER, RO_COMPAT_LARGE_FILE,
+  RO_COMPAT_NAMES, SUPERBLOCK_OFFSET, SUPPORTED_COMPAT, SUPPORTED_INCOMPAT, SUPPORTED_RO_COMPAT, type GroupDesc,
+  type Superblock,
 } from './ext3_fs.ts';
 import { ext3_bmap, ext3_delete_inode, ext3_read_inode, ext3_write_inode_op } from './inode.ts';
 import './namei.ts'; // fills the directory operations table
@@ -46,6 +52,7 @@ declare module '../../kernel/trace.ts' {
     'ext3.free_block': { dev: string; blk: number };
     'ext3.add_entry': { dev: string; dir: number; name: string; ino: number; blk: number; offset: number };
     'ext3.del_entry': { dev: string; dir: number; name: string };
+    'ext3.feature': { dev: string; feature: string; rev: number };
   }
 }
 
@@ -243,8 +250,31 @@ function names(bits: number, table: Readonly<Record<number, string>>): string {
   return out.join(', ');
 }
 
-/** The superblock, or why the image cannot be mounted. Reads only. */
-export function ext3_check_super(dev: BlockDevice, allowRecovery = false): Superblock | string {
+/**
+ * The compatible and read-only-compatible features the model does not honour, named ("its
+ * read-only-compatible feature huge_file"), or null: such an image may be read but not written
+ * (Linux refuses a read-write mount for an unknown ro_compat feature; the model is as careful with
+ * a compat one, whose structures it would not keep).
+ */
+export function ext3_unhonoured_features(raw: Superblock): string | null {
+  const badRo = raw.featureRoCompat & ~SUPPORTED_RO_COMPAT;
+  const badCompat = raw.featureCompat & ~SUPPORTED_COMPAT;
+  const why = [
+    badRo === 0 ? '' : `read-only-compatible feature${plural(badRo)} ${names(badRo, RO_COMPAT_NAMES)}`,
+    badCompat === 0 ? '' : `compatible feature${plural(badCompat)} ${names(badCompat, COMPAT_NAMES)}`,
+  ].filter((x) => x !== '');
+  return why.length === 0 ? null : `its ${why.join(' and its ')}`;
+}
+
+function plural(bits: number): string {
+  return (bits & (bits - 1)) === 0 ? '' : 's';
+}
+
+/**
+ * The superblock, or why the image cannot be mounted (read-write, with `readWrite`: then a journal
+ * that needs recovery is acceptable, recovery being a write). Reads only.
+ */
+export function ext3_check_super(dev: BlockDevice, readWrite = false): Superblock | string {
   const buf = new Uint8Array(dev.blockSize);
   const blk = dev.blockSize === 1024 ? 1 : 0;
   if (isErr(dev.read(blk, buf))) return 'I/O error reading the superblock';
@@ -253,9 +283,12 @@ export function ext3_check_super(dev: BlockDevice, allowRecovery = false): Super
   if (1024 << raw.logBlockSize !== dev.blockSize) return `the file system's block size is ${1024 << raw.logBlockSize}, the device's ${dev.blockSize}`;
   const badIncompat = raw.featureIncompat & ~SUPPORTED_INCOMPAT;
   if (badIncompat !== 0) return `unsupported incompatible features: ${names(badIncompat, INCOMPAT_NAMES)}`;
-  const badRo = raw.featureRoCompat & ~SUPPORTED_RO_COMPAT;
-  if (badRo !== 0) return `unsupported read-only-compatible features: ${names(badRo, RO_COMPAT_NAMES)}`;
-  if ((raw.featureIncompat & INCOMPAT_RECOVER) !== 0 && !(allowRecovery && (raw.featureCompat & COMPAT_HAS_JOURNAL) !== 0)) {
+  const unhonoured = readWrite ? ext3_unhonoured_features(raw) : null;
+  if (unhonoured !== null) {
+    return `cannot be mounted read-write: the model does not implement ${unhonoured} (a read-only mount works)`;
+  }
+  const journaled = (raw.featureCompat & COMPAT_HAS_JOURNAL) !== 0;
+  if ((raw.featureIncompat & INCOMPAT_RECOVER) !== 0 && !(readWrite && journaled)) {
     return 'the journal needs recovery (run izo recover first, or mount it read-write)';
   }
   if (raw.inodeSize < 128 || (raw.inodeSize & (raw.inodeSize - 1)) !== 0) return `bad inode size ${raw.inodeSize}`;
@@ -408,11 +441,40 @@ function* ext3_read_super(sb: SuperBlock, dev: BlockDevice | null, data: string)
   return 0;
 }
 
-/** Largest file: what the 12 + 1 + 1 + 1 block tree reaches, capped by i_blocks' 32 bits. */
+/**
+ * s_maxbytes, as Linux 2.4's ext3_max_size computes it: what the 12 + 1 + 1 + 1 block tree reaches,
+ * capped one block below 2^32 sectors (i_blocks' 32 bits). A file may be exactly this long: 16 GiB
+ * + 16 MiB + 64 KiB + 12 KiB on 1 KiB blocks, 256 GiB + ... on 2 KiB, 2 TiB - 4 KiB on 4 KiB (where
+ * today's Linux stops sooner: it counts the indirect blocks in i_blocks too).
+ */
 export function maxBytes(bs: number): number {
   const per = bs / 4;
   const blocks = 12 + per + per * per + per * per * per;
-  return Math.min(blocks * bs, (2 ** 32 - 1) * 512) - 1;
+  return Math.min(blocks * bs, 512 * 2 ** 32 - bs);
+}
+
+/** Does the file system record file types in its directory entries (incompat FILETYPE)? */
+export function ext3_has_filetype(sb: SuperBlock): boolean {
+  return (EXT3_SB(sb).raw.featureIncompat & INCOMPAT_FILETYPE) !== 0;
+}
+
+/**
+ * A file has grown past 2 GiB - 1: say so in the superblock (ro_compat LARGE_FILE), first moving a
+ * revision 0 file system to revision 1, which has feature fields (ext3_update_dynamic_rev), as
+ * Linux 2.4's ext3_do_update_inode does. In the caller's handle.
+ */
+export function ext3_set_large_file(sb: SuperBlock): 0 | Errno {
+  const raw = EXT3_SB(sb).raw;
+  if ((raw.featureRoCompat & RO_COMPAT_LARGE_FILE) !== 0 && raw.revLevel !== EXT2_GOOD_OLD_REV) return 0;
+  if (raw.revLevel === EXT2_GOOD_OLD_REV) {
+    raw.revLevel = EXT2_DYNAMIC_REV;
+    raw.firstIno = EXT2_GOOD_OLD_FIRST_INO;
+    raw.inodeSize = GOOD_OLD_INODE_SIZE;
+  }
+  raw.featureRoCompat |= RO_COMPAT_LARGE_FILE;
+  const dev = EXT3_SB(sb).cache.dev.name;
+  sb.s_kernel.tracer.emit('ext3.feature', { dev, feature: 'large_file', rev: raw.revLevel });
+  return ext3_write_super_now(sb);
 }
 
 export const ext3_fs_type: FileSystemType = { name: 'ext3', requiresDev: true, read_super: ext3_read_super };

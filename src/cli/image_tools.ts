@@ -10,13 +10,16 @@ import { parseArgs } from 'node:util';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { BlockDevice, isBlockSize, PowerCut } from '../../kernel/blkdev.ts';
 import { Prng } from '../../sim/prng.ts';
-import { errnoName, isErr } from '../../kernel/errno.ts';
-import { S_ISDIR, type Stat } from '../../kernel/fs.ts';
+import { errnoName, isErr, type Errno } from '../../kernel/errno.ts';
+import { S_ISDIR, type Inode, type Stat } from '../../kernel/fs.ts';
+import { path_lookup } from '../../kernel/namei.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { sys_lstat } from '../../kernel/syscalls.ts';
 import { ext3_check_super, ext3_fs_type } from '../../fs/ext3/super.ts';
 import { mkfs } from '../../fs/ext3/mkfs.ts';
 import { fsck } from '../../fs/ext3/fsck.ts';
+import { EXT3_I } from '../../fs/ext3/inode.ts';
+import { ext3_xattr_list } from '../../fs/ext3/xattr.ts';
 import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
 import { World, type Host } from '../../sim/host.ts';
 import { ImageError, loadImage, saveImage } from '../image.ts';
@@ -58,6 +61,20 @@ export function openImage(path: string, rw = false): { host: Host; proc: Process
   host.addDisk('hda', dev);
   host.mountRoot('ext3', 'hda', rw ? '' : 'ro');
   return { host, proc: host.process('izo'), dev };
+}
+
+/**
+ * The extended attributes of `path` (kept by the file system, read here, never interpreted):
+ * `{xattrs: {name: value}}`, each value a Latin-1 string of its bytes, or nothing when it has none.
+ */
+function* imageXattrs(p: Process, path: string): Sys<{ xattrs?: Record<string, string> } | Errno> {
+  const found = yield* path_lookup(p, path, 0);
+  if (isErr(found)) return found;
+  const inode = found.dentry.d_inode as Inode;
+  const attrs = ext3_xattr_list(inode, EXT3_I(inode).fileAcl);
+  if (isErr(attrs)) return attrs;
+  if (attrs.length === 0) return {};
+  return { xattrs: Object.fromEntries(attrs.map((a) => [a.name, Buffer.from(a.value).toString('latin1')])) };
 }
 
 function fail(cmd: string, path: string, e: number): number {
@@ -246,7 +263,7 @@ export const IMAGE_COMMANDS: Subcommand[] = [
   {
     name: 'stat',
     usage: 'izo stat IMAGE PATH',
-    summary: 'attributes of a path in an image, as JSON',
+    summary: 'attributes of a path in an image (and its extended attributes), as JSON',
     run(args) {
       const [image, path, ...rest] = args;
       if (image === undefined || path === undefined || rest.length > 0) throw new UsageError('stat takes IMAGE and PATH');
@@ -254,7 +271,9 @@ export const IMAGE_COMMANDS: Subcommand[] = [
       const st = host.run(proc, sys_lstat(proc, bytes(path)));
       if (isErr(st)) return fail('stat', path, st);
       const extra = { ino: st.st_ino, blocks: st.st_blocks, mtime: st.st_mtime.sec, ctime: st.st_ctime.sec };
-      process.stdout.write(`${JSON.stringify({ ...(statJson(st) as object), ...extra })}\n`);
+      const xattrs = host.run(proc, imageXattrs(proc, bytes(path)));
+      if (isErr(xattrs)) return fail('stat', path, xattrs);
+      process.stdout.write(`${JSON.stringify({ ...(statJson(st) as object), ...extra, ...xattrs })}\n`);
       return 0;
     },
   },

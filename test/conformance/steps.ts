@@ -1,6 +1,9 @@
 /**
- * steps.ts: the small step language of errno-cases.json, run on a simulated host. The same steps
- * run on the real kernel in linux_oracle.py; keep the two interpreters in step.
+ * steps.ts: the small step language of errno-cases.json and limits-cases.json, run on a simulated
+ * host. The same steps run on the real kernel in linux_oracle.py; keep the two interpreters in step.
+ * A case's answer is `ok` or the errno name of its test step, except for the steps that report
+ * something: `pwrite` (`wrote N`), `mode` (`mode 0755`, the permission bits in octal), `size`
+ * (`size N`) and `readlinklen` (`len N`). A string `<c*N>` stands for the character c N times.
  */
 import { isErr, errnoName, type Errno } from '../../kernel/errno.ts';
 import { O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFREG } from '../../kernel/fs.ts';
@@ -16,6 +19,13 @@ export interface ErrnoCase {
   readonly setup?: readonly Step[];
   readonly test: Step;
   readonly expect: string;
+  /** Where the model follows Linux 2.4 and today's kernel answers otherwise: its answer, and why. */
+  readonly deviation?: { readonly linux: string; readonly why: string };
+}
+
+/** What Linux answered for a case: the expectation, or the recorded deviation's answer. */
+export function linuxExpectation(c: ErrnoCase): string {
+  return c.deviation?.linux ?? c.expect;
 }
 
 const FLAGS: Record<string, number> = { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW };
@@ -26,7 +36,13 @@ export function expand(p: unknown): string {
   if (p === '/NAME256') return '/' + 'n'.repeat(256);
   if (p === '/NAME255') return '/' + 'n'.repeat(255);
   if (p === 'PATH4096') return '/' + 'a/'.repeat(2047) + 'a';
+  const rep = /^<(.)\*([0-9]+)>$/.exec(String(p));
+  if (rep !== null) return (rep[1] as string).repeat(Number(rep[2]));
   return String(p);
+}
+
+interface Answer {
+  readonly answer: string;
 }
 
 interface State {
@@ -75,6 +91,22 @@ function* step(p: Process, s: Step, st: State): Sys<number | Errno | object | st
     case 'read': return yield* k.sys_read(p, lastFd(st), new Uint8Array(num(0)));
     case 'write': return yield* k.sys_write(p, lastFd(st), new TextEncoder().encode(str(0)));
     case 'pread': return yield* k.sys_pread(p, lastFd(st), new Uint8Array(num(0)), num(1));
+    case 'pwrite': {
+      const n = yield* k.sys_pwrite(p, lastFd(st), new TextEncoder().encode(str(0)), num(1));
+      return isErr(n) ? n : { answer: `wrote ${n}` } satisfies Answer;
+    }
+    case 'mode':
+    case 'size': {
+      const sb = yield* k.sys_lstat(p, str(0));
+      if (isErr(sb)) return sb;
+      const mode = (sb.st_mode & 0o7777).toString(8).padStart(4, '0');
+      const answer = op === 'mode' ? `mode ${mode}` : `size ${sb.st_size}`;
+      return { answer } satisfies Answer;
+    }
+    case 'readlinklen': {
+      const t = yield* k.sys_readlink(p, str(0));
+      return isErr(t) ? t : { answer: `len ${t.length}` } satisfies Answer;
+    }
     case 'lseek': return yield* k.sys_lseek(p, lastFd(st), num(0), typeof a[1] === 'string' ? (WHENCE[a[1]] ?? -1) : num(1));
     case 'truncate': return yield* k.sys_truncate(p, str(0), num(1));
     case 'ftruncate': return yield* k.sys_ftruncate(p, lastFd(st), num(0));
@@ -114,5 +146,6 @@ export function runCase(h: Host, c: ErrnoCase): string {
     if (typeof r === 'number' && isErr(r)) return `SETUP ${errnoName(r)}`;
   }
   const r = h.run(p, step(p, c.test, st));
+  if (typeof r === 'object' && r !== null && 'answer' in r) return (r as Answer).answer;
   return typeof r === 'number' && isErr(r) ? errnoName(r) : 'ok';
 }
