@@ -17,10 +17,12 @@ import { dget } from './dcache.ts';
 import { EBUSY, ENODEV, ENXIO, isErr, type Errno } from './errno.ts';
 import { SuperBlock, VfsMount, type Cred, type Dentry, type FileOperations, type FileSystemType, type Path } from './fs.ts';
 import { FutexTable } from './futex.ts';
+import type { NetDevice, Packet } from './netdevice.ts';
 import { Process, type FdTable } from './process.ts';
 import type { Random } from './random.ts';
 import { Task, type Sys } from './sched.ts';
 import { Semaphore } from './semaphore.ts';
+import { tcp_v4_rcv } from './tcp_ipv4.ts';
 import type { Timers } from './timer.ts';
 import { nullTracer, type Tracer } from './trace.ts';
 import type { Tick } from './types.ts';
@@ -71,6 +73,8 @@ export class Kernel {
   readonly futexes = new FutexTable();
   /** Serializes renames, so the ancestry checks stay true while they run (s_vfs_rename_sem). */
   readonly renameSem = new Semaphore('rename_sem');
+  /** The network interface (sim/network.ts attaches one); null: no network, loopback only. */
+  netdev: NetDevice | null = null;
   private readonly slots = new Map<KernelSlot<unknown>, unknown>();
   private rootMount: VfsMount | null = null;
   private nextPid = 1;
@@ -92,6 +96,11 @@ export class Kernel {
   /** The real-time clock in microseconds since tick 0's wall time: now plus this host's skew (may be < 0). */
   realtime(): number {
     return this.timers.now() + this.clockSkew;
+  }
+
+  /** The wire delivers a packet to this host (Linux netif_rx); nothing in it is trusted. */
+  net_rx(pkt: Packet): void {
+    tcp_v4_rcv(this, pkt);
   }
 
   /** This kernel's state for the subsystem `key` names (made on first use). */

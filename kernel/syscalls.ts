@@ -17,6 +17,10 @@ export {
 export { sys_fdatasync, sys_fsync, sys_lseek, sys_pread, sys_pwrite, sys_read, sys_write } from './read_write.ts';
 export { sys_fstat, sys_lstat, sys_readlink, sys_stat, sys_statfs } from './stat.ts';
 export { sys_kill, sys_sigpending, sys_sigtake } from './signal.ts';
+export {
+  sys_accept, sys_bind, sys_connect, sys_getpeername, sys_getsockname, sys_getsockopt, sys_listen, sys_recv, sys_send,
+  sys_setsockopt, sys_shutdown, sys_socket, sys_tcp_info,
+} from './socket.ts';
 export { sys_trace } from './syslog.ts';
 export { sys_clock_gettime } from './time.ts';
 export { sys_mount, sys_sync, sys_umount } from './super.ts';

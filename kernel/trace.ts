@@ -23,6 +23,29 @@ export interface TraceEventMap {
   /** One pending block at a power failure: `version` 0 kept the durable content, k the k-th pending write. */
   'blkdev.crash_block': { dev: string; blk: number; choices: number; version: number; tornMask: number | null };
   'blkdev.crash': { dev: string; pending: number; torn: number };
+  // TCP (kernel/tcp*.ts, docs/network.md). Sockets are named "host:port".
+  'tcp.listen': { local: string; backlog: number };
+  /** connect() sent its SYN. */
+  'tcp.connect': { local: string; peer: string };
+  /** The handshake completed at this end; `rtt` is the smoothed RTT in µs (0 before a sample). */
+  'tcp.established': { local: string; peer: string; side: 'client' | 'server'; rtt: number };
+  'tcp.accept': { local: string; peer: string };
+  /** A retransmission timeout: `what` was sent again; `rto` is the next timeout, µs. */
+  'tcp.retransmit': { local: string; peer: string; what: string; attempt: number; rto: number; unacked: number };
+  'tcp.probe': { local: string; peer: string; kind: 'window' | 'keepalive'; n: number };
+  /** The connection gave up; `error` is what the user's next call gets (null: nobody is told). */
+  'tcp.timeout': { local: string; peer: string; reason: string; error: string | null };
+  'tcp.reset.sent': { local: string; peer: string; reason: string };
+  'tcp.reset.received': { local: string; peer: string; state: string; error: string | null };
+  'tcp.fin': { local: string; peer: string; dir: 'sent' | 'received' };
+  /** The user closed the socket (what was still queued each way). */
+  'tcp.close': { local: string; peer: string | null; state: string; unsent: number; unread: number };
+  /** The connection is over at this end (out of the tables), with its totals. */
+  'tcp.done': {
+    local: string; peer: string; from: string; reason: string; sent: number; received: number; retransmits: number;
+  };
+  /** A segment dropped on arrival: malformed, or a full listen queue. */
+  'tcp.drop': { local: string | null; peer: string; reason: string };
 }
 
 export type TraceKind = keyof TraceEventMap;

@@ -18,7 +18,9 @@
  * `cutPowerAfterWrites` crashes its host at that write (the PowerCut is caught by the world). The
  * host's real-time clock may be skewed (`clockSkew`, µs): file times and CLOCK_REALTIME show it.
  * Hosts share no mutable state: each has its kernel, disks and streams; the world only carries
- * packets and events between them.
+ * packets and events between them. The world's `network` (sim/network.ts, drawing from the `net`
+ * stream, tracing as host "net") carries the packets: each kernel is attached to it when made (a
+ * crash detaches it, a pause holds what is sent to it); `WorldOptions.network` sets the default link.
  */
 import { assert, panic } from '../kernel/assert.ts';
 import { BlockDevice, PowerCut, type BlockSize } from '../kernel/blkdev.ts';
@@ -31,6 +33,7 @@ import { sys_sync } from '../kernel/syscalls.ts';
 import type { TimerId, Timers } from '../kernel/timer.ts';
 import type { Tick } from '../kernel/types.ts';
 import { ramfs_fs_type } from '../fs/ramfs/inode.ts';
+import { DEFAULT_LINK, Network, type LinkSpec } from './network.ts';
 import { Prng } from './prng.ts';
 import { Scheduler } from './scheduler.ts';
 import { TraceRecorder, type TraceOptions } from './trace.ts';
@@ -45,6 +48,8 @@ declare module '../kernel/trace.ts' {
 export interface WorldOptions {
   readonly seed: number;
   readonly trace?: TraceOptions;
+  /** The links hosts get unless set otherwise (default: DEFAULT_LINK, a 100 Mbit/s LAN). */
+  readonly network?: LinkSpec;
 }
 
 export interface HostOptions {
@@ -57,9 +62,14 @@ export class World {
   readonly trace: TraceRecorder;
   readonly rng: Prng;
   readonly hosts = new Map<string, Host>();
+  readonly network: Network;
   constructor(readonly options: WorldOptions) {
     this.trace = new TraceRecorder(this.sched, options.trace ?? {});
     this.rng = Prng.fromSeed(options.seed);
+    this.network = new Network({
+      sched: this.sched, rng: this.rng.stream('net'), trace: this.trace.tracerFor('net'),
+      defaults: options.network ?? DEFAULT_LINK,
+    });
   }
 
   addHost(name: string, opts: HostOptions = {}): Host {
@@ -185,6 +195,7 @@ export class Host {
     k.register_filesystem(ramfs_fs_type);
     for (const t of this.fsTypes) k.register_filesystem(t);
     for (const [name, dev] of this.disks) k.register_blkdev(`/dev/${name}`, dev);
+    k.netdev = w.network.attach(this.name, (pkt) => k.net_rx(pkt));
     return k;
   }
 
@@ -247,6 +258,7 @@ export class Host {
     this.timers.alive = false;
     const random = this.world.rng.stream(`crash/${this.name}/${++this.crashes}`);
     for (const [name, dev] of this.disks) this.disks.set(name, dev.crash({ random }));
+    this.world.network.detach(this.name); // packets held for it while paused are lost too
     this.state = 'crashed';
     this.kernel.tracer.emit('host.state', { state: 'crashed', incarnation: this.incarnation, why });
   }
@@ -264,6 +276,7 @@ export class Host {
   pause(): void {
     if (this.state !== 'up') return;
     this.timers.paused = true;
+    this.world.network.hold(this.name);
     this.state = 'paused';
     this.kernel.tracer.emit('host.state', { state: 'paused', incarnation: this.incarnation, why: 'pause' });
   }
@@ -272,6 +285,7 @@ export class Host {
     if (this.state !== 'paused') return;
     this.state = 'up';
     this.kernel.tracer.emit('host.state', { state: 'resumed', incarnation: this.incarnation, why: 'resume' });
+    this.world.network.unhold(this.name); // the packets that waited first, then the timers that came due
     this.timers.resume();
   }
 
