@@ -38,7 +38,7 @@ export class SendQueue {
 
   /** The `n` bytes at `offset` from the front, valid until the next push or consume. */
   view(offset: number, n: number): Uint8Array {
-    assert(offset >= 0 && n >= 0 && offset + n <= this.length, () => `send queue view ${offset}+${n} of ${this.length}`);
+    assert(offset >= 0 && n >= 0 && offset + n <= this.length, () => `send queue: ${offset}+${n} of ${this.length}`);
     const cap = this.ring.length;
     const start = (this.head + offset) % cap;
     if (start + n <= cap) return this.ring.subarray(start, start + n);

@@ -37,7 +37,8 @@ export function tcp_listen_rcv(lis: TcpSock, pkt: Packet): void {
   const st = lis.stack;
   if (lis.synq.length + lis.acceptq.length > lis.backlog) {
     st.stats.listenDrops++;
-    st.kernel.tracer.emit('tcp.drop', { local: lis.name, peer: `${pkt.src}:${pkt.sport}`, reason: 'listen queue full' });
+    const peer = `${pkt.src}:${pkt.sport}`;
+    st.kernel.tracer.emit('tcp.drop', { local: lis.name, peer, reason: 'listen queue full' });
     return;
   }
   const child = new TcpSock(st);

@@ -115,7 +115,9 @@ describe('streams are ordered and exactly once', () => {
       fc.integer({ min: 1, max: 70_000 }),
       fc.integer({ min: 0, max: 2000 }),
       fc.integer({ min: 0, max: 20 }),
-      fc.array(fc.tuple(fc.integer({ min: 0, max: 3_000_000 }), fc.integer({ min: 1, max: 2_000_000 })), { maxLength: 3 }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 3_000_000 }), fc.integer({ min: 1, max: 2_000_000 })), {
+        maxLength: 3,
+      }),
       (seed, size, chunk, spread, lossPerMille, cuts) => {
         const n = netWorld({
           seed, hosts: ['a', 'b'], keep: false,
@@ -128,7 +130,9 @@ describe('streams are ordered and exactly once', () => {
         const srv = sink(n);
         spawn(n.host('b'), 'src', function* (p) {
           const fd = ok(yield* dial(p, 'a', 80), 'connect');
-          for (let off = 0; off < size; off += chunk) ok(yield* sys_send(p, fd, data.subarray(off, off + chunk)), 'send');
+          for (let off = 0; off < size; off += chunk) {
+            ok(yield* sys_send(p, fd, data.subarray(off, off + chunk)), 'send');
+          }
           yield* sys_close(p, fd);
           return 0;
         });
@@ -226,10 +230,10 @@ describe('partitions during a transfer', () => {
     expect(equalBytes(srv.value?.data ?? new Uint8Array(), data)).toBe(true);
     expect(kinds(n.world, 'tcp.retransmit')).toBeGreaterThan(2);
     expect(kinds(n.world, 'tcp.timeout')).toBe(0);
-    expect(n.world.trace.records().some((r) => r.ev === 'net.drop' && r.data.reason === 'cut')).toBe(true);
+    expect(n.world.trace.records().some((r) => r.ev === 'net.drop' && (r.data as { reason: string }).reason === 'cut')).toBe(true);
   });
 
-  it('a long partition: the sender times out after 15 retransmissions (ETIMEDOUT), the idle reader never learns', () => {
+  it('a long partition: the sender times out after 15 retransmissions (ETIMEDOUT), an idle reader never', () => {
     const n = netWorld({ hosts: ['a', 'b'], link: { latency: 1000, bandwidth: null } });
     const srv = spawn(n.host('a'), 'srv', function* (p) {
       const l = yield* listenOn(p, 80);
@@ -357,7 +361,9 @@ describe('resets', () => {
     expect(c?.second).toBe(ECONNRESET);
     expect(c?.third).toBe(EPIPE);
     expect(s?.got).toBeLessThan(c?.sent ?? 0); // bytes on the wire at the reset never arrived
-    const reset = n.world.trace.records().find((r) => r.ev === 'net.reset')?.data as { lost: number; connections: number };
+    const reset = n.world.trace.records().find((r) => r.ev === 'net.reset')?.data as {
+      lost: number; connections: number;
+    };
     expect(reset.connections).toBe(1);
     expect(reset.lost).toBeGreaterThan(0);
     expect(kinds(n.world, 'tcp.reset.received')).toBe(2);
@@ -450,7 +456,7 @@ function reboot(n: NetWorld, name: string): Kernel {
 }
 
 describe('crashed and paused hosts', () => {
-  it('keepalive detects a dead peer: probes after TCP_KEEPIDLE, every TCP_KEEPINTVL, ETIMEDOUT after TCP_KEEPCNT', () => {
+  it('keepalive finds a dead peer: probes after TCP_KEEPIDLE, every TCP_KEEPINTVL, ETIMEDOUT after TCP_KEEPCNT', () => {
     const n = netWorld({ hosts: ['a', 'b'], link: { latency: 100, bandwidth: null } });
     spawn(n.host('a'), 'srv', function* (p) {
       const l = yield* listenOn(p, 80);
