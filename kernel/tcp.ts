@@ -105,7 +105,11 @@ export class TcpSock {
   userBound = false;
   /** In its kernel's port table (bound, explicitly or not). */
   portHeld = false;
-  /** The socket-level state: a connection was set up (SS_CONNECTED), one is being (SS_CONNECTING). */
+  /**
+   * The socket-level state: a connection was set up (SS_CONNECTED); a connect() started one whose
+   * outcome no connect() has reported yet (SS_CONNECTING: an interrupted connect goes on, and the
+   * next connect waits for it and reports it).
+   */
   connected = false;
   connecting = false;
   /** Closed by its user: the kernel finishes the connection alone (an orphan). */
@@ -420,7 +424,7 @@ export function tcp_close(sk: TcpSock): void {
   const k = sk.stack.kernel;
   k.tracer.emit('tcp.close', {
     local: sk.name, peer: sk.peerName === '' ? null : sk.peerName, state: sk.state,
-    unsent: sk.unsent(), unread: sk.rcvq.length,
+    queued: sk.sndq.length, unread: sk.rcvq.length,
   });
   sk.orphan = true;
   sk.shutdown = SHUTDOWN_MASK;
@@ -485,7 +489,6 @@ export function tcp_done(sk: TcpSock, reason: string): void {
   const was = sk.state;
   sk.state = 'CLOSED';
   sk.shutdown = SHUTDOWN_MASK;
-  sk.connecting = false;
   tcp_clear_timers(sk);
   sk.sndq.clear();
   const parent = sk.parent;
@@ -509,7 +512,6 @@ export function tcp_done(sk: TcpSock, reason: string): void {
 export function tcp_established(sk: TcpSock, side: 'client' | 'server'): void {
   sk.state = 'ESTABLISHED';
   sk.connected = true;
-  sk.connecting = false;
   sk.lastRcv = sk.now();
   if (sk.keepalive) tcp_arm_keepalive(sk, sk.keepidle * 1_000_000);
   sk.stack.kernel.tracer.emit('tcp.established', { local: sk.name, peer: sk.peerName, side, rtt: sk.srtt });

@@ -17,7 +17,7 @@
  */
 import { errnoName, ETIMEDOUT } from './errno.ts';
 import {
-  TCP_ORPHAN_RETRIES, TCP_RETRIES2, TCP_RTO_MAX, TCP_RTO_MIN, TCP_SYNACK_RETRIES, tcp_done, type TcpSock,
+  seqDiff, TCP_ORPHAN_RETRIES, TCP_RETRIES2, TCP_RTO_MAX, TCP_RTO_MIN, TCP_SYNACK_RETRIES, tcp_done, type TcpSock,
 } from './tcp.ts';
 import { tcp_push, tcp_retransmit_head, tcp_send_active_reset, tcp_send_probe } from './tcp_output.ts';
 import { tick } from './types.ts';
@@ -143,7 +143,11 @@ function tcp_rto_expired(sk: TcpSock): void {
 
 /** Zero-window probe (Linux tcp_probe_timer): the window may have opened meanwhile. */
 function tcp_probe_timer(sk: TcpSock): void {
-  if (sk.snd_nxt !== sk.snd_una) return;
+  if (sk.state === 'CLOSED' || seqDiff(sk.write_seq, sk.snd_nxt) <= 0) return; // nothing waits for the window
+  if (sk.snd_nxt !== sk.snd_una) {
+    tcp_arm_rto(sk, sk.rto); // data is in flight: the retransmission timer watches it
+    return;
+  }
   const limit = sk.orphan ? TCP_ORPHAN_RETRIES : TCP_RETRIES2;
   if (sk.probesOut > limit) {
     tcp_write_err(sk, 'window probe');

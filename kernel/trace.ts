@@ -38,8 +38,8 @@ export interface TraceEventMap {
   'tcp.reset.sent': { local: string; peer: string; reason: string };
   'tcp.reset.received': { local: string; peer: string; state: string; error: string | null };
   'tcp.fin': { local: string; peer: string; dir: 'sent' | 'received' };
-  /** The user closed the socket (what was still queued each way). */
-  'tcp.close': { local: string; peer: string | null; state: string; unsent: number; unread: number };
+  /** The user closed the socket: bytes not yet acknowledged by the peer, bytes received and not read. */
+  'tcp.close': { local: string; peer: string | null; state: string; queued: number; unread: number };
   /** The connection is over at this end (out of the tables), with its totals. */
   'tcp.done': {
     local: string; peer: string; from: string; reason: string; sent: number; received: number; retransmits: number;

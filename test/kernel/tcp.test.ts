@@ -6,13 +6,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ECONNRESET, EPIPE, ETIMEDOUT, errnoName, isErr } from '../../kernel/errno.ts';
+import { ECONNRESET, EINTR, EISCONN, EPIPE, ETIMEDOUT, errnoName, isErr } from '../../kernel/errno.ts';
 import { sleepFor, type Sys } from '../../kernel/sched.ts';
 import {
-  IPPROTO_TCP, SOL_SOCKET, SO_KEEPALIVE, TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL,
+  AF_INET, IPPROTO_TCP, SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL,
 } from '../../kernel/socket.ts';
 import {
-  sys_close, sys_recv, sys_send, sys_setsockopt, sys_shutdown, sys_tcp_info,
+  sys_close, sys_connect, sys_recv, sys_send, sys_setsockopt, sys_shutdown, sys_socket, sys_tcp_info,
 } from '../../kernel/syscalls.ts';
 import { TCP_RETRIES2, TCP_RTO_MAX, type TcpInfo } from '../../kernel/tcp.ts';
 import type { Process } from '../../kernel/process.ts';
@@ -180,6 +180,71 @@ describe('backpressure', () => {
   });
 });
 
+describe('windows and orphans', () => {
+  it('a lost window update: zero-window probes (backing off) find the open window', () => {
+    const n = netWorld({ hosts: ['a', 'b'], link: { latency: 1000, bandwidth: null } });
+    const data = bytes(300_000, 8);
+    const srv = spawn(n.host('a'), 'slow', function* (p) {
+      const c = ok(yield* acceptOne(p, yield* listenOn(p, 80)), 'accept');
+      yield* sleepFor(3_000_000, 'busy');
+      n.world.network.cut('a', 'b'); // the window updates from reading are lost
+      n.world.sched.after(500_000, 'heal', () => n.world.network.heal());
+      return yield* readAll(p, c);
+    });
+    spawn(n.host('b'), 'src', function* (p) {
+      const fd = ok(yield* dial(p, 'a', 80), 'connect');
+      ok(yield* sys_send(p, fd, data), 'send');
+      return yield* sys_close(p, fd);
+    });
+    n.world.runUntilQuiescent();
+    expect(equalBytes(srv.value?.data ?? new Uint8Array(), data)).toBe(true);
+    const probes = n.world.trace.records().filter((r) => r.ev === 'tcp.probe').map((r) => r.t);
+    expect(probes.length).toBeGreaterThan(3);
+    const gaps = probes.slice(1).map((t, i) => t - (probes[i] as number));
+    expect(gaps.slice(0, 3).every((g, i) => i === 0 || g > (gaps[i - 1] as number))).toBe(true); // backoff
+  });
+
+  it('close with unsent data: the orphan sends it all, then the FIN, in the background', () => {
+    const n = netWorld({ hosts: ['a', 'b'], link: { latency: 1000, bandwidth: 1_000_000 } });
+    const data = bytes(200_000, 2);
+    const srv = sink(n);
+    const cli = spawn(n.host('b'), 'src', function* (p) {
+      const fd = ok(yield* dial(p, 'a', 80), 'connect');
+      ok(yield* sys_send(p, fd, data), 'send');
+      yield* sys_close(p, fd);
+      return p.kernel.now();
+    });
+    n.world.runUntilQuiescent();
+    expect(equalBytes(srv.value?.data ?? new Uint8Array(), data)).toBe(true);
+    expect(srv.at - (cli.value ?? 0)).toBeGreaterThan(20_000); // long after the close returned
+    const close = n.world.trace.records().find((r) => r.ev === 'tcp.close' && r.host === 'b')?.data as {
+      state: string; queued: number;
+    };
+    expect(close.state).toBe('ESTABLISHED');
+    expect(close.queued).toBeGreaterThan(10_000);
+  });
+
+  it('an orphan in FIN_WAIT2 gives up after 60 s; the peer learns at its next send (EPIPE after RST)', () => {
+    const n = netWorld({ hosts: ['a', 'b'], link: { latency: 100, bandwidth: null } });
+    spawn(n.host('a'), 'closer', function* (p) {
+      const c = ok(yield* acceptOne(p, yield* listenOn(p, 80)), 'accept');
+      return yield* sys_close(p, c);
+    });
+    const cli = spawn(n.host('b'), 'cli', function* (p) {
+      const fd = ok(yield* dial(p, 'a', 80), 'connect');
+      yield* sleepFor(70_000_000, 'ignore the FIN');
+      const first = yield* sys_send(p, fd, bytes(10));
+      yield* sleepFor(1000, 'rtt');
+      return { first, second: yield* sys_send(p, fd, bytes(10)) };
+    });
+    n.world.runUntilQuiescent();
+    expect(cli.value).toEqual({ first: 10, second: EPIPE });
+    const done = n.world.trace.records().find((r) => r.ev === 'tcp.done' && r.host === 'a');
+    expect(done?.data).toMatchObject({ from: 'FIN_WAIT2', reason: 'FIN_WAIT2 timeout' });
+    expect(done?.t).toBe(500 + 60_000_000); // FIN sent at 300, acknowledged at 500
+  });
+});
+
 describe('connecting', () => {
   it('into a partition: ETIMEDOUT after the SYN and 5 retries, 63 s (1+2+4+8+16+32)', () => {
     const n = netWorld({ hosts: ['a', 'b'] });
@@ -196,6 +261,24 @@ describe('connecting', () => {
     expect(n.world.trace.records().find((r) => r.ev === 'tcp.timeout')?.data).toEqual({
       local: 'b:32768', peer: 'a:80', reason: 'SYN', error: 'ETIMEDOUT',
     });
+  });
+
+  it('an interrupted connect goes on; the next connect waits for it and reports it (0)', () => {
+    const n = netWorld({ hosts: ['a', 'b'], link: { latency: 100, bandwidth: null } });
+    spawn(n.host('a'), 'srv', (p) => listenOn(p, 80));
+    n.world.network.partition([['a'], ['b']]);
+    n.world.sched.after(2_000_000, 'heal', () => n.world.network.heal());
+    const cli = spawn(n.host('b'), 'cli', function* (p) {
+      const fd = ok(yield* sys_socket(p, AF_INET, SOCK_STREAM), 'socket');
+      const first = yield* sys_connect(p, fd, { host: 'a', port: 80 });
+      const second = yield* sys_connect(p, fd, { host: 'a', port: 80 });
+      const third = yield* sys_connect(p, fd, { host: 'a', port: 80 });
+      return { first, second, third, at: p.kernel.now() };
+    });
+    n.world.sched.runFor(500_000);
+    cli.task.interrupt();
+    n.world.runUntilQuiescent();
+    expect(cli.value).toEqual({ first: EINTR, second: 0, third: EISCONN, at: 3_000_200 });
   });
 
   it('a partition healed during the SYN retries: the next retry connects', () => {
