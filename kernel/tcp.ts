@@ -22,7 +22,9 @@ import { sleepOn, WaitQueue, wakeUp, type Sys } from './sched.ts';
 import { RecvQueue, SendQueue } from './skbuff.ts';
 import type { TcpStack } from './tcp_ipv4.ts';
 import { tcp_cleanup_rbuf, tcp_push, tcp_send_active_reset, tcp_send_syn } from './tcp_output.ts';
-import { tcp_arm_keepalive, tcp_clear_timers, tcp_keepalive_timer, tcp_retransmit_timer } from './tcp_timer.ts';
+import {
+  tcp_arm_keepalive, tcp_clear_timers, tcp_delack_timer, tcp_keepalive_timer, tcp_retransmit_timer,
+} from './tcp_timer.ts';
 import type { TimerId } from './timer.ts';
 
 export type TcpState =
@@ -50,6 +52,8 @@ export const TCP_ORPHAN_RETRIES = 8;
 /** tcp_syn_retries (TCP_SYNCNT's default) and tcp_synack_retries. */
 export const TCP_SYN_RETRIES = 5;
 export const TCP_SYNACK_RETRIES = 5;
+/** The delayed-ACK timeout: Linux's TCP_DELACK_MIN (and TCP_ATO_MIN), HZ/25, 40 ms; it does not adapt here. */
+export const TCP_DELACK = 40_000;
 /** tcp_fin_timeout: how long an orphan waits in FIN_WAIT2 for the peer's FIN. */
 export const TCP_FIN_TIMEOUT = 60_000_000;
 /** TCP_KEEPIDLE, TCP_KEEPINTVL (seconds) and TCP_KEEPCNT defaults, Linux's. */
@@ -176,6 +180,16 @@ export class TcpSock {
   kaTimer: TimerId | null = null;
   kaTimerAt = 0;
   kaAt = -1;
+  /** The delayed-ACK timer's deadline, or -1 (Linux's ack.pending with ack.timeout). */
+  dackTimer: TimerId | null = null;
+  dackTimerAt = 0;
+  dackAt = -1;
+  /**
+   * Interactive (Linux's ack.pingpong): we sent data soon after receiving some, so ACKs wait for
+   * our reply; left when a delayed ACK had to be sent by its timer. `lrcvtime`: last data received.
+   */
+  pingpong = false;
+  lrcvtime = Number.MIN_SAFE_INTEGER;
 
   // listening
   backlog = 0;
@@ -202,6 +216,7 @@ export class TcpSock {
 
   readonly onRtxTimer = (): void => tcp_retransmit_timer(this);
   readonly onKaTimer = (): void => tcp_keepalive_timer(this);
+  readonly onDackTimer = (): void => tcp_delack_timer(this);
 
   constructor(readonly stack: TcpStack) {}
 

@@ -9,7 +9,8 @@
  * sequence check (an unacceptable segment is dropped and answered with a duplicate ACK), RST, SYN,
  * the ACK (snd_una advances, the window is taken, RTT sampled, writers woken), the data (queued if
  * it starts at rcv_nxt, overlap trimmed; a segment beyond a gap is dropped and re-ACKed: the wire
- * is FIFO, so a gap means loss and go-back-N resends it), then the FIN.
+ * is FIFO, so a gap means loss and go-back-N resends it; new data is acknowledged at once every
+ * second full segment, else by a delayed ACK), then the FIN (acknowledged at once).
  * Who learns what: a RST gives the pending error ECONNREFUSED (in SYN_SENT), EPIPE (in CLOSE_WAIT)
  * or ECONNRESET; data arriving at a socket closed for reading (an orphan in FIN_WAIT) is answered
  * with RST, which is how a writer to a closed peer learns of it (Linux).
@@ -18,12 +19,12 @@
 import { ECONNREFUSED, ECONNRESET, EPIPE, errnoName, type Errno } from './errno.ts';
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN, seqSpace, type Packet } from './netdevice.ts';
 import {
-  after, before, RCV_SHUTDOWN, seqAdd, seqDiff, sk_data_ready, sk_state_change, sk_write_space, tcp_done,
+  after, before, RCV_SHUTDOWN, SEG_MAX, seqAdd, seqDiff, sk_data_ready, sk_state_change, sk_write_space, tcp_done,
   tcp_established, TCP_FIN_TIMEOUT, TcpSock,
 } from './tcp.ts';
 import { tcp_v4_send_reset } from './tcp_ipv4.ts';
 import { tcp_push, tcp_send_ack, tcp_send_synack } from './tcp_output.ts';
-import { tcp_arm_keepalive, tcp_arm_rto, tcp_clear_rtx, tcp_rtt_sample } from './tcp_timer.ts';
+import { tcp_arm_keepalive, tcp_arm_rto, tcp_clear_rtx, tcp_delack, tcp_rtt_sample } from './tcp_timer.ts';
 
 /** A SYN for a listening port. */
 export function tcp_listen_rcv(lis: TcpSock, pkt: Packet): void {
@@ -266,8 +267,23 @@ function tcp_data(sk: TcpSock, pkt: Packet): void {
     sk.bytesReceived += fresh;
     sk_data_ready(sk);
   }
-  if (fin && fresh >= 0 && tcp_fin(sk)) return;
-  tcp_send_ack(sk);
+  if (fin && fresh >= 0) {
+    if (!tcp_fin(sk)) tcp_send_ack(sk);
+    return;
+  }
+  if (fresh > 0) tcp_ack_snd_check(sk);
+  else tcp_send_ack(sk); // a duplicate: tell the sender where we are
+}
+
+/**
+ * New data in order (Linux __tcp_ack_snd_check): acknowledge at once when more than a full
+ * segment is unacknowledged (every second full segment), else delay the ACK, so that a reply, or
+ * the reader's draining of the queue, carries it (tcp_output.ts), or the delayed-ACK timer does.
+ */
+function tcp_ack_snd_check(sk: TcpSock): void {
+  sk.lrcvtime = sk.now();
+  if (seqDiff(sk.rcv_nxt, sk.rcv_wup) > SEG_MAX) tcp_send_ack(sk);
+  else tcp_delack(sk);
 }
 
 /** The peer's FIN, in order. True when the connection is gone (FIN_WAIT2: closed at both ends). */

@@ -3,8 +3,7 @@
  *
  * Layer: kernel networking (Linux net/ipv4/tcp_output.c). Interface: `tcp_push` sends what the
  * peer's window allows of the queued data (and the FIN after it) in segments of up to SEG_MAX
- * bytes and keeps the retransmission or zero-window probe timer armed; `tcp_send_ack` (every data
- * segment received is acknowledged at once, with the current window), `tcp_send_syn`,
+ * bytes and keeps the retransmission or zero-window probe timer armed; `tcp_send_ack`, `tcp_send_syn`,
  * `tcp_send_synack`, `tcp_send_probe` (an old sequence number, which the peer must answer with an
  * ACK: zero-window probes and keepalives), `tcp_send_active_reset`, `tcp_retransmit_head` (go back
  * to the oldest unacknowledged byte); `tcp_select_window` and `tcp_cleanup_rbuf` decide the window
@@ -18,7 +17,7 @@ import {
   NO_PAYLOAD, TH_ACK, TH_FIN, TH_PSH, TH_RST, TH_SYN, type Packet,
 } from './netdevice.ts';
 import {
-  after, before, RCV_SHUTDOWN, SEG_MAX, seqAdd, seqDiff, TCP_RTO_MAX, type TcpSock, type TcpState,
+  after, before, RCV_SHUTDOWN, SEG_MAX, seqAdd, seqDiff, TCP_DELACK, TCP_RTO_MAX, type TcpSock, type TcpState,
 } from './tcp.ts';
 import { tcp_arm_probe, tcp_arm_rto } from './tcp_timer.ts';
 
@@ -32,6 +31,7 @@ function tcp_transmit(sk: TcpSock, seq: number, flags: number, payload: Uint8Arr
     if ((flags & TH_RST) === 0) {
       sk.rcv_wup = sk.rcv_nxt;
       sk.rcv_wnd = window;
+      sk.dackAt = -1; // this segment carries the ACK a delayed ACK would have
     }
   }
   const pkt: Packet = {
@@ -55,11 +55,16 @@ function free_window(sk: TcpSock): number {
 }
 
 /**
- * After the user read: tell the peer when the window has at least doubled (Linux's
- * tcp_cleanup_rbuf), which is how a closed window reopens.
+ * After the user read (Linux's tcp_cleanup_rbuf): a delayed ACK goes now if the read emptied the
+ * queue and the connection is not interactive (no reply will carry it); and the peer is told when
+ * the window has at least doubled, which is how a closed window reopens.
  */
 export function tcp_cleanup_rbuf(sk: TcpSock): void {
   if (sk.state !== 'ESTABLISHED' && sk.state !== 'FIN_WAIT1' && sk.state !== 'FIN_WAIT2') return;
+  if (sk.rcv_nxt !== sk.rcv_wup && !sk.pingpong && sk.rcvq.length === 0) {
+    tcp_send_ack(sk);
+    return;
+  }
   if ((sk.shutdown & RCV_SHUTDOWN) !== 0) return;
   const offered = Math.max(0, seqDiff(seqAdd(sk.rcv_wup, sk.rcv_wnd), sk.rcv_nxt));
   if (2 * offered > sk.rcvbuf) return;
@@ -126,8 +131,10 @@ function send_data(sk: TcpSock, n: number, fin: boolean): void {
   if (retrans) {
     sk.retransSegs++;
     sk.stack.stats.retransSegs++;
-  } else if (!sk.rttTiming) {
-    start_rtt(sk, sk.snd_nxt);
+  } else {
+    if (!sk.rttTiming) start_rtt(sk, sk.snd_nxt);
+    // A reply soon after data arrived: the connection is interactive (Linux tcp_event_data_sent).
+    if (n > 0 && sk.now() - sk.lrcvtime < TCP_DELACK) sk.pingpong = true;
   }
 }
 

@@ -4,8 +4,10 @@
  * Layer: kernel networking (Linux net/ipv4/tcp_timer.c and the RTT estimator of tcp_input.c).
  * Interface: `tcp_rtt_sample` feeds Jacobson/Karels (integer µs; RTO = srtt + max(4 rttvar,
  * TCP_RTO_MIN), at most TCP_RTO_MAX, as Linux bounds it); `tcp_arm_rto`/`tcp_arm_probe` set the one
- * retransmission timer (for an RTO or a zero-window probe), `tcp_arm_keepalive` the other (keepalive,
- * or an orphan's FIN_WAIT2 timeout); `tcp_clear_rtx` stops the first, `tcp_clear_timers` both.
+ * retransmission timer (for an RTO or a zero-window probe), `tcp_arm_keepalive` the second
+ * (keepalive, or an orphan's FIN_WAIT2 timeout), `tcp_delack` the third (a delayed ACK, sent after
+ * TCP_DELACK unless a segment of ours carried it first); `tcp_clear_rtx` stops the first,
+ * `tcp_clear_timers` all.
  * Timers go through the kernel's `Timers` (never real time). They are lazy: moving a deadline later
  * (every ACK does) only records it, and the timer, when it fires early, sleeps on to the deadline;
  * clearing one only forgets the deadline. So a bulk transfer costs no timer events per segment.
@@ -17,13 +19,14 @@
  */
 import { errnoName, ETIMEDOUT } from './errno.ts';
 import {
-  seqDiff, TCP_ORPHAN_RETRIES, TCP_RETRIES2, TCP_RTO_MAX, TCP_RTO_MIN, TCP_SYNACK_RETRIES, tcp_done, type TcpSock,
+  seqDiff, TCP_DELACK, TCP_ORPHAN_RETRIES, TCP_RETRIES2, TCP_RTO_MAX, TCP_RTO_MIN, TCP_SYNACK_RETRIES, tcp_done, type TcpSock,
 } from './tcp.ts';
-import { tcp_push, tcp_retransmit_head, tcp_send_active_reset, tcp_send_probe } from './tcp_output.ts';
+import { tcp_push, tcp_retransmit_head, tcp_send_ack, tcp_send_active_reset, tcp_send_probe } from './tcp_output.ts';
 import { tick } from './types.ts';
 
 const RTX_TIMER = 'tcp retransmit';
 const KA_TIMER = 'tcp keepalive';
+const DACK_TIMER = 'tcp delayed ack';
 
 /** One RTT measurement `m` (µs), Jacobson/Karels as RFC 6298 writes it, in integers. */
 export function tcp_rtt_sample(sk: TcpSock, m: number): void {
@@ -76,15 +79,44 @@ export function tcp_arm_keepalive(sk: TcpSock, delay: number): void {
   sk.kaTimer = t.at(tick(sk.kaAt), KA_TIMER, sk.onKaTimer);
 }
 
-/** Stop both timers for good (the connection is over), leaving no event behind. */
+/** Schedule a delayed ACK (unless one is already due sooner). */
+export function tcp_delack(sk: TcpSock): void {
+  if (sk.dackAt >= 0) return;
+  sk.dackAt = sk.now() + TCP_DELACK;
+  if (sk.dackTimer !== null && sk.dackTimerAt <= sk.dackAt) return;
+  if (sk.dackTimer !== null) sk.stack.kernel.timers.cancel(sk.dackTimer);
+  sk.dackTimerAt = sk.dackAt;
+  sk.dackTimer = sk.stack.kernel.timers.at(tick(sk.dackAt), DACK_TIMER, sk.onDackTimer);
+}
+
+/** No reply carried the ACK in time: send it, and stop waiting for replies (Linux tcp_delack_timer). */
+export function tcp_delack_timer(sk: TcpSock): void {
+  sk.dackTimer = null;
+  if (sk.dackAt < 0) return;
+  const now = sk.now();
+  if (now < sk.dackAt) {
+    sk.dackTimerAt = sk.dackAt;
+    sk.dackTimer = sk.stack.kernel.timers.at(tick(sk.dackAt), DACK_TIMER, sk.onDackTimer);
+    return;
+  }
+  sk.dackAt = -1;
+  if (sk.rcv_nxt === sk.rcv_wup || sk.state === 'CLOSED' || sk.state === 'LISTEN' || sk.state === 'SYN_SENT') return;
+  sk.pingpong = false;
+  tcp_send_ack(sk);
+}
+
+/** Stop every timer for good (the connection is over), leaving no event behind. */
 export function tcp_clear_timers(sk: TcpSock): void {
   const t = sk.stack.kernel.timers;
   if (sk.rtxTimer !== null) t.cancel(sk.rtxTimer);
   if (sk.kaTimer !== null) t.cancel(sk.kaTimer);
+  if (sk.dackTimer !== null) t.cancel(sk.dackTimer);
   sk.rtxTimer = null;
   sk.kaTimer = null;
+  sk.dackTimer = null;
   sk.rtxAt = -1;
   sk.kaAt = -1;
+  sk.dackAt = -1;
 }
 
 /** Abort with ETIMEDOUT (Linux tcp_write_err): the error waits for the user's next call. */
