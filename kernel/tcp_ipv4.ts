@@ -27,6 +27,8 @@ import { tcp_listen_rcv, tcp_rcv } from './tcp_input.ts';
 
 export const EPHEMERAL_LOW = 32768;
 export const EPHEMERAL_HIGH = 61000;
+/** The largest window TCP can express (65535 << 14 with window scaling): 1 GiB. */
+export const MAX_WINDOW = 0x3fff_ffff;
 
 /** Per-kernel counters (Linux's /proc/net/snmp and netstat, the few that matter here). */
 export interface TcpStackStats {
@@ -217,7 +219,7 @@ export function malformed(raw: unknown, me: string): string | null {
   if (typeof f !== 'number' || !Number.isInteger(f) || f < 0 || (f & ~TH_MASK) !== 0) return 'bad flags';
   if ((f & TH_SYN) !== 0 && (f & (TH_FIN | TH_RST)) !== 0) return 'bad flag combination';
   const w = p['window'];
-  if (typeof w !== 'number' || !Number.isSafeInteger(w) || w < 0) return 'bad window';
+  if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || w > MAX_WINDOW) return 'bad window';
   if (!(p['payload'] instanceof Uint8Array)) return 'bad payload';
   return null;
 }

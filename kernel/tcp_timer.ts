@@ -19,7 +19,8 @@
  */
 import { errnoName, ETIMEDOUT } from './errno.ts';
 import {
-  seqDiff, TCP_DELACK, TCP_ORPHAN_RETRIES, TCP_RETRIES2, TCP_RTO_MAX, TCP_RTO_MIN, TCP_SYNACK_RETRIES, tcp_done, type TcpSock,
+  seqDiff, TCP_DELACK, TCP_ORPHAN_RETRIES, TCP_RETRIES2, TCP_RTO_MAX, TCP_RTO_MIN, TCP_SYNACK_RETRIES, tcp_done,
+  type TcpSock,
 } from './tcp.ts';
 import { tcp_push, tcp_retransmit_head, tcp_send_ack, tcp_send_active_reset, tcp_send_probe } from './tcp_output.ts';
 import { tick } from './types.ts';
@@ -168,7 +169,7 @@ function tcp_rto_expired(sk: TcpSock): void {
   const what = tcp_retransmit_head(sk);
   sk.stack.kernel.tracer.emit('tcp.retransmit', {
     local: sk.name, peer: sk.peerName, what, attempt: sk.retransmits, rto: sk.rto,
-    unacked: Math.max(0, sk.sndq.length),
+    unacked: Math.max(0, seqDiff(sk.snd_max, sk.snd_una)),
   });
   tcp_arm_rto(sk, sk.rto);
 }

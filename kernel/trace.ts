@@ -30,7 +30,7 @@ export interface TraceEventMap {
   /** The handshake completed at this end; `rtt` is the smoothed RTT in µs (0 before a sample). */
   'tcp.established': { local: string; peer: string; side: 'client' | 'server'; rtt: number };
   'tcp.accept': { local: string; peer: string };
-  /** A retransmission timeout: `what` was sent again; `rto` is the next timeout, µs. */
+  /** A retransmission timeout: `what` was sent again; `rto` is the next timeout, µs; `unacked`: bytes in flight. */
   'tcp.retransmit': { local: string; peer: string; what: string; attempt: number; rto: number; unacked: number };
   'tcp.probe': { local: string; peer: string; kind: 'window' | 'keepalive'; n: number };
   /** The connection gave up; `error` is what the user's next call gets (null: nobody is told). */

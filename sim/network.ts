@@ -93,6 +93,8 @@ interface Endpoint {
   rx: (pkt: Packet) => void;
   attached: boolean;
   held: boolean;
+  /** Unheld, with the held packets' delivery still to run: later arrivals queue behind them. */
+  draining: boolean;
   /** Packets that arrived while held, with the link each came by. */
   holdQ: Packet[];
   holdLinks: Link[];
@@ -228,7 +230,9 @@ export class Network {
     assert(host !== '' && host !== '*', () => `network: '${host}' cannot be a host name`);
     let ep = this.hosts.get(host);
     if (ep === undefined) {
-      ep = { host, rx, attached: false, held: false, holdQ: [], holdLinks: [], device: null, out: new Map() };
+      ep = {
+        host, rx, attached: false, held: false, draining: false, holdQ: [], holdLinks: [], device: null, out: new Map(),
+      };
       this.hosts.set(host, ep);
     }
     assert(!ep.attached, () => `network: ${host} attached twice`);
@@ -259,6 +263,7 @@ export class Network {
     for (const p of ep.holdQ.splice(0)) lost += this.countDrop(ep.holdLinks.shift() as Link, p, 'host down');
     ep.holdLinks.length = 0;
     ep.held = false;
+    ep.draining = false;
     const now = this.sched.now();
     for (const link of ep.out.values()) lost += this.dropUnsent(link, now);
     this.trace.emit('net.detach', { host, lost });
@@ -273,13 +278,21 @@ export class Network {
   unhold(host: string): void {
     const ep = this.endpoint(host);
     ep.held = false;
-    const q = ep.holdQ.splice(0);
-    const links = ep.holdLinks.splice(0);
-    this.trace.emit('net.unhold', { host, packets: q.length });
-    if (q.length === 0) return;
-    this.sched.at(this.sched.now(), `net unhold ${host}`, () => {
-      for (let i = 0; i < q.length; i++) this.arrive(links[i] as Link, q[i] as Packet);
-    });
+    this.trace.emit('net.unhold', { host, packets: ep.holdQ.length });
+    if (ep.holdQ.length === 0 || ep.draining) return;
+    ep.draining = true;
+    this.sched.at(this.sched.now(), `net unhold ${host}`, () => this.drain(ep));
+  }
+
+  /** Deliver what waited for a paused host, in order (unless it was paused again meanwhile). */
+  private drain(ep: Endpoint): void {
+    ep.draining = false;
+    if (ep.held) return;
+    const q = ep.holdQ;
+    const links = ep.holdLinks;
+    ep.holdQ = [];
+    ep.holdLinks = [];
+    for (let i = 0; i < q.length; i++) this.deliver(links[i] as Link, q[i] as Packet);
   }
 
   // ---- links ----
@@ -534,14 +547,19 @@ export class Network {
       return;
     }
     const ep = l.to;
-    if (!ep.attached) {
-      this.countDrop(l, pkt, 'host down');
-      return;
-    }
-    if (ep.held) {
+    if (ep.attached && (ep.held || ep.draining)) {
       ep.holdQ.push(pkt);
       ep.holdLinks.push(l);
       l.held++;
+      return;
+    }
+    this.deliver(l, pkt);
+  }
+
+  private deliver(l: Link, pkt: Packet): void {
+    const ep = l.to;
+    if (!ep.attached) {
+      this.countDrop(l, pkt, 'host down');
       return;
     }
     l.delivered++;

@@ -565,6 +565,28 @@ describe('crashed and paused hosts', () => {
     expect(n.world.trace.records().find((r) => r.ev === 'tcp.timeout')?.data).toMatchObject({ reason: 'keepalive' });
   });
 
+  it('a crashed host that stays down: a peer with data in flight gets ETIMEDOUT, the trace says why', () => {
+    const n = netWorld({ hosts: ['a', 'b'], link: { latency: 100, bandwidth: null } });
+    spawn(n.host('a'), 'srv', function* (p) {
+      return yield* acceptOne(p, yield* listenOn(p, 80));
+    });
+    const cli = spawn(n.host('b'), 'cli', function* (p) {
+      const fd = ok(yield* dial(p, 'a', 80), 'connect');
+      yield* sleepFor(1000, 'settle');
+      n.world.network.detach('a');
+      const sent = yield* sys_send(p, fd, bytes(1000));
+      return { sent, recv: yield* sys_recv(p, fd, new Uint8Array(10)) };
+    });
+    n.world.runUntilQuiescent();
+    expect(cli.value).toEqual({ sent: 1000, recv: ETIMEDOUT });
+    expect(kinds(n.world, 'tcp.retransmit')).toBe(15);
+    expect(n.world.trace.records().filter((r) => r.ev === 'net.drop').every(
+      (r) => (r.data as { reason: string }).reason === 'host down')).toBe(true);
+    expect(n.world.trace.records().find((r) => r.ev === 'tcp.timeout')?.data).toEqual({
+      local: 'b:32768', peer: 'a:80', reason: 'retransmit', error: 'ETIMEDOUT',
+    });
+  });
+
   it('a crashed host: its peer times out; rebooted, it answers RST to the old connection (ECONNRESET)', () => {
     const n = netWorld({ hosts: ['a', 'b'], link: { latency: 100, bandwidth: null } });
     spawn(n.host('a'), 'srv', function* (p) {

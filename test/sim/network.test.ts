@@ -182,6 +182,16 @@ describe('faults', () => {
     expect(w.got.get('b')?.map((x) => x.pkt.payload.length)).toEqual([1, 2]);
   });
 
+  it('a packet arriving in the tick of the unhold waits behind the held ones', () => {
+    const w = wire(['a', 'b']);
+    w.net.hold('b');
+    w.send('a', 'b', 1); // arrives at 100: held
+    w.sched.after(150, 'unhold', () => w.net.unhold('b'));
+    w.sched.after(50, 's', () => w.send('a', 'b', 2)); // arrives at 150, just after the unhold
+    w.sched.runUntilQuiescent();
+    expect(w.got.get('b')?.map((x) => [x.t, x.pkt.payload.length])).toEqual([[150, 1], [150, 2]]);
+  });
+
   it('detach: packets to the host are lost, so is what it had not finished sending; attach again works', () => {
     const w = wire(['a', 'b'], { latency: 100, bandwidth: 1_000_000 });
     w.send('a', 'b', 960); // on the wire 0..1000
