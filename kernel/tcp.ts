@@ -18,7 +18,7 @@
  */
 import { assert } from './assert.ts';
 import { EAGAIN, ECONNRESET, EINTR, ENOTCONN, EPIPE, type Errno } from './errno.ts';
-import { sleepOn, WaitQueue, wakeUp, type Sys } from './sched.ts';
+import { sleepInterruptible, WaitQueue, wakeUp, type Sys } from './sched.ts';
 import { RecvQueue, SendQueue } from './skbuff.ts';
 import type { TcpStack } from './tcp_ipv4.ts';
 import { tcp_cleanup_rbuf, tcp_push, tcp_send_active_reset, tcp_send_syn } from './tcp_output.ts';
@@ -284,13 +284,14 @@ function remaining(sk: TcpSock, deadline: number | null): number | null {
 }
 
 /**
- * Sleep on `q` at `point` until woken, the deadline or a signal: null when woken, else the
- * error the call returns (EAGAIN for a timeout, as SO_RCVTIMEO/SO_SNDTIMEO give; EINTR).
+ * Sleep on `q` at `point` until woken, the deadline or a signal (an interruptible sleep): null when
+ * woken, else the error the call returns (EAGAIN for a timeout, as SO_RCVTIMEO/SO_SNDTIMEO give;
+ * EINTR for a signal).
  */
 export function* sk_wait(sk: TcpSock, q: WaitQueue, point: string, deadline: number | null): Sys<Errno | null> {
   const left = remaining(sk, deadline);
   if (left === 0) return EAGAIN;
-  const why = yield* sleepOn(q, point, left);
+  const why = yield* sleepInterruptible(q, point, left);
   if (why === 'interrupted') return EINTR;
   if (why === 'timeout') return EAGAIN;
   return null;
