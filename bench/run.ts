@@ -9,9 +9,13 @@ import { Scheduler } from '../sim/scheduler.ts';
 import { World } from '../sim/host.ts';
 import { runSync } from '../kernel/sched.ts';
 import {
-  sys_accept, sys_bind, sys_close, sys_connect, sys_listen, sys_open, sys_recv, sys_send, sys_socket, sys_unlink, sys_write,
+  sys_accept, sys_bind, sys_close, sys_connect, sys_listen, sys_open, sys_recv, sys_send, sys_socket, sys_unlink,
+  sys_write,
 } from '../kernel/syscalls.ts';
 import { AF_INET, MSG_WAITALL, SOCK_STREAM } from '../kernel/socket.ts';
+import type { Process } from '../kernel/process.ts';
+import type { Sys } from '../kernel/sched.ts';
+import type { LinkSpec } from '../sim/network.ts';
 import { O_CREAT, O_WRONLY } from '../kernel/fs.ts';
 import { mkfs } from '../fs/ext3/mkfs.ts';
 import { ext3_fs_type } from '../fs/ext3/super.ts';
@@ -97,81 +101,62 @@ bench('kml encode+decode (MKDIR record)', 200_000, () => {
   for (let i = 0; i < 200_000; i++) kml_decode(kml_encode(sample), 0);
 });
 
-/** TCP through the simulated network: a bulk transfer, and request/response round trips. */
-function tcpBench(): void {
-  const data = new Uint8Array(64 * 1024 * 1024).fill(3);
-  const w = new World({ seed: 1, network: { latency: 50, bandwidth: 125_000_000 } });
+/**
+ * TCP through the simulated network: a server on host a:80 runs `serve` on the one connection it
+ * accepts; host b connects and runs `client`; the whole world runs to quiescence. Returns the wall
+ * time (ms), the scheduler events and the simulated µs of the run.
+ */
+type Side = (p: Process, fd: number) => Sys<unknown>;
+function tcpRun(network: LinkSpec | undefined, serve: Side, client: Side): { ms: number; events: number; sim: number } {
+  const w = new World({ seed: 1, ...(network === undefined ? {} : { network }) });
   const [a, b] = [w.addHost('a'), w.addHost('b')];
   a.mountRoot('ramfs', null);
   b.mountRoot('ramfs', null);
-  const srv = a.process('sink');
+  const srv = a.process('srv');
   a.kernel.spawn(srv, (function* () {
     const l = (yield* sys_socket(srv, AF_INET, SOCK_STREAM)) as number;
     yield* sys_bind(srv, l, { host: '*', port: 80 });
     yield* sys_listen(srv, l, 5);
-    const c = (yield* sys_accept(srv, l)) as { fd: number };
-    const buf = new Uint8Array(1 << 20);
-    while (((yield* sys_recv(srv, c.fd, buf)) as number) > 0);
+    yield* serve(srv, ((yield* sys_accept(srv, l)) as { fd: number }).fd);
     return 0;
   })());
-  const cli = b.process('src');
+  const cli = b.process('cli');
   const t0 = performance.now();
   const e0 = w.sched.executed;
   b.run(cli, (function* () {
     const fd = (yield* sys_socket(cli, AF_INET, SOCK_STREAM)) as number;
     yield* sys_connect(cli, fd, { host: 'a', port: 80 });
-    yield* sys_send(cli, fd, data);
+    yield* client(cli, fd);
     yield* sys_close(cli, fd);
     return 0;
   })());
   w.runUntilQuiescent();
-  const ms = performance.now() - t0;
-  const ev = w.sched.executed - e0;
-  const fmt = (x: number) => Math.round(x).toLocaleString('en').padStart(14);
-  console.log(`${'tcp bulk 64 MiB, 1 Gbit/s link: bytes/s'.padEnd(44)} ${fmt(data.length / ms * 1000)} B/s wall`);
-  console.log(`${'  scheduler events/s'.padEnd(44)} ${fmt(ev / ms * 1000)} events/s (${ev} events)`);
-  console.log(`${'  simulated/wall time'.padEnd(44)} ${(w.sched.now() / 1000 / ms).toFixed(2).padStart(14)}x`);
+  return { ms: performance.now() - t0, events: w.sched.executed - e0, sim: w.sched.now() };
 }
-tcpBench();
 
-function rpcBench(rounds: number): void {
-  const w = new World({ seed: 1 });
-  const [a, b] = [w.addHost('a'), w.addHost('b')];
-  a.mountRoot('ramfs', null);
-  b.mountRoot('ramfs', null);
-  const srv = a.process('echo');
-  a.kernel.spawn(srv, (function* () {
-    const l = (yield* sys_socket(srv, AF_INET, SOCK_STREAM)) as number;
-    yield* sys_bind(srv, l, { host: '*', port: 80 });
-    yield* sys_listen(srv, l, 5);
-    const c = (yield* sys_accept(srv, l)) as { fd: number };
-    const buf = new Uint8Array(200);
-    for (;;) {
-      const n = (yield* sys_recv(srv, c.fd, buf, MSG_WAITALL)) as number;
-      if (n <= 0) return 0;
-      yield* sys_send(srv, c.fd, buf);
-    }
-  })());
-  const cli = b.process('rpc');
-  const t0 = performance.now();
-  const e0 = w.sched.executed;
-  b.run(cli, (function* () {
-    const fd = (yield* sys_socket(cli, AF_INET, SOCK_STREAM)) as number;
-    yield* sys_connect(cli, fd, { host: 'a', port: 80 });
-    const msg = new Uint8Array(200).fill(1);
-    const buf = new Uint8Array(200);
-    for (let i = 0; i < rounds; i++) {
-      yield* sys_send(cli, fd, msg);
-      yield* sys_recv(cli, fd, buf, MSG_WAITALL);
-    }
-    yield* sys_close(cli, fd);
-    return 0;
-  })());
-  w.runUntilQuiescent();
-  const ms = performance.now() - t0;
-  const ev = w.sched.executed - e0;
-  const fmt = (x: number) => Math.round(x).toLocaleString('en').padStart(14);
-  console.log(`${`tcp ${rounds} round trips of 200 bytes`.padEnd(44)} ${fmt(rounds / ms * 1000)} ops/s`);
-  console.log(`${'  scheduler events/s'.padEnd(44)} ${fmt(ev / ms * 1000)} events/s (${(ev / rounds).toFixed(1)}/op)`);
-}
-rpcBench(20_000);
+const fmt = (x: number): string => Math.round(x).toLocaleString('en').padStart(14);
+
+const bulk = new Uint8Array(64 * 1024 * 1024).fill(3);
+const b1 = tcpRun({ latency: 50, bandwidth: 125_000_000 }, function* (p, fd) {
+  const buf = new Uint8Array(1 << 20);
+  while (((yield* sys_recv(p, fd, buf)) as number) > 0);
+}, (p, fd) => sys_send(p, fd, bulk));
+console.log(`${'tcp bulk 64 MiB, 1 Gbit/s link: bytes/s'.padEnd(44)} ${fmt(bulk.length / b1.ms * 1000)} B/s wall`);
+console.log(`${'  scheduler events/s'.padEnd(44)} ${fmt(b1.events / b1.ms * 1000)} events/s (${b1.events} events)`);
+console.log(`${'  simulated/wall time'.padEnd(44)} ${(b1.sim / 1000 / b1.ms).toFixed(2).padStart(14)}x`);
+
+const ROUNDS = 20_000;
+const b2 = tcpRun(undefined, function* (p, fd) {
+  const buf = new Uint8Array(200);
+  while (((yield* sys_recv(p, fd, buf, MSG_WAITALL)) as number) > 0) yield* sys_send(p, fd, buf);
+}, function* (p, fd) {
+  const msg = new Uint8Array(200).fill(1);
+  const buf = new Uint8Array(200);
+  for (let i = 0; i < ROUNDS; i++) {
+    yield* sys_send(p, fd, msg);
+    yield* sys_recv(p, fd, buf, MSG_WAITALL);
+  }
+});
+console.log(`${`tcp ${ROUNDS} round trips of 200 bytes`.padEnd(44)} ${fmt(ROUNDS / b2.ms * 1000)} ops/s`);
+const perOp = (b2.events / ROUNDS).toFixed(1);
+console.log(`${'  scheduler events/s'.padEnd(44)} ${fmt(b2.events / b2.ms * 1000)} events/s (${perOp}/op)`);

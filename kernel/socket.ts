@@ -39,6 +39,9 @@ import {
 import { tcp_stack } from './tcp_ipv4.ts';
 import { tcp_arm_keepalive } from './tcp_timer.ts';
 
+export type { SockAddr } from './netdevice.ts';
+export { INADDR_ANY } from './netdevice.ts';
+
 // ---- constants, with Linux's numbers ----
 export const AF_INET = 2;
 export const SOCK_STREAM = 1;
