@@ -148,6 +148,61 @@ describe('streams are ordered and exactly once', () => {
   });
 });
 
+describe('any mix of faults', () => {
+  type Fault = 'partition' | 'cut' | 'jam' | 'reset' | 'hold' | 'loss';
+  it('never panics; what arrives is a prefix of what was sent, and all of it when the stream ended cleanly', () => {
+    const runs = process.env['NET_PROPERTY_RUNS'] === undefined ? 12 : Number(process.env['NET_PROPERTY_RUNS']);
+    fc.assert(fc.property(
+      fc.integer({ min: 0, max: 1 << 30 }),
+      fc.array(fc.record({
+        kind: fc.constantFrom<Fault>('partition', 'cut', 'jam', 'reset', 'hold', 'loss'),
+        at: fc.integer({ min: 0, max: 4_000_000 }), len: fc.integer({ min: 1, max: 3_000_000 }),
+      }), { maxLength: 6 }),
+      (seed, faults) => {
+        const n = netWorld({ seed, hosts: ['a', 'b'], keep: false,
+          link: { latency: { min: 100, max: 2000, tail: { num: 1, den: 50, factor: 10 } }, bandwidth: 2_000_000 } });
+        const data = bytes(600_000, seed);
+        const srv = sink(n);
+        const cli = spawn(n.host('b'), 'src', function* (p) {
+          const fd = yield* dial(p, 'a', 80);
+          if (isErr(fd)) return fd;
+          for (let off = 0; off < data.length; off += 50_000) {
+            const r = yield* sys_send(p, fd, data.subarray(off, off + 50_000));
+            if (isErr(r)) return r;
+          }
+          return yield* sys_close(p, fd);
+        });
+        const net = n.world.network;
+        for (const f of faults) {
+          const start = (): void => {
+            if (f.kind === 'partition') net.partition([['a'], ['b']]);
+            else if (f.kind === 'cut') net.cut('b', 'a');
+            else if (f.kind === 'jam') net.jam('a', 'b');
+            else if (f.kind === 'reset') net.reset('a', 'b');
+            else if (f.kind === 'hold') net.hold('a');
+            else net.setLinks('a', 'b', { loss: { num: 1, den: 5 } });
+          };
+          const end = (): void => {
+            if (f.kind === 'jam') net.release('a', 'b');
+            else if (f.kind === 'hold') net.unhold('a');
+            else if (f.kind === 'loss') net.setLinks('a', 'b', { loss: { num: 0, den: 1 } });
+            else net.heal();
+          };
+          n.world.sched.after(f.at, `fault ${f.kind}`, start);
+          n.world.sched.after(f.at + f.len, `end ${f.kind}`, end);
+        }
+        n.world.sched.runFor(3_000_000_000);
+        const got = srv.value?.data;
+        if (got !== undefined) {
+          expect(equalBytes(got, data.subarray(0, got.length)), `seed ${seed}: a prefix of the stream`).toBe(true);
+          if (srv.value?.end === 0) expect(got.length, `seed ${seed}: a clean end has every byte`).toBe(data.length);
+        }
+        expect(cli.done, `seed ${seed}: the sender's calls all returned`).toBe(true);
+      },
+    ), { numRuns: runs });
+  });
+});
+
 describe('backpressure', () => {
   it('a reader that does not read blocks its writer once both buffers are full; reading frees it', () => {
     const n = netWorld({ hosts: ['a', 'b'], link: { latency: 100, bandwidth: null } });
