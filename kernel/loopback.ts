@@ -8,11 +8,13 @@
  * touches it: a host can always reach its own name.
  */
 import type { Packet } from './netdevice.ts';
+import { Slab } from './skbuff.ts';
 import type { Timers } from './timer.ts';
 
 export class Loopback {
   private queue: Packet[] = [];
   private armed = false;
+  private readonly slab = new Slab();
   packets = 0;
 
   constructor(
@@ -21,7 +23,7 @@ export class Loopback {
   ) {}
 
   xmit(pkt: Packet): void {
-    this.queue.push({ ...pkt, payload: pkt.payload.slice() });
+    this.queue.push({ ...pkt, payload: this.slab.copy(pkt.payload) });
     this.packets++;
     if (this.armed) return;
     this.armed = true;

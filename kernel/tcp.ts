@@ -19,7 +19,7 @@
 import { assert } from './assert.ts';
 import { EAGAIN, ECONNRESET, EINTR, ENOTCONN, EPIPE, type Errno } from './errno.ts';
 import { sleepInterruptible, WaitQueue, wakeUp, type Sys } from './sched.ts';
-import { RecvQueue, SendQueue } from './skbuff.ts';
+import { ByteRing } from './skbuff.ts';
 import type { TcpStack } from './tcp_ipv4.ts';
 import { tcp_cleanup_rbuf, tcp_push, tcp_send_active_reset, tcp_send_syn } from './tcp_output.ts';
 import {
@@ -148,7 +148,8 @@ export class TcpSock {
   /** Sequence number after the last byte queued (and after the FIN once queued). */
   write_seq = 0;
   finQueued = false;
-  readonly sndq = new SendQueue();
+  /** The bytes from snd_una on: unacknowledged, then unsent. */
+  readonly sndq = new ByteRing();
 
   // receive sequence space
   irs = 0;
@@ -156,7 +157,8 @@ export class TcpSock {
   /** rcv_nxt and the window when the last window was advertised: its right edge never recedes. */
   rcv_wup = 0;
   rcv_wnd = 0;
-  readonly rcvq = new RecvQueue();
+  /** Received in order, not yet read. */
+  readonly rcvq = new ByteRing();
 
   // round-trip timing and retransmission (µs)
   srtt = 0;

@@ -262,7 +262,7 @@ function tcp_data(sk: TcpSock, pkt: Packet): void {
     return;
   }
   if (fresh > 0) {
-    sk.rcvq.append(offset === 0 ? pkt.payload : pkt.payload.subarray(offset));
+    sk.rcvq.push(offset === 0 ? pkt.payload : pkt.payload.subarray(offset), sk.rcvbuf);
     sk.rcv_nxt = seqAdd(sk.rcv_nxt, fresh);
     sk.bytesReceived += fresh;
     sk_data_ready(sk);

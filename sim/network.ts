@@ -17,12 +17,14 @@
  * The wire knows nothing of TCP beyond what a middlebox sees in packets: for `reset` it remembers,
  * per direction and port pair, the highest sequence number sent, and forges from each end to the
  * other the RST a firewall would. An end learns of any fault only through its own TCP.
- * Payloads are copied on entry (hosts share no memory). Integer arithmetic only.
+ * Payloads are copied on entry, into slab blocks (hosts share no memory; kernel/skbuff.ts). Integer
+ * arithmetic only.
  */
 import { assert } from '../kernel/assert.ts';
 import {
   NO_PAYLOAD, PACKET_HEADER_BYTES, TH_ACK, TH_RST, TH_SYN, flagNames, seqSpace, type NetDevice, type Packet,
 } from '../kernel/netdevice.ts';
+import { Slab } from '../kernel/skbuff.ts';
 import type { TimerId, Timers } from '../kernel/timer.ts';
 import type { Json, Tracer } from '../kernel/trace.ts';
 import { tick } from '../kernel/types.ts';
@@ -212,6 +214,7 @@ export class Network {
   private readonly rng: Prng;
   private readonly trace: Tracer;
   private defaults: LinkSpec;
+  private readonly slab = new Slab();
   /** Packets sent to a name the world does not know (a kernel asked no route first). */
   unroutable = 0;
 
@@ -502,7 +505,7 @@ export class Network {
     }
     const copy: Packet = {
       src: pkt.src, sport: pkt.sport, dst: pkt.dst, dport: pkt.dport, seq: pkt.seq, ack: pkt.ack, flags: pkt.flags,
-      window: pkt.window, payload: pkt.payload.length === 0 ? NO_PAYLOAD : pkt.payload.slice(),
+      window: pkt.window, payload: this.slab.copy(pkt.payload),
     };
     if (dst.jammed) {
       dst.jamQ.push(copy);
