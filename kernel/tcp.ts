@@ -343,8 +343,10 @@ function* wait_for_connect(sk: TcpSock, nonblock: boolean, deadline: number | nu
  */
 export function* tcp_sendmsg(sk: TcpSock, data: Uint8Array, nonblock: boolean): Sys<number | Errno> {
   const deadline = timeoDeadline(sk, sk.sndtimeo);
-  const ready = yield* wait_for_connect(sk, nonblock, deadline);
-  if (ready !== 0) return ready;
+  if (!sendable(sk.state)) {
+    const ready = yield* wait_for_connect(sk, nonblock, deadline);
+    if (ready !== 0) return ready;
+  }
   let copied = 0;
   while (copied < data.length) {
     if (sk.err !== 0 || (sk.shutdown & SEND_SHUTDOWN) !== 0) {

@@ -4,7 +4,8 @@
  * `netWorld({seed, hosts, link})` builds a World whose hosts have ramfs roots; `spawn(host, name,
  * body)` starts `body(p)` as a process's task and returns a handle whose `value` is the body's
  * result once it has returned (undefined before); `world.runUntilQuiescent()` or `runFor` drive
- * everything. `bytes(n, seed)` makes a deterministic pattern; `sock(p)` wraps the socket calls.
+ * everything. `bytes(n, salt)` makes a deterministic pattern; `listenOn`, `dial`, `acceptOne` and
+ * `readAll` are the usual steps of a server and a client.
  */
 import { World } from '../../sim/host.ts';
 import type { Host } from '../../sim/host.ts';
@@ -14,7 +15,7 @@ import type { Sys } from '../../kernel/sched.ts';
 import type { Task } from '../../kernel/sched.ts';
 import { isErr, errnoName, type Errno } from '../../kernel/errno.ts';
 import {
-  sys_accept, sys_bind, sys_close, sys_connect, sys_listen, sys_recv, sys_send, sys_socket,
+  sys_accept, sys_bind, sys_close, sys_connect, sys_listen, sys_recv, sys_socket,
 } from '../../kernel/syscalls.ts';
 import { AF_INET, SOCK_STREAM } from '../../kernel/socket.ts';
 
@@ -104,11 +105,6 @@ export function* dial(p: Process, host: string, port: number): Sys<number | Errn
     return r;
   }
   return fd;
-}
-
-/** Send all of `data` (a blocking send queues all of it, or fails). */
-export function* sendAll(p: Process, fd: number, data: Uint8Array): Sys<number | Errno> {
-  return yield* sys_send(p, fd, data);
 }
 
 /** Read until end of stream or error: the bytes, and how it ended (0 or the errno). */
