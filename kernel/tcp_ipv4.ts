@@ -2,7 +2,8 @@
  * tcp_ipv4.ts: a kernel's TCP tables, and the entry and exit of every segment.
  *
  * Layer: kernel networking (Linux net/ipv4/tcp_ipv4.c, the bind hash of tcp.c, ip_output).
- * Interface: `tcp_stack(k)` is the kernel's `TcpStack` (a Kernel.slot): the port table (every
+ * Interface: `tcp_sockets(k)` lists a kernel's listeners and connections with their counters (as
+ * netstat would); `tcp_stack(k)` is the kernel's `TcpStack` (a Kernel.slot): the port table (every
  * bound socket, by port), the listeners, the connection table (by local port, remote host and
  * port), the ephemeral port rover (32768..61000, from the bottom at every boot, as Linux 2.4),
  * initial sequence numbers (RFC 6528's shape: a 4 µs clock plus a hash of the connection's
@@ -22,7 +23,7 @@ import { EADDRINUSE, EADDRNOTAVAIL, type Errno } from './errno.ts';
 import type { Kernel, KernelSlot } from './kernel.ts';
 import { Loopback } from './loopback.ts';
 import { NO_PAYLOAD, TH_ACK, TH_FIN, TH_MASK, TH_RST, TH_SYN, seqSpace, type Packet } from './netdevice.ts';
-import { seqAdd, type TcpSock } from './tcp.ts';
+import { seqAdd, tcp_info, type TcpInfo, type TcpSock } from './tcp.ts';
 import { tcp_listen_rcv, tcp_rcv } from './tcp_input.ts';
 
 export const EPHEMERAL_LOW = 32768;
@@ -197,6 +198,12 @@ export const TCP_STACK: KernelSlot<TcpStack> = { name: 'tcp', init: (k) => new T
 
 export function tcp_stack(k: Kernel): TcpStack {
   return k.slot(TCP_STACK);
+}
+
+/** Every listener and connection of kernel `k` (orphans included), as netstat lists them. */
+export function tcp_sockets(k: Kernel): TcpInfo[] {
+  const st = tcp_stack(k);
+  return [...st.listeners.values(), ...st.conns.values()].map(tcp_info);
 }
 
 function isPort(v: unknown): boolean {

@@ -23,7 +23,7 @@ import {
 } from '../../kernel/syscalls.ts';
 import type { Process } from '../../kernel/process.ts';
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN, type Packet } from '../../kernel/netdevice.ts';
-import { tcp_stack } from '../../kernel/tcp_ipv4.ts';
+import { tcp_sockets, tcp_stack } from '../../kernel/tcp_ipv4.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import { bootKernel } from '../support/boot.ts';
 import { acceptOne, bytes, dial, listenOn, netWorld, ok, spawn, type NetWorld } from '../support/net.ts';
@@ -412,6 +412,9 @@ describe('options', () => {
     expect(srv.value?.after.bytesReceived).toBe(10_000);
     expect(srv.value?.after.state).toBe('ESTABLISHED');
     expect(srv.value?.after.segmentsReceived).toBeGreaterThan(3);
+    expect(tcp_sockets(n.host('a').kernel).map((s) => [s.state, s.local, s.peer])).toEqual([
+      ['LISTEN', 'a:80', null], ['ESTABLISHED', 'a:80', 'b:32768'],
+    ]);
   });
 });
 
