@@ -16,8 +16,6 @@ import {
 } from '../../kernel/syscalls.ts';
 import { TCP_RETRIES2, TCP_RTO_MAX, type TcpInfo } from '../../kernel/tcp.ts';
 import type { Process } from '../../kernel/process.ts';
-import { Kernel } from '../../kernel/kernel.ts';
-import { ramfs_fs_type } from '../../fs/ramfs/inode.ts';
 import { runSync } from '../../kernel/sched.ts';
 import type { World } from '../../sim/host.ts';
 import {
@@ -179,12 +177,12 @@ describe('any mix of faults', () => {
             else if (f.kind === 'cut') net.cut('b', 'a');
             else if (f.kind === 'jam') net.jam('a', 'b');
             else if (f.kind === 'reset') net.reset('a', 'b');
-            else if (f.kind === 'hold') net.hold('a');
+            else if (f.kind === 'hold') n.host('a').pause();
             else net.setLinks('a', 'b', { loss: { num: 1, den: 5 } });
           };
           const end = (): void => {
             if (f.kind === 'jam') net.release('a', 'b');
-            else if (f.kind === 'hold') net.unhold('a');
+            else if (f.kind === 'hold') n.host('a').resume();
             else if (f.kind === 'loss') net.setLinks('a', 'b', { loss: { num: 0, den: 1 } });
             else net.heal();
           };
@@ -583,16 +581,6 @@ describe('resets', () => {
   });
 });
 
-/** Replace host `name`'s kernel with a freshly booted one (its old incarnation's state is gone). */
-function reboot(n: NetWorld, name: string): Kernel {
-  const w = n.world;
-  const k = new Kernel({ hostname: name, timers: w.sched, tracer: w.trace.tracerFor(name) });
-  k.register_filesystem(ramfs_fs_type);
-  runSync(k.mount_root('ramfs', null));
-  k.netdev = w.network.attach(name, (pkt) => k.net_rx(pkt));
-  return k;
-}
-
 describe('crashed and paused hosts', () => {
   it('keepalive finds a dead peer: probes after TCP_KEEPIDLE, every TCP_KEEPINTVL, ETIMEDOUT after TCP_KEEPCNT', () => {
     const n = netWorld({ hosts: ['a', 'b'], link: { latency: 100, bandwidth: null } });
@@ -608,7 +596,7 @@ describe('crashed and paused hosts', () => {
       ok(yield* sys_setsockopt(p, fd, IPPROTO_TCP, TCP_KEEPIDLE, 10), 'idle');
       ok(yield* sys_setsockopt(p, fd, IPPROTO_TCP, TCP_KEEPINTVL, 2), 'intvl');
       ok(yield* sys_setsockopt(p, fd, IPPROTO_TCP, TCP_KEEPCNT, 3), 'cnt');
-      n.world.network.detach('a');
+      n.host('a').crash();
       return yield* sys_recv(p, fd, new Uint8Array(10));
     });
     n.world.sched.runFor(100_000_000);
@@ -628,7 +616,7 @@ describe('crashed and paused hosts', () => {
     const cli = spawn(n.host('b'), 'cli', function* (p) {
       const fd = ok(yield* dial(p, 'a', 80), 'connect');
       yield* sleepFor(1000, 'settle');
-      n.world.network.detach('a');
+      n.host('a').crash();
       const sent = yield* sys_send(p, fd, bytes(1000));
       return { sent, recv: yield* sys_recv(p, fd, new Uint8Array(10)) };
     });
@@ -652,14 +640,14 @@ describe('crashed and paused hosts', () => {
     const cli = spawn(n.host('b'), 'cli', function* (p) {
       const fd = ok(yield* dial(p, 'a', 80), 'connect');
       yield* sleepFor(1000, 'settle');
-      n.world.network.detach('a');
+      n.host('a').crash();
       ok(yield* sys_send(p, fd, bytes(10)), 'send into the void');
       return yield* sys_recv(p, fd, new Uint8Array(10));
     });
     n.world.sched.runFor(3_000_000);
     expect(cli.done).toBe(false); // retransmitting into a dead host
     expect(kinds(n.world, 'tcp.retransmit')).toBeGreaterThan(1);
-    reboot(n, 'a');
+    n.host('a').restart();
     n.world.sched.runFor(200_000_000);
     expect(cli.value).toBe(ECONNRESET);
     expect(n.world.trace.records().find((r) => r.ev === 'tcp.reset.sent' && r.host === 'a')?.data).toMatchObject({
@@ -678,8 +666,9 @@ describe('crashed and paused hosts', () => {
     });
     spawn(n.host('b'), 'cli', (p) => dial(p, 'a', 80));
     n.world.sched.runFor(10_000);
-    n.world.network.detach('b');
-    const k = reboot(n, 'b');
+    n.host('b').crash();
+    n.host('b').restart();
+    const k = n.host('b').kernel;
     const p = k.new_process('cli2', { uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [] });
     let res: number | undefined;
     let at = 0;
@@ -700,19 +689,19 @@ describe('crashed and paused hosts', () => {
     ]);
   });
 
-  it('a paused host: packets wait for it and arrive in order at unhold, exactly once', () => {
+  it('a paused host: packets wait for it and arrive in order at resume, exactly once', () => {
     const n = netWorld({ hosts: ['a', 'b'], link: { latency: 100, bandwidth: null } });
     const data = bytes(100_000, 6);
     const srv = sink(n);
     spawn(n.host('b'), 'src', function* (p) {
       const fd = ok(yield* dial(p, 'a', 80), 'connect');
       yield* sleepFor(1000, 'settle');
-      n.world.network.hold('a');
+      n.host('a').pause();
       ok(yield* sys_send(p, fd, data), 'send');
       yield* sys_close(p, fd);
       return 0;
     });
-    n.world.sched.after(2_000_000, 'unhold', () => n.world.network.unhold('a'));
+    n.world.sched.after(2_000_000, 'resume', () => n.host('a').resume());
     n.world.runUntilQuiescent();
     expect(equalBytes(srv.value?.data ?? new Uint8Array(), data)).toBe(true);
     expect((n.world.trace.records().find((r) => r.ev === 'net.unhold')?.data as { packets: number }).packets)
