@@ -76,8 +76,3 @@ export function flagNames(flags: number): string {
 export function seqSpace(pkt: Packet): number {
   return pkt.payload.length + (pkt.flags & TH_SYN ? 1 : 0) + (pkt.flags & TH_FIN ? 1 : 0);
 }
-
-/** "host:port", as traces name sockets. */
-export function addrName(a: SockAddr): string {
-  return `${a.host}:${a.port}`;
-}
