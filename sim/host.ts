@@ -23,7 +23,7 @@
  * crash detaches it, a pause holds what is sent to it); `WorldOptions.network` sets the default link.
  */
 import { assert, panic } from '../kernel/assert.ts';
-import { BlockDevice, PowerCut, type BlockSize } from '../kernel/blkdev.ts';
+import { BlockDevice, PowerCut, type BlockSize, type CrashPlan } from '../kernel/blkdev.ts';
 import { isErr, errnoName, type Errno } from '../kernel/errno.ts';
 import { makeCred, type FileSystemType } from '../kernel/fs.ts';
 import { Kernel } from '../kernel/kernel.ts';
@@ -126,7 +126,8 @@ export class World {
 export class HostTimers implements Timers {
   alive = true;
   paused = false;
-  private readonly deferred: Array<() => void> = [];
+  /** Timers that came due while the host was paused, by id: they run at resume unless cancelled. */
+  private readonly deferred = new Map<TimerId, () => void>();
   constructor(private readonly sched: Scheduler) {}
 
   now(): Tick {
@@ -134,23 +135,35 @@ export class HostTimers implements Timers {
   }
 
   at(when: Tick, what: string, fn: () => void): TimerId {
-    return this.sched.at(when, what, () => this.fire(fn));
+    const id: TimerId = this.sched.at(when, what, () => this.fire(id, fn));
+    return id;
   }
 
+  /** Forget a timer: one still queued, or one that came due during a pause and waits for resume. */
   cancel(id: TimerId): void {
     this.sched.cancel(id);
+    this.deferred.delete(id);
   }
 
-  private fire(fn: () => void): void {
+  private fire(id: TimerId, fn: () => void): void {
     if (!this.alive) return;
-    if (this.paused) this.deferred.push(fn);
+    if (this.paused) this.deferred.set(id, fn);
     else fn();
   }
 
-  /** Unfreeze: what came due meanwhile runs now, in the order it came due. */
+  /** Unfreeze: what came due meanwhile runs now, in the order it came due (a Map keeps that order). */
   resume(): void {
     this.paused = false;
-    for (const fn of this.deferred.splice(0)) this.sched.at(this.sched.now(), 'resume', () => this.fire(fn));
+    const due = [...this.deferred];
+    this.deferred.clear();
+    for (const [id, fn] of due) {
+      this.deferred.set(id, fn);
+      this.sched.at(this.sched.now(), 'resume', () => {
+        // Cancelled between the resume and now (a wake that beat its own timeout): nothing to do.
+        if (!this.deferred.delete(id)) return;
+        this.fire(id, fn);
+      });
+    }
   }
 }
 
@@ -251,13 +264,26 @@ export class Host {
     })());
   }
 
+  /**
+   * What a power cut keeps of each disk's cached writes: each pending block's version drawn at
+   * random (and sometimes torn) from the host's crash stream, or every cached write lost, or every
+   * one kept. A crash test sets it to try the extremes at each crash point.
+   */
+  crashMode: 'random' | 'lose-cached' | 'keep-cached' = 'random';
+
+  private crashPlan(dev: BlockDevice, random: Prng): CrashPlan {
+    if (this.crashMode === 'random') return { random, tearChance: [1, 8] };
+    const keep = this.crashMode === 'keep-cached';
+    return { versions: new Map(dev.pendingBlocks().map((b) => [b.blk, keep ? b.versions : 0])) };
+  }
+
   /** A power cut: disks keep what survives, the kernel and its processes are gone. */
   crash(why = 'crash', cut: PowerCut | null = null): void {
     if (this.state === 'crashed') return;
     this.powerCut = cut;
     this.timers.alive = false;
     const random = this.world.rng.stream(`crash/${this.name}/${++this.crashes}`);
-    for (const [name, dev] of this.disks) this.disks.set(name, dev.crash({ random }));
+    for (const [name, dev] of this.disks) this.disks.set(name, dev.crash(this.crashPlan(dev, random)));
     this.world.network.detach(this.name); // packets held for it while paused are lost too
     this.state = 'crashed';
     this.kernel.tracer.emit('host.state', { state: 'crashed', incarnation: this.incarnation, why });

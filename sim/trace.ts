@@ -64,6 +64,7 @@ export function parseTraceLine(line: string): TraceRecord {
 export class TraceRecorder {
   private readonly digest = new Digest();
   private readonly kept: TraceRecord[] = [];
+  private readonly listeners: Array<(r: TraceRecord) => void> = [];
   count = 0;
 
   constructor(
@@ -84,6 +85,12 @@ export class TraceRecorder {
     this.count++;
     if (this.options.keep === true) this.kept.push(r);
     this.options.onEvent?.(r);
+    for (const l of this.listeners) l(r);
+  }
+
+  /** Also call `fn` with every later event (a test's probe, a scenario's crash trigger). */
+  listen(fn: (r: TraceRecord) => void): void {
+    this.listeners.push(fn);
   }
 
   records(): readonly TraceRecord[] {

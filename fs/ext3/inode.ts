@@ -394,7 +394,7 @@ function freeTree(inode: Inode, blk: number, depth: number, first: number, from:
   const span = per ** depth;
   if (depth === 0) {
     if (first < from) return { empty: false };
-    forgetBlock(inode.i_sb, blk, !S_ISREG(inode.i_mode));
+    forgetBlock(inode.i_sb, blk, journaledBlocks(inode));
     const r = ext3_free_block(inode.i_sb, blk);
     if (isErr(r)) return r;
     inode.i_blocks -= s.blockSize / 512;
@@ -440,7 +440,7 @@ export function ext3_truncate_blocks(inode: Inode, size: number): 0 | Errno {
   for (let i = 0; i < 12; i++) {
     const b = info.block[i] ?? 0;
     if (b !== 0 && i >= from) {
-      forgetBlock(inode.i_sb, b, !S_ISREG(inode.i_mode));
+      forgetBlock(inode.i_sb, b, journaledBlocks(inode));
       const r = ext3_free_block(inode.i_sb, b);
       if (isErr(r)) return r;
       inode.i_blocks -= bs / 512;
@@ -635,6 +635,16 @@ export const ext3_file_inode_operations: InodeOperations = { setattr: ext3_setat
 
 /** The directory operations live in namei.ts; this indirection avoids an import cycle at load. */
 export const ext3_dir_inode_ops: { ops: InodeOperations } = { ops: { lookup: ext3_lookup, setattr: ext3_setattr } };
+
+/**
+ * Are this inode's blocks journaled (so a freed one needs a revoke record, or recovery could copy a
+ * stale logged version over whatever reuses it)? Directories and symlinks always; a regular file
+ * marked for data journaling (presto's logs) too: Linux's ext3_forget revokes exactly when
+ * `is_metadata || ext3_should_journal_data(inode)` (data=journal is checked in forgetBlock).
+ */
+function journaledBlocks(inode: Inode): boolean {
+  return !S_ISREG(inode.i_mode) || journalsData(inode);
+}
 
 function journalsData(inode: Inode): boolean {
   return (EXT3_I(inode).flags & EXT3_JOURNAL_DATA_FL) !== 0;

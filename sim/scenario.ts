@@ -1,0 +1,252 @@
+/**
+ * scenario.ts: the scenario API: a world of InterMezzo nodes and a timeline of what happens to
+ * it, as typed data; running one gives what became of every node.
+ *
+ * Layer: simulation. Interface: `runScenario(s, opts)` builds the cluster (sim/cluster.ts) and
+ * plays the steps in time order (`at` absolute, `after` relative to the previous step, in µs):
+ * run command-language lines on a node as a user (optionally expecting an errno or an output);
+ * network faults (partition, cut, isolate, heal, jam, release, reset, latency, bandwidth); host
+ * faults (crash, restart, pause, resume); waits (until quiet, or until converged, within a
+ * deadline). The result holds each node's fileset tree, its KML and last_rcvd summary, the parked
+ * conflicts, per-node counters (records made, shipped, applied, file bytes fetched), every step
+ * that did not go as it said, and the trace hash. Counters come from trace events only, as
+ * everything users see does. The YAML form and `izo run` are the scenarios issue's; tests use this.
+ * Invariants: steps run in non-decreasing time; the same scenario and seed give the same result
+ * and trace hash, byte for byte.
+ */
+import { assert } from '../kernel/assert.ts';
+import { errnoName, isErr } from '../kernel/errno.ts';
+import type { TreeNode } from '../src/tree.ts';
+import type { CommandResult } from '../src/sh.ts';
+import { Cluster, type ClusterSpec, type NodeStatus } from './cluster.ts';
+import type { LatencySpec } from './network.ts';
+import type { TraceOptions, TraceRecord } from './trace.ts';
+
+export type StepAction =
+  | { readonly run: string; readonly on: string; readonly as?: readonly [number, number];
+      readonly error?: string; readonly output?: string }
+  | { readonly partition: readonly (readonly string[])[] }
+  | { readonly cut: { readonly from: string; readonly to: string } }
+  | { readonly isolate: string }
+  | { readonly heal: 'all' | readonly string[] }
+  | { readonly jam: readonly [string, string] }
+  | { readonly release: readonly [string, string] }
+  | { readonly reset: readonly [string, string] }
+  | { readonly latency: { readonly between: readonly [string, string]; readonly value: number | LatencySpec } }
+  | { readonly bandwidth: { readonly between: readonly [string, string]; readonly value: number | null } }
+  | { readonly crash: string }
+  | { readonly restart: string }
+  | { readonly pause: string }
+  | { readonly resume: string }
+  | { readonly wait: 'quiet' | 'converged'; readonly within: number };
+
+export type Step = StepAction & { readonly at?: number; readonly after?: number };
+
+export interface Scenario extends ClusterSpec {
+  readonly name: string;
+  readonly steps: readonly Step[];
+  /** Run this long (µs) after the last step before the results are taken (default 0). */
+  readonly settle?: number;
+}
+
+export interface Counters {
+  /** KML records made by this node's own users (not re-logged replays). */
+  made: number;
+  /** Records sent to peers. */
+  shipped: number;
+  /** Peers' records replayed here. */
+  applied: number;
+  conflicts: number;
+  /** File data fetched from peers: how many times, how many bytes. */
+  fetches: number;
+  fetchedBytes: number;
+}
+
+export interface StepFailure {
+  readonly step: number;
+  readonly what: string;
+  readonly expected: string;
+  readonly actual: string;
+}
+
+export interface ConflictReport {
+  readonly node: string;
+  readonly from: string;
+  readonly recno: number;
+  readonly cls: string;
+  readonly op: string;
+  readonly path: string;
+  readonly reason: string;
+}
+
+export interface NodeResult {
+  readonly up: boolean;
+  readonly tree: TreeNode | null;
+  readonly status: NodeStatus | null;
+  readonly counters: Counters;
+}
+
+export interface ScenarioResult {
+  readonly name: string;
+  readonly seed: number;
+  readonly nodes: Readonly<Record<string, NodeResult>>;
+  readonly conflicts: readonly ConflictReport[];
+  readonly failures: readonly StepFailure[];
+  /** Per step: the command results of a `run` step. */
+  readonly outputs: ReadonlyArray<readonly CommandResult[] | null>;
+  readonly traceHash: string;
+  readonly events: number;
+  readonly endTime: number;
+}
+
+function zero(): Counters {
+  return { made: 0, shipped: 0, applied: 0, conflicts: 0, fetches: 0, fetchedBytes: 0 };
+}
+
+/** Tally the counters a trace event moves. */
+function tally(counters: Map<string, Counters>, conflicts: ConflictReport[], r: TraceRecord): void {
+  const c = counters.get(r.host);
+  if (c === undefined) return;
+  const d = r.data as Record<string, unknown>;
+  switch (r.ev) {
+    case 'presto.kml':
+      if (d.relog !== true) c.made++;
+      return;
+    case 'lento.ship':
+      c.shipped += (d.records as number) - (d.noops as number);
+      return;
+    case 'lento.apply':
+      c.applied += d.applied as number;
+      return;
+    case 'lento.conflict':
+      c.conflicts++;
+      conflicts.push({ node: r.host, from: d.from as string, recno: d.recno as number, cls: d.cls as string,
+        op: d.op as string, path: d.path as string, reason: d.reason as string });
+      return;
+    case 'lento.fetch':
+      if (d.status === 'ok') {
+        c.fetches++;
+        c.fetchedBytes += d.bytes as number;
+      }
+      return;
+    default:
+  }
+}
+
+/** When each step happens (µs): `at`, or `after` the previous one (0 for the first). */
+export function stepTimes(steps: readonly Step[]): number[] {
+  const out: number[] = [];
+  let t = 0;
+  for (const s of steps) {
+    t = s.at ?? t + (s.after ?? 0);
+    out.push(t);
+  }
+  return out;
+}
+
+class Runner {
+  readonly counters = new Map<string, Counters>();
+  readonly conflicts: ConflictReport[] = [];
+  readonly failures: StepFailure[] = [];
+  readonly outputs: Array<readonly CommandResult[] | null> = [];
+  readonly cluster: Cluster;
+
+  constructor(readonly s: Scenario, trace: TraceOptions) {
+    for (const n of s.nodes) this.counters.set(n.name, zero());
+    const onEvent = (r: TraceRecord): void => {
+      tally(this.counters, this.conflicts, r);
+      trace.onEvent?.(r);
+    };
+    this.cluster = Cluster.build({ ...s, trace: { ...trace, onEvent } });
+  }
+
+  fail(step: number, what: string, expected: string, actual: string): void {
+    this.failures.push({ step, what, expected, actual });
+  }
+
+  play(i: number, step: Step): void {
+    const c = this.cluster;
+    const net = c.world.network;
+    if ('run' in step) return this.runLines(i, step);
+    if ('partition' in step) return net.partition(step.partition);
+    if ('cut' in step) return net.cut(step.cut.from, step.cut.to);
+    if ('isolate' in step) return net.isolate(step.isolate);
+    if ('heal' in step) return step.heal === 'all' ? net.heal() : net.heal(step.heal);
+    if ('jam' in step) return net.jam(step.jam[0], step.jam[1]);
+    if ('release' in step) return net.release(step.release[0], step.release[1]);
+    if ('reset' in step) return net.reset(step.reset[0], step.reset[1]);
+    if ('latency' in step) {
+      return net.setLinks(step.latency.between[0], step.latency.between[1], { latency: step.latency.value });
+    }
+    if ('bandwidth' in step) {
+      return net.setLinks(step.bandwidth.between[0], step.bandwidth.between[1], { bandwidth: step.bandwidth.value });
+    }
+    if ('crash' in step) return c.node(step.crash).crash();
+    if ('restart' in step) return c.node(step.restart).restart();
+    if ('pause' in step) return c.node(step.pause).pause();
+    if ('resume' in step) return c.node(step.resume).resume();
+    return this.wait(i, step);
+  }
+
+  private runLines(i: number, step: Extract<StepAction, { run: string }>): void {
+    const node = this.cluster.node(step.on);
+    if (!node.host.up) {
+      this.fail(i, `run on ${step.on}`, 'a running host', 'the host is down');
+      this.outputs[i] = null;
+      return;
+    }
+    const [uid, gid] = step.as ?? [0, 0];
+    const r = node.sh(step.run, uid, gid);
+    this.outputs[i] = r;
+    const last = r[r.length - 1];
+    const failed = r.find((x) => x.status !== 'ok');
+    if (step.error !== undefined) {
+      const got = last?.status ?? 'nothing ran';
+      if (got !== step.error) this.fail(i, `run on ${step.on}: ${last?.command ?? ''}`, step.error, got);
+    } else if (failed !== undefined) {
+      this.fail(i, `run on ${step.on}: ${failed.command} ${failed.args.join(' ')}`, 'ok', failed.status);
+    }
+    if (step.output !== undefined) {
+      const out = last?.output;
+      const got = typeof out === 'string' ? Buffer.from(out, 'latin1').toString('utf8') : JSON.stringify(out ?? null);
+      if (got !== step.output) this.fail(i, `output of ${last?.command ?? ''} on ${step.on}`, step.output, got);
+    }
+  }
+
+  private wait(i: number, step: Extract<StepAction, { wait: string }>): void {
+    const c = this.cluster;
+    const ok = step.wait === 'converged' ? c.runUntilConverged(step.within) : c.runUntilQuiet(step.within);
+    if (!ok) this.fail(i, `wait ${step.wait}`, `${step.wait} within ${step.within / 1e6} s`, 'not reached');
+  }
+}
+
+export function runScenario(s: Scenario, trace: TraceOptions = {}): ScenarioResult {
+  const run = new Runner(s, trace);
+  const c = run.cluster;
+  const w = c.world;
+  const times = stepTimes(s.steps);
+  s.steps.forEach((step, i) => {
+    const t = times[i] as number;
+    assert(t >= w.sched.now() || i === 0, () => `step ${i} at ${t} µs is before the previous one`);
+    if (t > w.sched.now()) w.runUntil(t as never);
+    run.outputs[i] = null;
+    run.play(i, step);
+  });
+  if ((s.settle ?? 0) > 0) w.runFor(s.settle ?? 0);
+  const nodes: Record<string, NodeResult> = {};
+  for (const n of c.nodes.values()) {
+    const tree = n.host.up ? n.tree() : null;
+    const status = n.host.up ? n.status() : null;
+    nodes[n.name] = {
+      up: n.host.up,
+      tree: tree === null || isErr(tree) ? null : tree,
+      status: status === null || isErr(status) ? null : status,
+      counters: run.counters.get(n.name) ?? zero(),
+    };
+  }
+  void errnoName;
+  return {
+    name: s.name, seed: s.seed, nodes, conflicts: run.conflicts, failures: run.failures, outputs: run.outputs,
+    traceHash: w.trace.hash(), events: w.sched.executed, endTime: w.sched.now(),
+  };
+}
