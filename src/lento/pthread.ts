@@ -37,12 +37,19 @@ export class Mutex {
   private holder = -1;
 
   *lock(p: Process): Sys<0 | Errno> {
-    while (this.word[0] !== 0) {
+    if (this.word[0] === 0) {
+      this.word[0] = 1;
+      this.holder = p.pid;
+      return 0;
+    }
+    // Contended (Drepper's futex mutex): mark it so, sleep, and take it marked contended too, since
+    // others may still be asleep on it (taking it as merely "held" would let unlock skip their wake).
+    do {
       this.word[0] = 2;
       const r = yield* sys_futex_wait(p, this.word, 0, 2);
       if (r === EINTR) return EINTR;
-    }
-    this.word[0] = 1;
+    } while (this.word[0] !== 0);
+    this.word[0] = 2;
     this.holder = p.pid;
     return 0;
   }
