@@ -16,7 +16,7 @@ import { intermezzo_fs_type } from '../../fs/intermezzo/super.ts';
 import { kml_scan, type Scan } from '../../fs/intermezzo/kml.ts';
 import type { Host, World } from '../../sim/host.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { readFile } from '../../src/replicate.ts';
+import { read_file } from '../../src/libc.ts';
 
 export interface PrestoHostOptions {
   readonly cache?: 'ext3' | 'ramfs';
@@ -56,7 +56,7 @@ export function prestoHost(w: World, name: string, o: PrestoHostOptions = {}): H
 }
 
 export function* readWhole(p: Process, path: string): Sys<Uint8Array> {
-  const r = yield* readFile(p, path);
+  const r = yield* read_file(p, path);
   if (isErr(r)) throw new Error(`reading ${path}: ${r}`);
   return r;
 }

@@ -13,9 +13,7 @@ import { isErr } from '../../../kernel/errno.ts';
 import type { Process } from '../../../kernel/process.ts';
 import { TICKS_PER_SEC } from '../../../kernel/types.ts';
 import { World, type Host } from '../../../sim/host.ts';
-import {
-  inodeSource, last_rcvd, lento_serve, peerKml, replay_records, type PeerRecord,
-} from '../../../src/replicate.ts';
+import { kmlRecords, lastRcvd, replayRecords, serveUpcalls, type LogRecord } from '../../support/replay.ts';
 import { parseScript, runScript } from '../../../src/sh.ts';
 import { snapshotTree, type TreeNode } from '../../../src/tree.ts';
 import { REINT_FORCE, REINT_RELOG } from '../../../fs/intermezzo/kml_reint.ts';
@@ -37,9 +35,7 @@ class Pair {
     this.pa = filesetProcess(this.a, 'sh');
     this.pb = filesetProcess(this.b, 'sh');
     this.reader = this.a.process('reader');
-    const lento = this.b.process('lento');
-    const stats = { backfetches: 0, opens: 0, permits: 0, stop: false };
-    this.b.kernel.spawn(lento, lento_serve(lento, '/dev/intermezzo', '/izo', inodeSource(this.reader, '/izo'), stats));
+    serveUpcalls(this.b, '/izo', 'f', this.reader, { backfetches: 0, opens: 0 });
   }
 
   sh(h: Host, p: Process, text: string): void {
@@ -50,22 +46,22 @@ class Pair {
     this.w.sched.runFor(2 * TICKS_PER_SEC); // later changes get later times
   }
 
-  recordsOfA(): PeerRecord[] {
-    const k = this.a.run(this.reader, peerKml(this.reader, '/izo', 'f'));
+  recordsOfA(): LogRecord[] {
+    const k = this.a.run(this.reader, kmlRecords(this.reader, '/izo', 'f'));
     if (isErr(k)) throw new Error(String(k));
     return k.records;
   }
 
-  recordsOfB(): PeerRecord[] {
+  recordsOfB(): LogRecord[] {
     const r = this.b.process('reader');
-    const k = this.b.run(r, peerKml(r, '/izo', 'f'));
+    const k = this.b.run(r, kmlRecords(r, '/izo', 'f'));
     if (isErr(k)) throw new Error(String(k));
     return k.records;
   }
 
   replayA(records = this.recordsOfA(), flags = 0) {
     const r = this.b.process('reint');
-    return this.b.run(r, replay_records(r, '/izo', UUID_A, records, flags));
+    return this.b.run(r, replayRecords(r, '/izo', 'f', UUID_A, records, flags));
   }
 
   treeB(): TreeNode {
@@ -76,9 +72,9 @@ class Pair {
 
   rcvdB(): number {
     const r = this.b.process('q');
-    const rec = this.b.run(r, last_rcvd(r, '/izo', UUID_A));
-    if (isErr(rec)) throw new Error(String(rec));
-    return rec?.remote_recno ?? 0;
+    const n = this.b.run(r, lastRcvd(r, '/izo', 'f', UUID_A));
+    if (isErr(n)) throw new Error(String(n));
+    return n;
   }
 }
 
@@ -142,12 +138,12 @@ describe('kml_reint conflict classes', () => {
     const x = new Pair();
     x.sh(x.a, x.pa, "mkdir /d\nwrite /d/x 'one'\nmkdir /e");
     const recs = x.recordsOfA();
-    const gap = x.replayA([recs[1] as PeerRecord]);
+    const gap = x.replayA([recs[1] as LogRecord]);
     expect(gap.outcomes).toEqual([{ kind: 'out_of_order', recno: 2, expected: 1 }]);
     expect(x.rcvdB()).toBe(0);
     x.replayA(recs);
     const before = x.treeB();
-    const dup = x.replayA([recs[0] as PeerRecord]);
+    const dup = x.replayA([recs[0] as LogRecord]);
     expect(dup.outcomes).toEqual([{ kind: 'duplicate', recno: 1, last: recs.length }]);
     expect(x.treeB()).toEqual(before);
   });
@@ -155,13 +151,13 @@ describe('kml_reint conflict classes', () => {
   it('a record naming a path inside /.intermezzo, or with "..", is refused as bad, and nothing happens', () => {
     const x = new Pair();
     const v = { mtime_sec: 0, mtime_nsec: 0, ctime_sec: 0, ctime_nsec: 0, size: 0 };
-    const bad = (path: string): PeerRecord => {
+    const bad = (path: string): LogRecord => {
       const rec = {
         pid: 1, auid: 0, fsuid: 0, fsgid: 0, groups: [0], recno: 1, time: 0,
         body: { op: 'MKDIR' as const, old_parent: v, new_parent: v, new_object: v, mode: 0o40755, uid: 0, gid: 0, path },
       };
       const bytes = kml_encode(rec);
-      return { offset: 0, len: bytes.length, rec, bytes, logical: 0 };
+      return { rec, bytes, logical: 0 };
     };
     for (const path of ['/.intermezzo/f/evil', '/a/../../x', 'relative', '/a//b']) {
       const r = x.replayA([bad(path)]);
@@ -245,7 +241,7 @@ describe('kml_reint: directories certified by meaning, removals already done, on
     const rec = { ...mk.rec, recno: 1, body: { op: 'NOOP' as const } };
     const bytes = kml_encode(rec);
     const before = x.treeB();
-    const rep = x.replayA([{ offset: 0, len: bytes.length, rec, bytes, logical: 0 }]);
+    const rep = x.replayA([{ rec, bytes, logical: 0 }]);
     expect(rep.outcomes).toEqual([{ kind: 'applied', recno: 1, local_recno: 0 }]);
     expect(x.rcvdB()).toBe(1);
     expect(x.treeB()).toEqual(before);

@@ -29,7 +29,7 @@ import {
 import { KML_CHUNK_SIZE } from '../../../fs/intermezzo/kml.ts';
 import { FSET_CLIENT_RO, FSET_DATA_ON_DEMAND, FSET_HASPERMIT } from '../../../fs/intermezzo/permit.ts';
 import { World, type Host } from '../../../sim/host.ts';
-import { peerKml } from '../../../src/replicate.ts';
+import { kmlRecords } from '../../support/replay.ts';
 import { enc, hostSys } from '../../support/boot.ts';
 import { newExt3Disk, readLog, replicaHost } from '../../support/presto.ts';
 
@@ -196,12 +196,12 @@ describe('presto ioctls', () => {
     for (let i = 0; i < 420; i++) expect(s.sys_mkdir(`/izo/${long.slice(0, 100 + (i % 50))}${i}`, 0o755)).toBe(0);
     h.run(root, S.sys_getcwd(root));
     expect(seen).toContain(IZO_UPC_KML_TRUNC);
-    const before = h.run(root, peerKml(root, '/izo', 'f'));
+    const before = h.run(root, kmlRecords(root, '/izo', 'f'));
     if (isErr(before)) throw new Error(String(before));
     const lastBefore = before.records.at(-1);
     expect(lastBefore?.logical).toBeGreaterThan(KML_CHUNK_SIZE);
     expect(ioctl(h, root, '/izo', IZO_IOC_SET_KMLSIZE, { offset: KML_CHUNK_SIZE + 100 })).toBe(0);
-    const after = h.run(root, peerKml(root, '/izo', 'f'));
+    const after = h.run(root, kmlRecords(root, '/izo', 'f'));
     if (isErr(after)) throw new Error(String(after));
     expect(after.records[0]?.logical).toBeGreaterThanOrEqual(KML_CHUNK_SIZE);
     expect(after.records.at(-1)?.logical).toBe(lastBefore?.logical);
@@ -212,11 +212,11 @@ describe('presto ioctls', () => {
     const h2 = replicaHost(new World({ seed: 5 }), 'b', { dev });
     const r2 = h2.process('root');
     expect(hostSys(h2, r2).sys_mkdir('/izo/next', 0o755)).toBe(0);
-    const again = h2.run(r2, peerKml(r2, '/izo', 'f'));
+    const again = h2.run(r2, kmlRecords(r2, '/izo', 'f'));
     if (isErr(again)) throw new Error(String(again));
     const tail = again.records.at(-1);
     expect(tail?.rec.recno).toBe((lastBefore?.rec.recno ?? 0) + 1);
-    expect(tail?.logical).toBe((lastBefore?.logical ?? 0) + (lastBefore?.len ?? 0));
+    expect(tail?.logical).toBe((lastBefore?.logical ?? 0) + (lastBefore?.bytes.length ?? 0));
   });
 
   it('ADJUST_LML cancels a pending close and trims the LML; the close that follows is still logged', () => {

@@ -13,7 +13,7 @@ import { World, type Host } from '../../../sim/host.ts';
 import { MARK_FSET, MARK_GETFL, PRESTO_DATA, presto_get_cache } from '../../../fs/intermezzo/intermezzo_fs.ts';
 import { IZO_IOC_MARK, type IzoIoctlData } from '../../../fs/intermezzo/ioctl.ts';
 import { FSET_DATA_ON_DEMAND, FSET_JCLOSE_ON_WRITE } from '../../../fs/intermezzo/permit.ts';
-import { inodeSource, lento_serve, peerKml, replay_records, type ServeStats } from '../../../src/replicate.ts';
+import { kmlRecords, replayRecords, serveUpcalls, type Served } from '../../support/replay.ts';
 import { dec, enc, hostSys } from '../../support/boot.ts';
 import { readLog, replicaHost } from '../../support/presto.ts';
 
@@ -37,7 +37,7 @@ function onDemandPair(seed: number, content: string, mode: number) {
   sa.sys_close(fd);
   const rb = b.process('root');
   mark(b, rb, { mark_what: MARK_FSET, or_flag: FSET_DATA_ON_DEMAND });
-  const kml = a.run(ra, peerKml(ra, '/izo', 'f'));
+  const kml = a.run(ra, kmlRecords(ra, '/izo', 'f'));
   if (isErr(kml)) throw new Error(String(kml));
   return { a, b, ra, rb, sa, records: kml.records };
 }
@@ -45,10 +45,9 @@ function onDemandPair(seed: number, content: string, mode: number) {
 describe('data on demand', () => {
   it('a replayed CLOSE leaves a sparse file; the first open fetches the bytes through OPEN', () => {
     const { b, ra, rb, sa, records } = onDemandPair(8, 'the whole document', 0o644);
-    const stats: ServeStats = { backfetches: 0, opens: 0, permits: 0, stop: false };
-    const lento = b.process('lento');
-    b.kernel.spawn(lento, lento_serve(lento, '/dev/intermezzo', '/izo', inodeSource(ra, '/izo'), stats));
-    const rep = b.run(rb, replay_records(rb, '/izo', new Uint8Array(16).fill(0xa), records));
+    const stats: Served = { backfetches: 0, opens: 0 };
+    serveUpcalls(b, '/izo', 'f', ra, stats);
+    const rep = b.run(rb, replayRecords(rb, '/izo', 'f', new Uint8Array(16).fill(0xa), records));
     expect(rep.outcomes.map((o) => o.kind)).toEqual(['applied', 'applied']);
     expect(stats.backfetches).toBe(0);
     const sb = hostSys(b, rb);
@@ -79,7 +78,7 @@ describe('data on demand', () => {
 
   it('an O_TRUNC open of a file without data sends no OPEN upcall', () => {
     const { b, rb, records } = onDemandPair(9, 'abc', 0o666);
-    b.run(rb, replay_records(rb, '/izo', new Uint8Array(16).fill(0xa), records));
+    b.run(rb, replayRecords(rb, '/izo', 'f', new Uint8Array(16).fill(0xa), records));
     // No reader on /dev/intermezzo: an OPEN upcall would fail with ENODEV.
     const t = hostSys(b, rb).sys_open('/izo/doc', O_WRONLY | O_TRUNC);
     expect(isErr(t)).toBe(false);

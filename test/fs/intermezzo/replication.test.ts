@@ -1,6 +1,6 @@
 /**
  * Replication through the KML alone: random command-language workloads run on host A's fileset; a
- * stand-in for user space (src/replicate.ts) reads A's kml, replays every record into a fresh
+ * stand-in for lento (test/support/replay.ts) reads A's kml, replays every record into a fresh
  * replica B with REINTKML and answers B's BACKFETCH upcalls from A by inode number and generation.
  * The two trees must end identical (names, types, modes, owners, sizes, mtimes, ctimes, contents),
  * both images must pass Linux's e2fsck -fn, and replaying the same records again changes nothing.
@@ -14,9 +14,7 @@ import { isErr } from '../../../kernel/errno.ts';
 import type { Process } from '../../../kernel/process.ts';
 import { World, type Host } from '../../../sim/host.ts';
 import { saveImage } from '../../../src/image.ts';
-import {
-  inodeSource, lento_serve, peerKml, replay_records, type PeerRecord, type ServeStats,
-} from '../../../src/replicate.ts';
+import { kmlRecords, replayRecords, serveUpcalls, type LogRecord, type Served } from '../../support/replay.ts';
 import { parseScript, runScript } from '../../../src/sh.ts';
 import { snapshotTree, type TreeNode } from '../../../src/tree.ts';
 import { e2fsck } from '../../support/e2fsprogs.ts';
@@ -38,8 +36,8 @@ interface Pair {
   readonly b: Host;
   readonly pa: Process;
   readonly pb: Process;
-  readonly records: PeerRecord[];
-  readonly stats: ServeStats;
+  readonly records: LogRecord[];
+  readonly stats: Served;
 }
 
 function workloadOnA(lines: readonly string[], seed: number): Pair {
@@ -55,18 +53,17 @@ function workloadOnA(lines: readonly string[], seed: number): Pair {
     w.sched.runFor(1_300_000);
   }
   const reader = a.process('reader');
-  const kml = a.run(reader, peerKml(reader, '/izo', 'f'));
+  const kml = a.run(reader, kmlRecords(reader, '/izo', 'f'));
   if (isErr(kml)) throw new Error(`kml: ${kml}`);
   expect(kml.damage).toBeNull();
-  const lento = b.process('lento');
-  const stats: ServeStats = { backfetches: 0, opens: 0, permits: 0, stop: false };
-  b.kernel.spawn(lento, lento_serve(lento, '/dev/intermezzo', '/izo', inodeSource(reader, '/izo'), stats));
+  const stats: Served = { backfetches: 0, opens: 0 };
+  serveUpcalls(b, '/izo', 'f', reader, stats);
   return { w, a, b, pa, pb: filesetProcess(b, 'inspect'), records: kml.records, stats };
 }
 
 function replay(pair: Pair) {
   const r = pair.b.process('reint');
-  return pair.b.run(r, replay_records(r, '/izo', UUID_A, pair.records));
+  return pair.b.run(r, replayRecords(r, '/izo', 'f', UUID_A, pair.records));
 }
 
 function fsckClean(h: Host, dir: string): void {
