@@ -24,6 +24,7 @@ import { ext3_free_blocks, ext3_fs_type, EXT3_SB } from '../../../fs/ext3/super.
 import { presto_get_cache } from '../../../fs/intermezzo/intermezzo_fs.ts';
 import { kml_scan } from '../../../fs/intermezzo/kml.ts';
 import { World, type Host } from '../../../sim/host.ts';
+import { Prng } from '../../../sim/prng.ts';
 import { saveImage } from '../../../src/image.ts';
 import { plainMount, readFilesetLogs } from '../../../src/cli/presto_image.ts';
 import { hostSys } from '../../support/boot.ts';
@@ -269,6 +270,46 @@ class Runner {
   }
 }
 
+/**
+ * A run that ends in a power cut instead, files still open: the crash image (random surviving
+ * writes) must mount through presto again, its KML must be a prefix of what was logged followed
+ * only by the CLOSEs that LML completion adds, its LML empty after, and e2fsck clean.
+ */
+export function runCrash(g: Geometry, steps: readonly Step[], seed: number): string[] {
+  const dev = filesetDisk(g);
+  let runner: Runner | null = null;
+  const w = new World({
+    seed,
+    trace: { onEvent: (r) => r.ev === 'presto.kml' && runner?.onEvent((r.data as { op: string }).op, (r.data as { path: string }).path) },
+  });
+  const h = prestoHost(w, 'h', { dev });
+  runner = new Runner(w, h, h.process('sh'));
+  drive(runner, steps);
+  const crashed = dev.crash({ random: Prng.fromSeed(seed).stream('crash'), tearChance: [1, 4] });
+  const problems = [...runner.problems];
+  const again = prestoHost(new World({ seed }), 'again', { dev: crashed });
+  again.shutdown();
+  const logs = readFilesetLogs(plainMount(crashed, 'crashed'), 'f', 'crashed');
+  const kml = kml_scan(logs.kml);
+  if (kml.damage !== null) problems.push(`KML damaged after the crash at ${kml.damage.offset}: ${kml.damage.reason}`);
+  const got = kml.records.map((r) => `${r.rec.body.op} ${'path' in r.rec.body ? r.rec.body.path : ''}`);
+  let kept = 0;
+  while (kept < got.length && got[kept] === runner.logged[kept]) kept++;
+  if (got.slice(kept).some((r) => !r.startsWith('CLOSE '))) problems.push(`KML after the crash: [${got.join(', ')}]`);
+  const live = kml_scan(logs.lml, true).records.filter((r) => r.rec.cancelled !== true);
+  if (live.length > 0) problems.push(`LML after the remount: ${live.length} pending`);
+  problems.push(...fsckImage(crashed));
+  return problems;
+}
+
+/** Run the steps; an open into a slot in use closes that slot's file first. */
+function drive(runner: Runner, steps: readonly Step[]): void {
+  steps.forEach((s, i) => {
+    if (s.op === 'open' && runner.files[s.slot] !== null) runner.run({ op: 'close', slot: s.slot }, i);
+    runner.run(s, i);
+  });
+}
+
 export interface RunResult {
   readonly problems: string[];
   readonly outcomes: ReadonlyMap<string, number>;
@@ -291,11 +332,7 @@ export function runScript(g: Geometry, steps: readonly Step[], seed: number): Ru
   });
   const h = prestoHost(w, 'h', { dev });
   runner = new Runner(w, h, h.process('sh'));
-  steps.forEach((s, i) => {
-    const r = runner as Runner;
-    if (s.op === 'open' && r.files[s.slot] !== null) r.run({ op: 'close', slot: s.slot }, i);
-    r.run(s, i);
-  });
+  drive(runner, steps);
   for (let s = 0; s < SLOTS; s++) runner.run({ op: 'close', slot: s }, steps.length + s);
   const cache = presto_get_cache(h.kernel.mounts[0]?.mnt_sb as SuperBlock);
   if (cache?.close_held !== 0) runner.problems.push(`every file closed, but ${cache?.close_held} blocks still held`);
@@ -321,16 +358,19 @@ function checkImage(dev: BlockDevice, logged: readonly string[], seed: number, p
   }
   const again = prestoHost(new World({ seed }), 'again', { dev });
   again.shutdown();
+  return [...problems, ...fsckImage(dev)];
+}
+
+function fsckImage(dev: BlockDevice): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'izo-full-'));
   try {
     const image = join(dir, 'fs.img');
     saveImage(image, dev);
     const f = e2fsck(image, '-fn');
-    if (f.status !== 0) problems.push(`e2fsck -fn: ${f.output}`);
+    return f.status === 0 ? [] : [`e2fsck -fn: ${f.output}`];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return problems;
 }
 
 /** The journal takes 1024 blocks (mke2fs's least): 2 or 4 MiB of each image. */
@@ -359,6 +399,15 @@ describe('a fileset driven past full', () => {
       if (process.env.FULL_FILESET_VERBOSE === '1') console.log(g, full, Object.fromEntries(totals));
       // The scripts must really drive the fileset past full, or they prove nothing.
       expect(full).toBeGreaterThanOrEqual(Math.ceil(RUNS / 2));
+    });
+
+    it(`${g.blockSize}-byte blocks, ${g.bytes >> 20} MiB: a power cut with files open, then a remount`, () => {
+      fc.assert(
+        fc.property(script, fc.integer({ min: 1, max: 1 << 30 }), (steps, seed) => {
+          expect(runCrash(g, steps, seed), `world seed ${seed}`).toEqual([]);
+        }),
+        { numRuns: Math.max(1, Math.ceil(RUNS / 2)), seed: 91 + g.bytes / g.blockSize },
+      );
     });
   }
 });
