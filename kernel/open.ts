@@ -96,7 +96,8 @@ function* may_open(p: Process, path: Path, flags: number, created: boolean): Sys
   if (created) return 0;
   const err = yield* permission(inode, acc, p.cred);
   if (isErr(err)) return err;
-  if ((flags & O_TRUNC) !== 0 && S_ISREG(inode.i_mode) && inode.i_size !== 0) {
+  // Even an empty file is truncated: the truncate stamps mtime and ctime (POSIX; Linux does).
+  if ((flags & O_TRUNC) !== 0 && S_ISREG(inode.i_mode)) {
     return yield* do_truncate(p, path.dentry, 0);
   }
   return 0;
@@ -168,11 +169,9 @@ export function* fput(file: File, p: Process): Sys<0 | Errno> {
   if (flush !== undefined) result = yield* flush(file, p);
   file.f_count--;
   if (file.f_count > 0) return result;
+  // Linux's fput ignores what release returns: close(2) reports only flush's error.
   const release = file.f_op.release;
-  if (release !== undefined) {
-    const err = yield* release(file.f_inode, file, p);
-    if (result === 0 && isErr(err)) result = err;
-  }
+  if (release !== undefined) yield* release(file.f_inode, file, p);
   yield* dput(file.f_dentry);
   return result;
 }

@@ -3,10 +3,12 @@
  *
  * Layer: user space (src/). Interface: `parseScript(text, source)` turns a script into commands or a
  * list of errors (each naming the line and column), and nothing runs unless the whole script
- * parses; `runScript(p, commands)` runs them as process `p` (a Sys, so a simulated task can run it
- * and block), making the system calls a shell would (see docs/commands.md), and returns one
+ * parses; `runScript(p, commands, out?)` runs them as process `p` (a Sys, so a simulated task can
+ * run it and block), making the system calls a shell would (see docs/commands.md), and returns one
  * `CommandResult` per command: data, from which `formatStatus` (the `--status` form: one line per
  * command, `ok` or the errno name, plus JSON output for cat/ls/stat) and `formatHuman` are made.
+ * Given an `out`, each command's output is written there as the command ends, and `cat` streams
+ * the file in pieces instead of holding it (a file of any size, past 4 GiB too).
  * Text in scripts is UTF-8; paths and contents are turned into the kernel's byte strings here.
  */
 import { errnoName, isErr, type Errno } from '../kernel/errno.ts';
@@ -19,7 +21,7 @@ import type { Sys } from '../kernel/sched.ts';
 import { read_dir, read_file } from './libc.ts';
 import {
   sys_chown, sys_chmod, sys_close, sys_fsync, sys_link, sys_lstat, sys_mkdir, sys_mknod, sys_open,
-  sys_pwrite, sys_rename, sys_rmdir, sys_symlink, sys_sync, sys_truncate, sys_unlink, sys_write,
+  sys_pwrite, sys_read, sys_rename, sys_rmdir, sys_symlink, sys_sync, sys_truncate, sys_unlink, sys_write,
 } from '../kernel/syscalls.ts';
 
 export interface Command {
@@ -328,15 +330,62 @@ export function* runCommand(p: Process, c: Command): Sys<Outcome> {
   }
 }
 
-export function* runScript(p: Process, commands: readonly Command[]): Sys<CommandResult[]> {
+/** Where a script's output goes as it runs (`izo sh`): the `--status` form or a shell's. */
+export interface ScriptOutput {
+  readonly status: boolean;
+  write(chunk: string | Uint8Array): void;
+}
+
+export function* runScript(p: Process, commands: readonly Command[], out?: ScriptOutput): Sys<CommandResult[]> {
   const results: CommandResult[] = [];
   for (const c of commands) {
-    const r = yield* runCommand(p, c);
     const base = { line: c.line, command: c.name, args: c.args };
-    if (typeof r === 'object') results.push({ ...base, status: 'ok', output: r.output });
-    else results.push({ ...base, status: r === 0 ? 'ok' : errnoName(r) });
+    if (out !== undefined && c.name === 'cat') {
+      const e = yield* streamCat(p, toBytestring(c.args[0] as string), out);
+      const r = { ...base, status: e === 0 ? 'ok' : errnoName(e) };
+      if (e !== 0 && !out.status) out.write(formatHuman([r]));
+      results.push(r);
+      continue;
+    }
+    const r = yield* runCommand(p, c);
+    const res = typeof r === 'object' ? { ...base, status: 'ok', output: r.output } : { ...base, status: r === 0 ? 'ok' : errnoName(r) };
+    results.push(res);
+    if (out !== undefined) out.write(out.status ? formatStatus([res]) : formatHuman([res]));
   }
   return results;
+}
+
+/** Bytes `cat` reads at a time when it streams. */
+const CAT_CHUNK = 1 << 20;
+
+/**
+ * `cat` as it goes: open, then each piece read is written out (raw for a shell; in `--status`,
+ * `ok "` and the piece's JSON-escaped bytes, then `"`: the same line formatStatus makes). The
+ * errno of the open or of a read; a read that fails after output began ends the status line as
+ * `ok "..." ERRNO`.
+ */
+function* streamCat(p: Process, path: string, out: ScriptOutput): Sys<0 | Errno> {
+  const fd = yield* sys_open(p, path, O_RDONLY);
+  if (isErr(fd)) {
+    if (out.status) out.write(`${errnoName(fd)}\n`);
+    return fd;
+  }
+  const buf = new Uint8Array(CAT_CHUNK);
+  if (out.status) out.write('ok "');
+  let err: 0 | Errno = 0;
+  for (;;) {
+    const n = yield* sys_read(p, fd, buf);
+    if (isErr(n)) {
+      err = n;
+      break;
+    }
+    if (n === 0) break;
+    const piece = buf.subarray(0, n);
+    out.write(out.status ? JSON.stringify(Buffer.from(piece).toString('latin1')).slice(1, -1) : piece.slice());
+  }
+  yield* sys_close(p, fd);
+  if (out.status) out.write(err === 0 ? '"\n' : `" ${errnoName(err)}\n`);
+  return err;
 }
 
 /** `--status` output: one line per command. */

@@ -6,6 +6,10 @@
  * group descriptor and superblock; ENOSPC (and nothing changed) when none is left;
  * `ext3_free_block(sb, blk)` undoes that. Bitmap, descriptor and superblock changes go through
  * `markMeta`, the single place a metadata buffer is changed (the journal hooks in there).
+ * `ext3_allocatable_blocks(sb)` counts the free blocks an allocation can take now (a block freed by
+ * a transaction that has not committed cannot be reused yet). A filter stacked on ext3 (presto) may
+ * hold back blocks for its logs (`Ext3SbInfo.reserved`): an ordinary allocation never takes the
+ * last `reserved` allocatable blocks; only inodes marked `fromReserve` (presto's log files) may.
  * Invariants: a block is set in its bitmap exactly while allocated; free counts equal the bitmaps.
  */
 import { assert } from '../../kernel/assert.ts';
@@ -41,8 +45,35 @@ export function findClear(bits: Uint8Array, from: number, n: number, committed: 
   return -1;
 }
 
-export function ext3_new_block(sb: SuperBlock, goal: number): number | Errno {
+/** Bits set in `committed` but clear in `bits`: blocks freed since the last commit. */
+function freedSinceCommit(bits: Uint8Array, committed: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < bits.length; i++) {
+    let x = (committed[i] as number) & ~(bits[i] as number) & 0xff;
+    for (; x !== 0; x &= x - 1) n++;
+  }
+  return n;
+}
+
+/** Free blocks an allocation can take now: free, and not freed by a transaction still uncommitted. */
+export function ext3_allocatable_blocks(sb: SuperBlock): number {
   const s = EXT3_SB(sb);
+  let n = 0;
+  for (const desc of s.descs) {
+    n += desc.freeBlocksCount;
+    // Only a bitmap a running or committing transaction changed keeps a committed copy; no I/O here.
+    const bh = s.cache.getblk(desc.blockBitmap);
+    const committed = bh2jh(bh)?.committedData ?? null;
+    if (committed !== null) n -= freedSinceCommit(bh.data, committed);
+    s.cache.brelse(bh);
+  }
+  return n;
+}
+
+/** A block near `goal`; `fromReserve`: the allocation may take the blocks held back (presto's logs). */
+export function ext3_new_block(sb: SuperBlock, goal: number, fromReserve = false): number | Errno {
+  const s = EXT3_SB(sb);
+  if (!fromReserve && s.reserved > 0 && ext3_allocatable_blocks(sb) <= s.reserved) return ENOSPC;
   const start = goal >= s.raw.firstDataBlock && goal < s.raw.blocksCount ? groupOf(sb, goal) : 0;
   for (let k = 0; k < s.groups; k++) {
     const g = (start + k) % s.groups;

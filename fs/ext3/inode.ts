@@ -37,6 +37,8 @@ export interface Ext3InodeInfo {
   dtime: number;
   /** i_file_acl: the inode's extended-attribute block (xattr.ts), 0 for none. */
   fileAcl: number;
+  /** In memory only: this file's blocks come from the blocks held back (presto's log files). */
+  fromReserve?: boolean;
 }
 
 export function EXT3_I(inode: Inode): Ext3InodeInfo {
@@ -315,7 +317,7 @@ function allocBlocks(inode: Inode, goal: number, n: number): number[] | Errno {
   if (ext3_free_blocks(sb) < n) return ENOSPC;
   const got: number[] = [];
   for (let i = 0; i < n; i++) {
-    const blk = ext3_new_block(sb, got[i - 1] ?? goal);
+    const blk = ext3_new_block(sb, got[i - 1] ?? goal, EXT3_I(inode).fromReserve === true);
     if (isErr(blk)) {
       for (const b of got) ext3_free_block(sb, b);
       return blk;
@@ -385,6 +387,39 @@ export function ext3_get_block(inode: Inode, lblk: number): number | Errno {
   }
   inode.i_blocks += (fresh.length * s.blockSize) / 512;
   return fresh[fresh.length - 1] as number;
+}
+
+/**
+ * How many blocks writing the byte ranges `[pos, pos + len)` would allocate: the data blocks that
+ * are holes and the indirect blocks missing on their paths, each counted once (presto sizes its log
+ * reservations with it). EFBIG past the block tree.
+ */
+export function ext3_blocks_to_allocate(inode: Inode, ranges: ReadonlyArray<readonly [number, number]>): number | Errno {
+  const s = EXT3_SB(inode.i_sb);
+  const bs = s.blockSize;
+  const missing = new Set<string>();
+  for (const [pos, len] of ranges) {
+    for (let lblk = Math.floor(pos / bs); len > 0 && lblk <= Math.floor((pos + len - 1) / bs); lblk++) {
+      const path = blockPath(bs / 4, lblk);
+      if (path === null) return EFBIG;
+      const m = missingOnPath(inode, path);
+      if (isErr(m)) return m;
+      for (let i = m; i < path.length; i++) missing.add(path.slice(0, i + 1).join('/'));
+    }
+  }
+  return missing.size;
+}
+
+/** The depth on `path` from which nothing is allocated yet (path.length: the data block exists). */
+function missingOnPath(inode: Inode, path: readonly number[]): number | Errno {
+  let blk = EXT3_I(inode).block[path[0] as number] ?? 0;
+  for (let i = 1; i < path.length; i++) {
+    if (blk === 0) return i - 1;
+    const next = readPtr(inode.i_sb, blk, path[i] as number);
+    if (isErr(next)) return next;
+    blk = next;
+  }
+  return blk === 0 ? path.length - 1 : path.length;
 }
 
 /** Free every block of the subtree at `blk` (depth 0: a data block) whose logical block >= from. */

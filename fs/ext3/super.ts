@@ -75,6 +75,11 @@ export interface Ext3SbInfo {
   dataMode: DataMode;
   /** The orphan list in memory (head first), mirroring the on-disk chain. */
   readonly orphans: number[];
+  /**
+   * Blocks held back from ordinary allocation for a stacked filter's logs (presto's reservation,
+   * its tr_hold); only inodes marked `fromReserve` allocate them. In memory only: 0 at mount.
+   */
+  reserved: number;
 }
 
 export type DataMode = 'ordered' | 'journal' | 'writeback';
@@ -181,7 +186,7 @@ export function* ext3_journal_stop(sb: SuperBlock, h: Handle): Sys<0 | Errno> {
   return yield* journal_stop(h);
 }
 
-/** Free blocks (presto's tr_avail). */
+/** Free blocks, counted in the group descriptors. */
 export function ext3_free_blocks(sb: SuperBlock): number {
   return EXT3_SB(sb).descs.reduce((n, d) => n + d.freeBlocksCount, 0);
 }
@@ -373,6 +378,7 @@ function makeInfo(dev: BlockDevice, cache: BufferCache, raw: Superblock, descs: 
     cache, raw, descs, blockSize: dev.blockSize, groups: descs.length, gdtStart: raw.firstDataBlock + 1,
     sbBlock: dev.blockSize === 1024 ? 1 : 0, sbOffset: dev.blockSize === 1024 ? 0 : SUPERBLOCK_OFFSET,
     nextGeneration: sb.s_kernel.random?.u32() ?? 1, journal: null, handle: null, dataMode: mode, orphans: [],
+    reserved: 0,
   };
 }
 

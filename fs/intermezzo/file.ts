@@ -13,9 +13,9 @@
  * Data changes are only ever logged as CLOSE records; receivers fetch the bytes.
  * Invariants: an LML record exists for a file exactly while it has unlogged writes.
  */
-import { isErr, type Errno } from '../../kernel/errno.ts';
+import { ENAMETOOLONG, isErr, type Errno } from '../../kernel/errno.ts';
 import type { InodeKind } from '../../kernel/filter.ts';
-import { O_TRUNC, type File, type FileOperations, type Inode } from '../../kernel/fs.ts';
+import { O_TRUNC, PATH_MAX, type File, type FileOperations, type Inode } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
 import { EMPTY_BODY, izo_fileid_encode, izo_upc_upcall, IZO_UPC_OPEN } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
@@ -30,10 +30,10 @@ import {
   type Fileset,
 } from './intermezzo_fs.ts';
 import { credsOf, presto_truncate_lml, presto_write_lml_close } from './journal.ts';
-import { ZERO_VERSION, type KmlCreds, type PrestoVersion } from './kml.ts';
+import { kml_record_size, kml_size, ZERO_VERSION, type KmlCreds, type PrestoVersion } from './kml.ts';
 import { FSET_DATA_ON_DEMAND, FSET_JCLOSE_ON_WRITE, islento } from './permit.ts';
-import { presto_in_trans } from './journal_ops.ts';
-import { presto_do_close } from './vfs.ts';
+import { presto_hold_close, presto_in_trans, presto_log_blocks, presto_release_close } from './journal_ops.ts';
+import { presto_cancel_lml, presto_do_close } from './vfs.ts';
 
 /** presto_file_data: what an open-for-write remembers until release. */
 interface PrestoFileData {
@@ -47,6 +47,8 @@ interface PrestoFileData {
   lml_offset: number;
   written: number;
   sinceClose: number;
+  /** Blocks held for this file's CLOSE record from its first write to its release. */
+  hold: number;
 }
 
 function fdata(file: File): PrestoFileData | null {
@@ -91,6 +93,8 @@ export function presto_fops(kind: InodeKind, low: FileOperations): Partial<FileO
         const f = yield* fetch_on_open(fset, file, p);
         if (isErr(f)) return f;
         if ((file.f_mode & 2) !== 0 && !islento(fset, p)) {
+          // Its CLOSE will carry this path: a file the KML cannot name is not opened for writing.
+          if (presto_path(file.f_dentry, fset.root).length >= PATH_MAX) return ENAMETOOLONG;
           const data: PrestoFileData = {
             creds: credsOf(p),
             mode: inode.i_mode,
@@ -100,6 +104,7 @@ export function presto_fops(kind: InodeKind, low: FileOperations): Partial<FileO
             lml_offset: -1,
             written: 0,
             sinceClose: 0,
+            hold: 0,
           };
           file.private_data = data;
         }
@@ -123,11 +128,21 @@ export function presto_fops(kind: InodeKind, low: FileOperations): Partial<FileO
       const fset = presto_fset(file.f_dentry);
       const fd = fdata(file);
       file.private_data = null;
-      if (fset === null || fd === null || fd.written === 0) return r;
+      if (fset === null || fd === null || fd.lml_offset < 0) return r;
       const e = yield* presto_enter(fset, p);
-      if (isErr(e)) return e;
-      const c = yield* presto_do_close(fset, file.f_dentry, fd, fd.old, fd.lml_offset, e.ctx, p);
+      if (isErr(e)) {
+        // No permit: the LML record stays, and the next mount logs the close.
+        presto_release_close(fset.cache, fd.hold);
+        return e;
+      }
+      // The blocks held since the first write become the CLOSE's reservation. A write that failed
+      // left nothing to log: its LML record is just cancelled.
+      const c =
+        fd.written > 0
+          ? yield* presto_do_close(fset, file.f_dentry, fd, fd.old, fd.lml_offset, e.ctx, p, fd.hold)
+          : yield* presto_cancel_lml(fset, fd.lml_offset, fd.hold, p);
       presto_leave(fset, e);
+      // A close that could not be logged leaves its LML record: the next mount completes it.
       if (!isErr(c)) yield* presto_truncate_lml(fset, p);
       return isErr(c) ? c : r;
     },
@@ -146,37 +161,59 @@ function* presto_write(
   write: Write,
 ): Sys<number | Errno> {
   if (fd.lml_offset < 0) {
-    const inode = file.f_inode;
-    const rec = {
-      ...fd.creds,
-      recno: 0,
-      time: 0,
-      body: {
-        op: 'LML_CLOSE' as const,
-        new_object: presto_getversion(inode),
-        ino: inode.i_ino,
-        generation: inode.i_generation,
-        remote_ino: 0,
-        remote_generation: 0,
-        remote_version: ZERO_VERSION,
-        lml_offset: 0,
-        path: presto_path(file.f_dentry, fset.root),
-      },
-    };
-    const at = yield* presto_in_trans(fset, 'lml', () => presto_write_lml_close(fset, rec, p));
+    const at = yield* presto_first_write(fset, fd, file, p);
     if (isErr(at)) return at;
-    fd.lml_offset = at;
   }
   const n = yield* write(file, data, pos, p);
   if (isErr(n)) return n;
   fd.written += n;
   fd.sinceClose += n;
   if ((fset.flags & FSET_JCLOSE_ON_WRITE) !== 0 && fd.sinceClose >= fset.file_maxio) {
-    // A long-open file still propagates: log an interim CLOSE (the LML record stays).
+    // A long-open file still propagates: log an interim CLOSE (the LML record stays). One the
+    // disk has no room for is skipped: the close at release covers these bytes too.
     const c = yield* presto_do_close(fset, file.f_dentry, fd, fd.old, -1, { flags: 1 }, p);
-    if (isErr(c)) return c;
-    fd.old = presto_getversion(file.f_inode);
-    fd.sinceClose = 0;
+    if (!isErr(c)) {
+      fd.old = presto_getversion(file.f_inode);
+      fd.sinceClose = 0;
+    }
   }
   return n;
+}
+
+/**
+ * Before a file's first write: hold the blocks its CLOSE will need, then write its pending-close
+ * record to the LML (its own transaction). ENOSPC, with nothing written or held, if either cannot
+ * be had.
+ */
+function* presto_first_write(fset: Fileset, fd: PrestoFileData, file: File, p: Process): Sys<0 | Errno> {
+  const path = presto_path(file.f_dentry, fset.root);
+  const hold = presto_log_blocks(kml_size('CLOSE', fd.creds.groups.length, [path]), fset.cache.sb.s_blocksize);
+  const h = presto_hold_close(fset.cache, hold);
+  if (isErr(h)) return h;
+  const inode = file.f_inode;
+  const rec = {
+    ...fd.creds,
+    recno: 0,
+    time: 0,
+    body: {
+      op: 'LML_CLOSE' as const,
+      new_object: presto_getversion(inode),
+      ino: inode.i_ino,
+      generation: inode.i_generation,
+      remote_ino: 0,
+      remote_generation: 0,
+      remote_version: ZERO_VERSION,
+      lml_offset: 0,
+      path,
+    },
+  };
+  const space = { writes: () => [{ fd: fset.lml, pos: fset.lml.offset, len: kml_record_size(rec) }] };
+  const at = yield* presto_in_trans(fset, 'lml', () => presto_write_lml_close(fset, rec, p), space);
+  if (isErr(at)) {
+    presto_release_close(fset.cache, hold);
+    return at;
+  }
+  fd.lml_offset = at;
+  fd.hold = hold;
+  return 0;
 }

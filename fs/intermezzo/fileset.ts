@@ -14,7 +14,7 @@
  * a damaged log tail refuses the fileset (EIO, with the damage traced) rather than guessing.
  */
 import { dget, dput } from '../../kernel/dcache.ts';
-import { EEXIST, EINVAL, EIO, ENOENT, isErr, type Errno } from '../../kernel/errno.ts';
+import { EEXIST, EINVAL, EIO, ENOENT, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import {
   File, FMODE_READ, FMODE_WRITE, O_DIRECTORY, O_RDONLY, O_RDWR, S_IFREG, S_ISDIR, type Dentry, type Inode,
 } from '../../kernel/fs.ts';
@@ -27,6 +27,7 @@ import type { Sys } from '../../kernel/sched.ts';
 import { Fileset, IZO_DIR, presto_d2d, presto_getversion, type LogFd, type PrestoCache } from './intermezzo_fs.ts';
 import {
   izo_init_log,
+  izo_rcvd_append,
   izo_rcvd_get,
   log_read_all,
   presto_clear_lml_close,
@@ -35,8 +36,8 @@ import {
   presto_write_kml_logical_offset,
   ZERO_UUID,
 } from './journal.ts';
-import { presto_in_trans } from './journal_ops.ts';
-import { isDamage, kml_scan, type KmlBody } from './kml.ts';
+import { kml_appends, presto_in_trans } from './journal_ops.ts';
+import { isDamage, kml_record_size, kml_scan, type KmlBody, type KmlRecord } from './kml.ts';
 import { newPermitWait } from './permit.ts';
 
 declare module '../../kernel/trace.ts' {
@@ -130,6 +131,7 @@ function* open_log(cache: PrestoCache, name: string, log: (typeof LOGS)[number])
   const inode = d.d_inode as Inode;
   const j = yield* cache.jops.tr_journal_data(inode);
   if (isErr(j)) return j;
+  cache.jops.tr_log_file(inode);
   const mnt = cache.mnt;
   if (mnt === null) return EINVAL;
   const fops = cache.filter.c2c_fops(inode);
@@ -194,7 +196,8 @@ function* init_logs(fset: Fileset, kp: Process): Sys<0 | Errno> {
   const zero = yield* izo_rcvd_get(fset, ZERO_UUID, kp);
   if (isErr(zero)) return zero;
   if (zero === null) {
-    const w = yield* presto_in_trans(fset, 'rcvd', () => presto_write_kml_logical_offset(fset, kp));
+    const space = { writes: () => [izo_rcvd_append(fset)], reserve: true };
+    const w = yield* presto_in_trans(fset, 'rcvd', () => presto_write_kml_logical_offset(fset, kp), space);
     if (isErr(w)) return w;
   } else {
     fset.kml_logical_off = zero.local_offset;
@@ -207,42 +210,57 @@ function* init_logs(fset: Fileset, kp: Process): Sys<0 | Errno> {
 /**
  * A crash between a write and its close left an LML record with no KML CLOSE: log the close now
  * (versions from the LML record and the file as it is), cancelling the LML record in the same
- * transaction; a file that is gone (or reused) just has its record cancelled.
+ * transaction; a file that is gone (or reused) just has its record cancelled. A close whose record
+ * finds no space stays pending (`lml_deferred`, traced): the fileset still mounts, and the next
+ * logged change tries again first.
  */
 export function* presto_complete_lml(fset: Fileset, kp: Process): Sys<0 | Errno> {
   const buf = yield* log_read_all(fset.lml.file, kp);
   if (isErr(buf)) return buf;
   const scan = kml_scan(buf, true);
   if (scan.damage !== null) return EIO;
-  const jops = fset.cache.jops;
+  fset.lml_deferred = false;
   for (const { offset, rec } of scan.records) {
     if (rec.cancelled === true || rec.body.op !== 'LML_CLOSE') continue;
-    const b = rec.body;
-    const inode = yield* jops.tr_ilookup(fset.cache.sb, b.ino, b.generation);
-    const body: KmlBody | null = isErr(inode)
-      ? null
-      : {
-          op: 'CLOSE',
-          open_mode: inode.i_mode,
-          open_uid: rec.fsuid,
-          open_gid: rec.fsgid,
-          old_object: b.new_object,
-          new_object: presto_getversion(inode),
-          ino: b.ino,
-          generation: b.generation,
-          path: b.path,
-        };
-    if (!isErr(inode)) yield* iput(inode);
+    const body = yield* pending_close(fset, rec);
+    const size = body === null ? [] : [kml_record_size({ ...rec, body })];
+    const space = { writes: () => kml_appends(fset, size), reserve: true };
     const r = yield* presto_in_trans(fset, 'close', function* () {
       const c = yield* presto_clear_lml_close(fset, offset, kp);
       if (isErr(c) || body === null) return c;
-      const l = yield* presto_log(fset, body, rec, kp);
+      const l = yield* presto_log(fset, body, rec, kp, size[0]);
       return isErr(l) ? l : 0;
-    });
-    if (isErr(r)) return r;
-    fset.cache.sb.s_kernel.tracer.emit('presto.lml', { fset: fset.name, offset, what: 'complete', path: b.path });
+    }, space);
+    const what = r === ENOSPC ? 'deferred' : 'complete';
+    if (isErr(r) && r !== ENOSPC) return r;
+    fset.cache.sb.s_kernel.tracer.emit('presto.lml', { fset: fset.name, offset, what, path: rec.body.path });
+    if (r === ENOSPC) {
+      fset.lml_deferred = true;
+      return 0;
+    }
   }
   return yield* presto_truncate_lml(fset, kp);
+}
+
+/** The CLOSE an LML record stands for, or null if its file is gone (or its inode reused). */
+function* pending_close(fset: Fileset, rec: KmlRecord): Sys<KmlBody | null> {
+  const b = rec.body;
+  if (b.op !== 'LML_CLOSE') return null;
+  const inode = yield* fset.cache.jops.tr_ilookup(fset.cache.sb, b.ino, b.generation);
+  if (isErr(inode)) return null;
+  const body: KmlBody = {
+    op: 'CLOSE',
+    open_mode: inode.i_mode,
+    open_uid: rec.fsuid,
+    open_gid: rec.fsgid,
+    old_object: b.new_object,
+    new_object: presto_getversion(inode),
+    ino: b.ino,
+    generation: b.generation,
+    path: b.path,
+  };
+  yield* iput(inode);
+  return body;
 }
 
 /** Close a fileset's logs and unpin it (unmount, or CLEAR_FSET). */

@@ -45,8 +45,16 @@ export const IZO_DIR = '.intermezzo';
 /** The journal operations a cache file system provides (struct journal_ops). */
 export interface JournalOps {
   readonly name: string;
-  /** Free blocks left (presto refuses work early when almost none remain). */
+  /** Free blocks an allocation can take now (presto reserves its records' blocks from these). */
   tr_avail(sb: SuperBlock): number;
+  /** Free blocks that only a commit makes allocatable (freed by a transaction still uncommitted). */
+  tr_freeing(sb: SuperBlock): number;
+  /** Hold back `blocks` from every allocation but the log files' (presto_reserve_space's hold). */
+  tr_hold(sb: SuperBlock, blocks: number): void;
+  /** Make `inode` a log file: it allocates from the blocks held back. */
+  tr_log_file(inode: Inode): void;
+  /** Blocks writing these byte ranges of `inode` would allocate (data holes and indirect blocks). */
+  tr_blocks_needed(inode: Inode, ranges: ReadonlyArray<readonly [number, number]>): number | Errno;
   /** Open one transaction of `credits` buffers; it must be closed by tr_commit. */
   tr_start(sb: SuperBlock, credits: number): Sys<TransHandle | Errno>;
   tr_commit(h: TransHandle): Sys<0 | Errno>;
@@ -85,6 +93,13 @@ export class PrestoCache {
   mnt: VfsMount | null = null;
   /** The uid besides root allowed to issue presto's ioctls (the original's configurable owner). */
   ioctl_uid = 0;
+  /**
+   * Space held back (cache_reserved), in blocks: `removal_reserve` only removals and records that
+   * must not be lost may use (as ext3 keeps blocks for root); `close_held`, the CLOSE records of
+   * files written and not yet closed. See presto_reserve_space (journal_ops.ts).
+   */
+  removal_reserve = 0;
+  close_held = 0;
   constructor(
     readonly sb: SuperBlock,
     readonly jops: JournalOps,
@@ -112,6 +127,8 @@ export class Fileset implements PermitHolder {
   truncating = false;
   /** With JCLOSE_ON_WRITE, an interim CLOSE every this many bytes written to a long-open file. */
   file_maxio = 1 << 20;
+  /** The LML holds closes that found no space for their KML record at mount (logged first). */
+  lml_deferred = false;
   constructor(
     readonly name: string,
     readonly cache: PrestoCache,

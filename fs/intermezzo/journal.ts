@@ -13,14 +13,14 @@
  * boundary; offsets handed to user space are logical (plus kml_logical_off).
  */
 import { assert } from '../../kernel/assert.ts';
-import { EIO, isErr, type Errno } from '../../kernel/errno.ts';
+import { EFBIG, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import { ATTR_SIZE, type File } from '../../kernel/fs.ts';
 import { current_fs_time } from '../../kernel/inode.ts';
 import type { Process } from '../../kernel/process.ts';
 import { EMPTY_BODY, izo_upc_upcall, IZO_UPC_KML } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import type { Fileset, LogFd } from './intermezzo_fs.ts';
-import { presto_in_trans } from './journal_ops.ts';
+import { presto_in_trans, type LogWrite } from './journal_ops.ts';
 import {
   isDamage,
   isZeroUuid,
@@ -48,7 +48,12 @@ declare module '../../kernel/trace.ts' {
     'presto.kml': {
       fset: string; recno: number; op: string; offset: number; len: number; path: string; relog: boolean;
     };
-    'presto.lml': { fset: string; offset: number; what: 'write' | 'clear' | 'truncate' | 'complete'; path: string };
+    'presto.lml': {
+      fset: string;
+      offset: number;
+      what: 'write' | 'clear' | 'truncate' | 'complete' | 'deferred';
+      path: string;
+    };
     'presto.rcvd': { fset: string; uuid: string; remote_recno: number; local_recno: number };
     'presto.log_damage': { fset: string; log: string; offset: number; reason: string };
   }
@@ -65,12 +70,17 @@ export function credsOf(p: Process): KmlCreds {
   return { pid: p.pid, auid: p.cred.uid, fsuid: p.cred.fsuid, fsgid: p.cred.fsgid, groups: p.cred.groups.slice(0, 32) };
 }
 
+/**
+ * Write log bytes in the caller's transaction, whose blocks presto_in_trans reserved: a write cut
+ * short by space would tear the log without any crash, so it is a broken invariant, not an error.
+ */
 function* log_write(fd: LogFd, at: number, bytes: Uint8Array, p: Process): Sys<0 | Errno> {
   const write = fd.file.f_op.write;
   assert(write !== undefined, () => `presto: the ${fd.name} file cannot be written`);
   const n = yield* write(fd.file, bytes, at, p);
-  if (isErr(n)) return n;
-  return n === bytes.length ? 0 : EIO;
+  const short = n === ENOSPC || n === EFBIG || (!isErr(n) && n !== bytes.length);
+  assert(!short, () => `presto: ${bytes.length} bytes at ${at} of the ${fd.name} got ${n}: blocks not reserved`);
+  return isErr(n) ? n : 0;
 }
 
 /** The whole content of a log file, read through the cache file system. */
@@ -91,13 +101,21 @@ export function* log_read_all(file: File, p: Process): Sys<Uint8Array | Errno> {
 
 /**
  * Append a KML record for `body`, written by `creds` (the caller's, or a replayed record's), in
- * the transaction the caller holds. Returns the record's number and logical offset.
+ * the transaction the caller holds, which reserved `planned` bytes for it. Returns the record's
+ * number and logical offset.
  */
-export function* presto_log(fset: Fileset, body: KmlBody, creds: KmlCreds, p: Process): Sys<RecInfo | Errno> {
+export function* presto_log(
+  fset: Fileset,
+  body: KmlBody,
+  creds: KmlCreds,
+  p: Process,
+  planned: number | undefined,
+): Sys<RecInfo | Errno> {
   const fd = fset.kml;
   const time = current_fs_time(fset.cache.sb).sec;
   const draft: KmlRecord = { ...creds, recno: fd.recno + 1, time, body };
   const len = kml_record_size(draft);
+  assert(planned !== undefined && len <= planned, () => `presto: a ${len}-byte ${body.op} record, ${planned} planned`);
   const at = kml_place(fd.offset, len);
   const w = yield* log_write(fd, at, kml_encode(draft), p);
   if (isErr(w)) return w;
@@ -188,6 +206,11 @@ export function* izo_rcvd_get(fset: Fileset, uuid: Uint8Array, p: Process): Sys<
   if (isErr(all)) return all;
   const want = uuidHex(uuid);
   return all.find((r) => uuidHex(r.rec.uuid) === want)?.rec ?? null;
+}
+
+/** The write a last_rcvd update may make at most: a new peer's record, appended. */
+export function izo_rcvd_append(fset: Fileset): LogWrite {
+  return { fd: fset.rcvd, pos: fset.rcvd.file.f_inode.i_size, len: RCVD_RECORD_SIZE };
 }
 
 /** Write peer `rec.uuid`'s record in place (or append it), inside the caller's transaction. */

@@ -388,13 +388,19 @@ export function fixedSize(op: KmlOp): number {
   return LAYOUTS[op].fields.reduce((n, [, k]) => n + SIZE_OF[k], 0);
 }
 
+/** The byte length of a record of `op` with `ngroups` groups and these strings. */
+export function kml_size(op: KmlOp, ngroups: number, strings: readonly string[]): number {
+  let n = KML_PREFIX_SIZE + 4 * ngroups + fixedSize(op) + KML_SUFFIX_SIZE;
+  for (const str of strings) n += size_round(str.length);
+  return n;
+}
+
 /** The byte length a record will have. */
 export function kml_record_size(rec: KmlRecord): number {
   const body = rec.body as unknown as Record<string, unknown>;
-  let n = KML_PREFIX_SIZE + 4 * rec.groups.length + fixedSize(rec.body.op) + KML_SUFFIX_SIZE;
-  for (const [name, kind] of LAYOUTS[rec.body.op].fields)
-    if (kind === 'str') n += size_round((body[name] as string).length);
-  return n;
+  const fields = LAYOUTS[rec.body.op].fields;
+  const strings = fields.filter(([, kind]) => kind === 'str').map(([name]) => body[name] as string);
+  return kml_size(rec.body.op, rec.groups.length, strings);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,6 +451,8 @@ class Writer {
 export function kml_encode(rec: KmlRecord): Uint8Array {
   assert(rec.groups.length <= NGROUPS_MAX, () => `kml: ${rec.groups.length} groups (at most ${NGROUPS_MAX})`);
   const len = kml_record_size(rec);
+  // A longer record would read back as damage: presto refuses such a change before making it.
+  assert(len <= KML_MAX_RECORD, () => `kml: a ${len}-byte record (at most ${KML_MAX_RECORD})`);
   const layout = LAYOUTS[rec.body.op];
   const body = rec.body as unknown as Record<string, unknown>;
   const w = new Writer(len);

@@ -61,7 +61,15 @@ import { Process } from '../../kernel/process.ts';
 import { EMPTY_BODY, FILEID_SIZE, izo_fileid_encode, izo_upc_upcall, IZO_UPC_BACKFETCH } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { presto_set_reint } from './dir.ts';
-import { IZO_DIR, presto_d2d, presto_getversion, PRESTO_DATA, versions_match, type Fileset } from './intermezzo_fs.ts';
+import {
+  IZO_DIR,
+  presto_d2d,
+  presto_getversion,
+  presto_path,
+  PRESTO_DATA,
+  versions_match,
+  type Fileset,
+} from './intermezzo_fs.ts';
 import { izo_rcvd_get } from './journal.ts';
 import { noblock } from './journal_ops.ts';
 import {
@@ -318,7 +326,7 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
   };
   const applied =
     rec.body.op === 'NOOP' || c === 'done'
-      ? yield* presto_trans(fset, 'rcvd', ctx, p, function* () {
+      ? yield* presto_trans(fset, 'rcvd', ctx, p, [['NOOP']], function* () {
         return [NOOP];
       })
       : rec.body.op === 'CLOSE'
@@ -460,7 +468,8 @@ function* reint_close(
     // ENOENT: the peer's inode is gone (a later record of its log removes or replaces it here too).
     if (isErr(r) && r !== ENOENT) return r;
   }
-  return yield* presto_trans(fset, 'close', ctx, p, function* () {
+  const path = d === null ? '' : presto_path(d, fset.root);
+  return yield* presto_trans(fset, 'close', ctx, p, [['CLOSE', path]], function* () {
     if (d === null || d.d_inode === null) return [NOOP]; // the file is gone: last_rcvd just advances
     const inode = d.d_inode;
     // The size of the version the record names (the bytes fetched may be a later version's).
@@ -478,6 +487,6 @@ function* reint_close(
     }
     const f = yield* force_times(inode, ctx.object, ctx);
     if (isErr(f)) return f;
-    return [closeBody(fset, d, { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid }, b.old_object)];
+    return [closeBody(fset, d, { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid }, b.old_object, path)];
   });
 }

@@ -64,6 +64,8 @@ export function* presto_kml_cut(fset: Fileset, upto: number, p: Process): Sys<0 
   const write = fd.file.f_op.write;
   const setattr = fset.cache.filter.c2c_iops(fd.file.f_inode).setattr;
   if (write === undefined || setattr === undefined) return 0;
+  // Copying the tail to the start fills the holes chunk boundaries left there: reserve for them.
+  const space = { writes: () => [{ fd, pos: 0, len: tail.length }], reserve: true };
   const r = yield* presto_in_trans(fset, 'kml_trunc', function* () {
     if (tail.length > 0) {
       const w = noblock(write(fd.file, tail, 0, p), 'kml tail copy');
@@ -75,7 +77,7 @@ export function* presto_kml_cut(fset: Fileset, upto: number, p: Process): Sys<0 
     const z = yield* presto_write_kml_logical_offset(fset, p);
     if (isErr(z)) fset.kml_logical_off -= cut;
     return z;
-  });
+  }, space);
   if (isErr(r)) return r;
   fd.offset -= cut;
   fset.lento_off = Math.max(0, fset.lento_off - cut);

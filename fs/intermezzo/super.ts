@@ -33,7 +33,7 @@ import {
 import { presto_get_cache, presto_kernel, presto_psdev, presto_set_cache, PrestoCache } from './intermezzo_fs.ts';
 import type { Kernel } from '../../kernel/kernel.ts';
 import { presto_ioctl_fops } from './ioctl.ts';
-import { journalOpsFor } from './journal_ops.ts';
+import { journalOpsFor, presto_init_space } from './journal_ops.ts';
 import { FSET_STEAL_PERMIT } from './permit.ts';
 
 declare module '../../kernel/trace.ts' {
@@ -132,6 +132,7 @@ function* presto_read_super(sb: SuperBlock, dev: BlockDevice | null, data: strin
   const psdev = presto_psdev(k);
   const cache = new PrestoCache(sb, jops, psdev, psdev.channel(opts.channel), kproc, filter);
   cache.mnt = mnt;
+  presto_init_space(cache);
   presto_set_cache(sb, cache);
   const flags = opts.steal ? FSET_STEAL_PERMIT : 0;
   cache.fsetFlags = flags;

@@ -6,15 +6,20 @@
  * Layer: fs (presto). Interface: `presto_do_create(fset, dir, dentry, mode, ctx, p)` and the same
  * for mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr and close. The caller (dir.ts for
  * users, kml_reint.ts through the VFS for replays) has done the VFS checks, holds the directories'
- * i_sem and, for users, the fileset permit. Each: reads the old versions; opens a transaction
- * sized for the operation and its records; calls the cache file system's own (c2c) operation;
- * forces the times of a replayed record's new versions; appends the KML record (ctx KML flag);
- * writes last_rcvd (ctx EXPECT flag); commits; then tells lento of the new KML range.
+ * i_sem and, for users, the fileset permit. Each: reads the old versions; works out the records
+ * it will log (opcode and strings, so their exact size) and refuses with ENAMETOOLONG a path the KML
+ * cannot carry; opens a transaction sized for the operation and its records, reserving the blocks
+ * the records need (ENOSPC before anything changes if they cannot be had: journal_ops.ts); calls
+ * the cache file system's own (c2c) operation; forces the times of a replayed record's new
+ * versions; appends the KML record (ctx KML flag); writes last_rcvd (ctx EXPECT flag); commits;
+ * then tells lento of the new KML range. Removals (unlink, rmdir, a shrinking truncate) and the
+ * CLOSE of a release may use the removal reserve, so they work on a full fileset.
  * Invariants: nothing between tr_start and tr_commit blocks (`noblock` panics if it would: ext3's
- * running handle belongs to the super block); an operation that fails writes no record.
+ * running handle belongs to the super block); an operation that fails writes no record; one that
+ * succeeds has its records written whole (their blocks were reserved before it started).
  */
-import { panic } from '../../kernel/assert.ts';
-import { isErr, type Errno } from '../../kernel/errno.ts';
+import { assert, panic } from '../../kernel/assert.ts';
+import { ENAMETOOLONG, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import {
   ATTR_CTIME,
   ATTR_GID,
@@ -22,6 +27,7 @@ import {
   ATTR_MTIME,
   ATTR_SIZE,
   ATTR_UID,
+  PATH_MAX,
   S_ISLNK,
   S_ISREG,
   type Dentry,
@@ -32,10 +38,11 @@ import {
 import type { Process } from '../../kernel/process.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import type { Timespec } from '../../kernel/types.ts';
-import { presto_in_trans, type PrestoOp } from './journal_ops.ts';
+import { kml_appends, presto_in_trans, presto_release_close, type LogSpace, type PrestoOp } from './journal_ops.ts';
 import { presto_kml_truncate } from './kml_trunc.ts';
 import {
   credsOf,
+  izo_rcvd_append,
   izo_rcvd_slot,
   izo_rcvd_write,
   presto_clear_lml_close,
@@ -44,8 +51,9 @@ import {
   type RecInfo,
 } from './journal.ts';
 import { presto_d2d, presto_getversion, presto_path, PRESTO_ATTR, PRESTO_DATA, type Fileset } from './intermezzo_fs.ts';
+import { presto_complete_lml } from './fileset.ts';
 import {
-  KML_RELOG_PID, type KmlBody, type KmlCreds, type PrestoVersion, type RcvdRecord, type Rollback,
+  kml_size, KML_RELOG_PID, type KmlBody, type KmlCreds, type KmlOp, type PrestoVersion, type RcvdRecord, type Rollback,
 } from './kml.ts';
 
 /** lento_vfs_context flags. */
@@ -73,31 +81,79 @@ export interface LentoVfsContext {
 export const USER_CONTEXT = (): LentoVfsContext => ({ flags: LENTO_FL_KML });
 
 /**
- * The common frame: reserve space, open the transaction, run `op` (the cache change, returning the
- * record to log or an errno), log it, update last_rcvd, commit, dispatch.
+ * A record a change will log, known before the change is made: its opcode and its strings in the
+ * layout's order. Its size is then known exactly, so its blocks can be reserved first.
+ */
+export type Planned = readonly [KmlOp, ...string[]];
+
+/**
+ * Can the records be logged? A path or name of PATH_MAX bytes or more cannot: the receiver's system
+ * calls would refuse it (the original's presto_path cut such a path silently at a page).
+ */
+export function presto_loggable(ctx: LentoVfsContext, planned: readonly Planned[]): 0 | Errno {
+  if ((ctx.flags & LENTO_FL_KML) === 0) return 0;
+  return planned.some(([, ...strs]) => strs.some((s) => s.length >= PATH_MAX)) ? ENAMETOOLONG : 0;
+}
+
+/**
+ * The common frame: check that the records can be logged (ENAMETOOLONG for a path the KML cannot
+ * carry; a pending close the LML still holds goes first), reserve their space, open the
+ * transaction, run `op` (the cache change, returning the records to log or an errno), log them,
+ * update last_rcvd, commit, dispatch. `reserve`: a removal, which may use the removal reserve.
  */
 export function* presto_trans(
   fset: Fileset,
   what: PrestoOp,
   ctx: LentoVfsContext,
   p: Process,
+  planned: readonly Planned[],
   op: () => Sys<KmlBody[] | Errno>,
+  reserve = false,
+  held = 0,
 ): Sys<0 | Errno> {
-  const r = yield* presto_in_trans(fset, what, () => body(fset, ctx, p, op));
+  const logging = (ctx.flags & LENTO_FL_KML) !== 0;
+  const refuse = (e: Errno): Errno => {
+    presto_release_close(fset.cache, held);
+    return e;
+  };
+  const loggable = presto_loggable(ctx, planned);
+  if (isErr(loggable)) return refuse(loggable);
+  if (logging && fset.lml_deferred) {
+    // Closes a full disk kept out of the KML at mount come before any later record; a change
+    // that cannot follow them is refused (removals, which make room, go ahead).
+    const c = yield* presto_complete_lml(fset, fset.cache.kproc);
+    if ((isErr(c) || fset.lml_deferred) && !reserve) return refuse(ENOSPC);
+  }
+  const ngroups = (ctx.creds ?? credsOf(p)).groups.length;
+  const sizes = logging ? planned.map(([o, ...strs]) => kml_size(o, ngroups, strs)) : [];
+  const rcvd = (ctx.flags & LENTO_FL_EXPECT) !== 0 && ctx.rcvd !== undefined;
+  const space: LogSpace = {
+    writes: () => [...kml_appends(fset, sizes), ...(rcvd ? [izo_rcvd_append(fset)] : [])],
+    reserve,
+    held,
+  };
+  const r = yield* presto_in_trans(fset, what, () => body(fset, ctx, p, sizes, op), space);
   if (isErr(r)) return r;
   yield* presto_kml_dispatch(fset);
   yield* presto_kml_truncate(fset, p);
   return 0;
 }
 
-function* body(fset: Fileset, ctx: LentoVfsContext, p: Process, op: () => Sys<KmlBody[] | Errno>): Sys<0 | Errno> {
+function* body(
+  fset: Fileset,
+  ctx: LentoVfsContext,
+  p: Process,
+  sizes: readonly number[],
+  op: () => Sys<KmlBody[] | Errno>,
+): Sys<0 | Errno> {
   const records = yield* op();
   if (isErr(records)) return records;
   if ((ctx.flags & LENTO_FL_KML) !== 0) {
     const creds = yield* logCreds(fset, ctx, p);
     if (isErr(creds)) return creds;
-    for (const rec of records) {
-      const r = yield* presto_log(fset, rec, creds, p);
+    assert(records.length <= sizes.length, () => `presto: ${records.length} records, ${sizes.length} planned`);
+    for (const [i, rec] of records.entries()) {
+      const r = yield* presto_log(fset, rec, creds, p, sizes[i]);
       if (isErr(r)) return r;
       ctx.rec = r;
     }
@@ -206,10 +262,12 @@ function* presto_do_new(
   p: Process,
   make: Creator,
   describe: (n: NewName, inode: Inode) => KmlBody,
+  plan: (path: string) => Planned,
 ): Sys<0 | Errno> {
   const dirInode = dir.d_inode as Inode;
   const old_parent = presto_getversion(dirInode);
-  return yield* presto_trans(fset, what, ctx, p, function* () {
+  const path = presto_path(d, fset.root);
+  return yield* presto_trans(fset, what, ctx, p, [plan(path)], function* () {
     const r = yield* make(dirInode, d);
     if (isErr(r)) return r;
     const inode = newObject(fset, d);
@@ -220,7 +278,7 @@ function* presto_do_new(
       old_parent,
       new_parent: presto_getversion(dirInode),
       new_object: presto_getversion(inode),
-      path: presto_path(d, fset.root),
+      path,
     };
     return [describe(n, inode)];
   });
@@ -245,6 +303,7 @@ export function* presto_do_create(
     p,
     (di, de) => create(di, de, mode, p),
     (n, inode) => ({ op: 'CREATE', ...n, ...owner(inode) }),
+    (path) => ['CREATE', path],
   );
 }
 
@@ -267,6 +326,7 @@ export function* presto_do_mkdir(
     p,
     (di, de) => mkdir(di, de, mode, p),
     (n, inode) => ({ op: 'MKDIR', ...n, ...owner(inode) }),
+    (path) => ['MKDIR', path],
   );
 }
 
@@ -290,6 +350,7 @@ export function* presto_do_mknod(
     p,
     (di, de) => mknod(di, de, mode, rdev, p),
     (n, inode) => ({ op: 'MKNOD', ...n, ...owner(inode), major: (rdev >>> 8) & 0xff, minor: rdev & 0xff }),
+    (path) => ['MKNOD', path],
   );
 }
 
@@ -312,6 +373,7 @@ export function* presto_do_symlink(
     p,
     (di, de) => symlink(di, de, target, p),
     (n, inode) => ({ op: 'SYMLINK', ...n, uid: inode.i_uid, gid: inode.i_gid, target }),
+    (path) => ['SYMLINK', path, target],
   );
 }
 
@@ -335,6 +397,7 @@ export function* presto_do_link(
     p,
     (di, de) => link(old, di, de, p),
     (n) => ({ op: 'LINK', ...n, source }),
+    (path) => ['LINK', source, path],
   );
 }
 
@@ -364,7 +427,8 @@ export function* presto_do_unlink(
     old_target = isErr(t) ? '' : t;
   }
   const path = presto_path(dir, fset.root);
-  return yield* presto_trans(fset, 'unlink', ctx, p, function* () {
+  const planned: Planned = ['UNLINK', path, d.d_name, old_target];
+  return yield* presto_trans(fset, 'unlink', ctx, p, [planned], function* () {
     const r = yield* unlink(dirInode, d, p);
     if (isErr(r)) return r;
     const f = yield* force_parent(dirInode, old_parent, ctx.parentOld, ctx.parent, ctx);
@@ -374,7 +438,7 @@ export function* presto_do_unlink(
     if (isErr(g)) return g;
     const new_parent = presto_getversion(dirInode);
     return [{ op: 'UNLINK', old_parent, new_parent, old_object, rollback, path, name: d.d_name, old_target }];
-  });
+  }, true);
 }
 
 export function* presto_do_rmdir(
@@ -392,7 +456,7 @@ export function* presto_do_rmdir(
   const old_object = presto_getversion(inode);
   const rollback = rollbackOf(inode);
   const path = presto_path(dir, fset.root);
-  return yield* presto_trans(fset, 'rmdir', ctx, p, function* () {
+  return yield* presto_trans(fset, 'rmdir', ctx, p, [['RMDIR', path, d.d_name]], function* () {
     const r = yield* rmdir(dirInode, d, p);
     if (isErr(r)) return r;
     const f = yield* force_parent(dirInode, old_parent, ctx.parentOld, ctx.parent, ctx);
@@ -400,7 +464,7 @@ export function* presto_do_rmdir(
     return [
       { op: 'RMDIR', old_parent, new_parent: presto_getversion(dirInode), old_object, rollback, path, name: d.d_name },
     ];
-  });
+  }, true);
 }
 
 export function* presto_do_rename(
@@ -422,7 +486,7 @@ export function* presto_do_rename(
   const path = presto_path(target, fset.root);
   const victim = target.d_inode;
   const moved = old.d_inode as Inode;
-  return yield* presto_trans(fset, 'rename', ctx, p, function* () {
+  return yield* presto_trans(fset, 'rename', ctx, p, [['RENAME', source, path]], function* () {
     const r = yield* rename(od, old, nd, target, p);
     if (isErr(r)) return r;
     const f1 = yield* force_parent(od, old_source_parent, ctx.parentOld, ctx.parent, ctx);
@@ -455,6 +519,7 @@ export function closeBody(
   d: Dentry,
   open: { mode: number; uid: number; gid: number },
   old_object: PrestoVersion,
+  path = presto_path(d, fset.root),
 ): KmlBody {
   const inode = d.d_inode as Inode;
   return {
@@ -466,7 +531,7 @@ export function closeBody(
     new_object: presto_getversion(inode),
     ino: inode.i_ino,
     generation: inode.i_generation,
-    path: presto_path(d, fset.root),
+    path,
   };
 }
 
@@ -487,19 +552,27 @@ export function* presto_do_setattr(
   const rollback = rollbackOf(inode);
   const truncating = (attr.ia_valid & ATTR_SIZE) !== 0 && S_ISREG(inode.i_mode);
   const size = attr.ia_size ?? inode.i_size;
-  if (truncating && size < inode.i_size && inode.i_blocks / (inode.i_sb.s_blocksize / 512) > BIG_TRUNCATE_BLOCKS) {
+  const path = presto_path(d, fset.root);
+  // A truncation is a data change: a CLOSE first, so receivers fetch what the file held. A replayed
+  // truncation logs none: its origin logged that CLOSE as a record of its own, replayed before it,
+  // and each replayed record re-logs exactly one (a server forwarding its log relies on it).
+  const closing = truncating && (ctx.flags & LENTO_FL_EXPECT) === 0;
+  const planned: Planned[] = closing ? [['CLOSE', path], ['SETATTR', path]] : [['SETATTR', path]];
+  const loggable = presto_loggable(ctx, planned);
+  if (isErr(loggable)) return loggable;
+  // Shrinking a file frees space: like a removal, it may use the removal reserve.
+  const shrinking = truncating && size < inode.i_size;
+  if (shrinking && inode.i_blocks / (inode.i_sb.s_blocksize / 512) > BIG_TRUNCATE_BLOCKS) {
     // Freeing many blocks takes many handles (ext3 truncates in steps); do it first, then log.
     const pre = yield* setattr(d, { ia_valid: ATTR_SIZE, ia_size: size }, p);
     if (isErr(pre)) return pre;
   }
-  const path = presto_path(d, fset.root);
-  return yield* presto_trans(fset, truncating ? 'truncate' : 'setattr', ctx, p, function* () {
+  return yield* presto_trans(fset, truncating ? 'truncate' : 'setattr', ctx, p, planned, function* () {
     const records: KmlBody[] = [];
-    // A truncation is a data change: a CLOSE first, so receivers fetch what the file held. A replayed
-    // truncation logs none: its origin logged that CLOSE as a record of its own, replayed before it,
-    // and each replayed record re-logs exactly one (a server forwarding its log relies on it).
-    if (truncating && (ctx.flags & LENTO_FL_EXPECT) === 0)
-      records.push(closeBody(fset, d, { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid }, old_object));
+    if (closing) {
+      const open = { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid };
+      records.push(closeBody(fset, d, open, old_object, path));
+    }
     const r = yield* setattr(d, attr, p);
     if (isErr(r)) return r;
     const f = yield* force_setattr_times(inode, attr, ctx);
@@ -520,7 +593,7 @@ export function* presto_do_setattr(
       path,
     });
     return records;
-  });
+  }, shrinking);
 }
 
 /** Replaying a SETATTR: its mtime and ctime fields are the times to force (whole seconds). */
@@ -531,9 +604,21 @@ function* force_setattr_times(inode: Inode, attr: Iattr, ctx: LentoVfsContext): 
   return yield* force_times(inode, { ...v, mtime_sec: mtime.sec, mtime_nsec: mtime.nsec }, ctx);
 }
 
+/** A pending close with nothing to log: cancel its LML record (and let go of its CLOSE's hold). */
+export function* presto_cancel_lml(fset: Fileset, lml_offset: number, held: number, p: Process): Sys<0 | Errno> {
+  if (lml_offset < 0) {
+    presto_release_close(fset.cache, held);
+    return 0;
+  }
+  const space = { writes: () => [], held };
+  return yield* presto_in_trans(fset, 'lml', () => presto_clear_lml_close(fset, lml_offset, p), space);
+}
+
 /**
  * Log a CLOSE (the file's data changed since `old_object`), in its own transaction, and cancel
- * the LML record that stood for it. Nothing is logged for a file with no names left.
+ * the LML record that stood for it. Nothing is logged for a file with no names left. `held`: a
+ * release, with the blocks held for this CLOSE since the first write; it may use the removal
+ * reserve too (a CLOSE must not be lost).
  */
 export function* presto_do_close(
   fset: Fileset,
@@ -543,21 +628,20 @@ export function* presto_do_close(
   lml_offset: number,
   ctx: LentoVfsContext,
   p: Process,
+  held = 0,
 ): Sys<0 | Errno> {
   const inode = d.d_inode as Inode;
-  if (inode.i_nlink === 0 || d.unhashed) {
-    // The file has no names left: nothing to propagate, but its pending close must not linger.
-    if (lml_offset < 0) return 0;
-    return yield* presto_in_trans(fset, 'lml', () => presto_clear_lml_close(fset, lml_offset, p));
-  }
+  // The file has no names left: nothing to propagate, but its pending close must not linger.
+  if (inode.i_nlink === 0 || d.unhashed) return yield* presto_cancel_lml(fset, lml_offset, held, p);
   const withCreds: LentoVfsContext = { ...ctx, creds: ctx.creds ?? open.creds };
-  const r = yield* presto_trans(fset, 'close', withCreds, p, function* () {
+  const path = presto_path(d, fset.root);
+  const r = yield* presto_trans(fset, 'close', withCreds, p, [['CLOSE', path]], function* () {
     if (lml_offset >= 0) {
       const c = yield* presto_clear_lml_close(fset, lml_offset, p);
       if (isErr(c)) return c;
     }
-    return [closeBody(fset, d, open, old_object)];
-  });
+    return [closeBody(fset, d, open, old_object, path)];
+  }, held > 0, held);
   if (withCreds.rec !== undefined) ctx.rec = withCreds.rec;
   return r;
 }

@@ -24,7 +24,7 @@ import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
 import { World, type Host } from '../../sim/host.ts';
 import { ImageError, loadImage, saveImage } from '../image.ts';
 import { read_dir, read_file } from '../libc.ts';
-import { formatHuman, formatParseErrors, formatStatus, parseScript, runScript, statJson } from '../sh.ts';
+import { formatParseErrors, parseScript, runScript, statJson } from '../sh.ts';
 import type { Process } from '../../kernel/process.ts';
 import { UsageError, type Subcommand } from './command.ts';
 import { valid_fset_name } from '../../fs/intermezzo/fileset.ts';
@@ -164,13 +164,14 @@ export const IMAGE_COMMANDS: Subcommand[] = [
       const presto = !values.ext3 && imageFilesets(loadImage(image, bs, 'image'), image).length > 0;
       if (cut !== undefined) dev.cutPowerAfterWrites(Number(cut));
       const host = prestoHost(dev, Number(values.seed));
-      let results: ReturnType<typeof runScript> extends Generator<unknown, infer R> ? R : never = [];
+      // Output goes out as each command ends (a cat streams: a file past 4 GiB too).
+      const out = { status: values.status, write: (chunk: string | Uint8Array) => void process.stdout.write(chunk) };
       try {
         const data = `data=${mode}${values['no-barrier'] ? ',barrier=0' : ''}`;
         if (presto) mountOrFail(host, 'intermezzo', `cache_type=${cacheTypeOf(dev, image)},${data}`, image);
         else host.mountRoot('ext3', 'hda', data);
         const proc = host.process('izo');
-        results = host.run(proc, runScript(proc, parsed.commands));
+        host.run(proc, runScript(proc, parsed.commands, out));
         host.shutdown();
       } catch (e) {
         if (!(e instanceof PowerCut)) throw e;
@@ -180,7 +181,6 @@ export const IMAGE_COMMANDS: Subcommand[] = [
         return 0;
       }
       saveImage(image, dev);
-      process.stdout.write(values.status ? formatStatus(results) : formatHuman(results));
       return 0;
     },
   },

@@ -8,8 +8,10 @@
  * test/conformance/limits-cases.json > test/conformance/linux-limits.json`), and that e2fsck -fn
  * found those images clean. Where the model follows Linux 2.4 and today's kernel does not (4 KiB
  * blocks: today's limit is lower), the case records both answers and why. Every case runs on ext2
- * and ext3 of its block size, and the image it leaves must pass e2fsck -fn. CONFORMANCE_LIVE=1
- * re-asks the kernel.
+ * and ext3 of its block size and on presto over that ext3, and the image it leaves must pass
+ * e2fsck -fn; through presto the fileset's KML must also decode whole (a record at a limit, a
+ * CLOSE or SETATTR of a file of s_maxbytes, a SYMLINK of the longest target, is still a record).
+ * CONFORMANCE_LIVE=1 re-asks the kernel.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { ext3_fs_type } from '../../fs/ext3/super.ts';
 import { World, type Host } from '../../sim/host.ts';
 import { saveImage } from '../../src/image.ts';
 import { e2fsck } from '../support/e2fsprogs.ts';
+import { prestoHost, readLog } from '../support/presto.ts';
 import { linuxExpectation, runCase, type ErrnoCase } from './steps.ts';
 
 const DIR = import.meta.dirname;
@@ -35,11 +38,12 @@ const linux = JSON.parse(readFileSync(join(DIR, 'linux-limits.json'), 'utf8')) a
 const work = mkdtempSync(join(tmpdir(), 'izo-limits-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function boot(bs: BlockSize, journalBlocks: number): { h: Host; dev: BlockDevice } {
-  const h = new World({ seed: 1 }).addHost('t');
+function boot(bs: BlockSize, journalBlocks: number, presto = false): { h: Host; dev: BlockDevice } {
   const dev = new BlockDevice({ name: 'hda', blockSize: bs, blocks: (16 << 20) / bs });
   const geo = mkfs(dev, { blockSize: bs, uuid: new Uint8Array(16).fill(3), time: 1_009_843_200, journalBlocks });
   if (typeof geo === 'string') throw new Error(geo);
+  if (presto) return { h: prestoHost(new World({ seed: 1 }), 't', { dev }), dev };
+  const h = new World({ seed: 1 }).addHost('t');
   h.registerFs(ext3_fs_type);
   h.addDisk('hda', dev);
   h.mountRoot('ext3', 'hda', '');
@@ -66,12 +70,14 @@ describe('limits table', () => {
     expect(live.answers).toEqual(linux.answers);
   });
 
-  for (const [name, journalBlocks] of [['ext2', 0], ['ext3', 1024]] as const) {
+  const targets = [['ext2', 0, false], ['ext3', 1024, false], ['presto over ext3', 1024, true]] as const;
+  for (const [name, journalBlocks, presto] of targets) {
     describe(name, () => {
       for (const c of cases) {
         it(`${c.name} -> ${c.expect}`, () => {
-          const { h, dev } = boot(c.blockSize, journalBlocks);
+          const { h, dev } = boot(c.blockSize, journalBlocks, presto);
           expect(runCase(h, c)).toBe(c.expect);
+          if (presto) expect(readLog(h, h.process('log')).damage).toBeNull();
           h.shutdown();
           const img = join(work, 'case.img');
           saveImage(img, dev);

@@ -221,6 +221,17 @@ for (const t of TARGETS) {
       expect(st(s.sys_stat('/d')).st_ctime.sec).toBe(t0 + 6);
     });
 
+    test('open(O_TRUNC) of an existing empty file still stamps mtime and ctime (POSIX, Linux)', (h, s) => {
+      write(s, '/e', '');
+      const t0 = st(s.sys_stat('/e'));
+      h.world.sched.runFor(2_000_000);
+      s.sys_close(fd(s.sys_open('/e', O_WRONLY | O_TRUNC)));
+      const t1 = st(s.sys_stat('/e'));
+      expect(t1.st_size).toBe(0);
+      expect(t1.st_mtime.sec).toBe(t0.st_mtime.sec + 2);
+      expect(t1.st_ctime.sec).toBe(t0.st_ctime.sec + 2);
+    });
+
     test('access uses the real uid', (h, s) => {
       write(s, '/f', 'x');
       s.sys_chmod('/f', 0o604);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bootKernel, enc, sys } from '../support/boot.ts';
 import { makeCountFilter } from '../support/countfilter.ts';
 import { ramfs_fs_type, ramfs_dir_inode_operations, ramfs_file_operations } from '../../fs/ramfs/inode.ts';
-import { EROFS } from '../../kernel/errno.ts';
+import { EIO, ENOSPC, EROFS } from '../../kernel/errno.ts';
 import { O_CREAT, O_RDWR } from '../../kernel/fs.ts';
 import { runSync } from '../../kernel/sched.ts';
 import { path_lookup } from '../../kernel/namei.ts';
@@ -89,5 +89,26 @@ describe('d_revalidate', () => {
     s.sys_stat('/d');
     expect(lookups).toBe(before + 1); // stale: looked up again
     expect(typeof s.sys_stat('/d')).toBe('object');
+  });
+
+  it("close(2) ignores what release returns, as Linux's fput does; flush's error it reports", () => {
+    let released = 0;
+    let flushErr: 0 | typeof EIO = 0;
+    const type = filter_fs_type('failrel', ramfs_fs_type, {
+      name: 'failrel',
+      fops: (kind) => (kind !== 'file' ? {} : {
+        *release() { released++; return ENOSPC; },
+        *flush() { return flushErr; },
+      }),
+    });
+    const { root } = bootKernel({ rootfs: 'failrel', extraTypes: [type] });
+    const s = sys(root);
+    const fd = s.sys_open('/f', O_CREAT | O_RDWR, 0o644) as number;
+    expect(s.sys_write(fd, enc('abc'))).toBe(3);
+    expect(s.sys_close(fd)).toBe(0);
+    expect(released).toBe(1);
+    flushErr = EIO;
+    expect(s.sys_close(s.sys_open('/f', O_RDWR) as number)).toBe(EIO);
+    expect(released).toBe(2);
   });
 });

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bootKernel } from '../support/boot.ts';
 import { runSync } from '../../kernel/sched.ts';
-import { formatStatus, parseScript, runScript, splitWords, writebBytes, type Command } from '../../src/sh.ts';
+import { formatHuman, formatStatus, parseScript, runScript, splitWords, writebBytes, type Command } from '../../src/sh.ts';
+import { script } from '../support/scripts.ts';
+import { BlockDevice } from '../../kernel/blkdev.ts';
+import { mkfs } from '../../fs/ext3/mkfs.ts';
+import { ext3_fs_type } from '../../fs/ext3/super.ts';
+import { World } from '../../sim/host.ts';
 
 function run(script: string): string {
   const parsed = parseScript(script);
@@ -101,5 +106,61 @@ describe('command language: running (ramfs)', () => {
     const { root } = bootKernel();
     const res = runSync(runScript(root, parsed.commands));
     expect(res.map((r) => [r.line, r.command, r.status])).toEqual([[3, 'mkdir', 'ok'], [5, 'rmdir', 'ok']]);
+  });
+});
+
+describe('command language: output as it runs (izo sh)', () => {
+  /** The script run twice on fresh kernels: collected and formatted after, and streamed. */
+  function both(text: string, status: boolean): { after: string; streamed: string } {
+    const parsed = parseScript(text) as { commands: Command[] };
+    const a = bootKernel();
+    const results = runSync(runScript(a.root, parsed.commands));
+    const after = status ? formatStatus(results) : formatHuman(results);
+    const b = bootKernel();
+    const chunks: Buffer[] = [];
+    const out = { status, write: (c: string | Uint8Array) => void chunks.push(Buffer.from(c)) };
+    runSync(runScript(b.root, parsed.commands, out));
+    // What process.stdout makes of it: strings go out as UTF-8, a cat's bytes as they are.
+    return { after, streamed: Buffer.concat(chunks).toString('utf8') };
+  }
+
+  it('streams exactly what formatStatus prints after the run, cat included (property)', () => {
+    fc.assert(
+      fc.property(script, (text) => {
+        const r = both(text, true);
+        expect(r.streamed).toBe(r.after);
+      }),
+      { numRuns: 150, seed: 12 },
+    );
+  });
+
+  it('streams a cat of a file past 4 GiB, which no buffer could hold (ext3, 4 KiB blocks)', () => {
+    const h = new World({ seed: 1 }).addHost('h');
+    const dev = new BlockDevice({ name: 'hda', blockSize: 4096, blocks: 2048 });
+    expect(typeof mkfs(dev, { blockSize: 4096, uuid: new Uint8Array(16), time: 1_009_843_200, journalBlocks: 1024 })).toBe('object');
+    h.registerFs(ext3_fs_type);
+    h.addDisk('hda', dev);
+    h.mountRoot('ext3', 'hda');
+    const p = h.process('sh');
+    const size = 2 ** 32 + 6;
+    const parsed = parseScript(`pwrite /big ${size - 3} end\ncat /big`) as { commands: Command[] };
+    let n = 0;
+    let tail = '';
+    const write = (c: string | Uint8Array): void => {
+      n += c.length;
+      if (c.length > 0) tail = Buffer.from(c.slice(-8)).toString('latin1');
+    };
+    const res = h.run(p, runScript(p, parsed.commands, { status: false, write }));
+    expect(res.map((r) => r.status)).toEqual(['ok', 'ok']);
+    expect(n).toBe(size);
+    expect(tail.endsWith('\0end')).toBe(true);
+  });
+
+  it('in a shell\'s form too: cat writes the bytes, errors their line', () => {
+    const text = 'write /a "h\u00e9llo\\nworld"\ncat /a\ncat /nope\nwriteb /b 300000 4\ncat /b\nls /';
+    const r = both(text, false);
+    expect(r.streamed).toBe(r.after);
+    expect(r.streamed.startsWith('h\u00e9llo\nworld')).toBe(true);
+    expect(r.streamed).toContain('cat: /nope: No such file or directory (ENOENT)\n');
   });
 });
