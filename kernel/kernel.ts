@@ -221,6 +221,7 @@ export class Kernel {
   spawn(p: Process, body: Sys<number>): Task {
     assert(p.task === null, () => `process ${p.pid} already has a task`);
     const t = new Task(p.pid, p.comm, body, this.timers, this.tracer);
+    t.signalPending = () => p.sigpending !== 0;
     p.task = t;
     return t;
   }

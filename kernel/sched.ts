@@ -96,6 +96,12 @@ export class Task {
   exitStatus: number | null = null;
   /** Where the task sleeps, while it sleeps. */
   sleeping: Sleep | null = null;
+  /**
+   * Whether the task's process has a signal pending (set by the kernel for process tasks): an
+   * interruptible sleep begun with one pending ends at once, as Linux's signal_pending() check
+   * before schedule() makes it, so a signal sent while the task was running is not missed.
+   */
+  signalPending: (() => boolean) | null = null;
   private timeoutTimer: TimerId | null = null;
   private readonly exitWaiters = new WaitQueue('task.exit');
   private readonly body: Sys<number>;
@@ -161,6 +167,10 @@ export class Task {
     this.sleeping = sleep;
     sleep.queue.sleepers.push(this);
     this.tracer.emit('task.sleep', { pid: this.pid, point: sleep.point, timeout: sleep.timeout });
+    if (sleep.interruptible === true && this.signalPending?.() === true) {
+      this.wake('interrupted');
+      return;
+    }
     if (sleep.timeout !== null) {
       const when = tick(this.timers.now() + sleep.timeout);
       this.timeoutTimer = this.timers.at(when, `timeout ${sleep.point}`, () => this.wake('timeout'));

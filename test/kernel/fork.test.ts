@@ -120,4 +120,20 @@ describe('futexes', () => {
     w.runUntilQuiescent();
     expect(out).toEqual([EINTR, true, true, false]);
   });
+
+  it('a signal sent while the task runs ends its next interruptible sleep at once (it is not missed)', () => {
+    const { w, h, p } = host();
+    const word = new Int32Array(1);
+    const out: number[] = [];
+    h.run(p, (function* (): Sys<void> {
+      sys_clone(p, 'busy', function* (t) {
+        sys_kill(t, t.pid, SIGTERM); // arrives while this thread runs, before it sleeps
+        out.push(yield* sys_futex_wait(t, word, 0, 0));
+        return 0;
+      }, CLONE_THREAD_FLAGS);
+      yield* sleepFor(5, 'let it run');
+    })());
+    w.runUntilQuiescent();
+    expect(out).toEqual([EINTR]);
+  });
 });
