@@ -24,6 +24,11 @@
  *   no top-level `let`/`var`; a top-level Map or Set must be typed ReadonlyMap/ReadonlySet, an
  *   array literal `readonly` (or `as const`); no top-level WeakMap/WeakSet; an object literal typed
  *   with a type literal has only readonly properties.
+ * - lento (src/lento/) reaches its kernel only through system calls, ioctls and /dev/intermezzo,
+ *   and peers only through sockets: from kernel/ it imports the system calls, errno, assert and
+ *   types, and otherwise only types and constants (UPPER_CASE names); from fs/ only presto's user
+ *   interface (fs/intermezzo/intermezzo_idl.ts) and the KML record format (fs/intermezzo/kml.ts);
+ *   it never touches a Process's `kernel`.
  * - Lines at most MAX_LINE characters (files in WIDE_LEGACY: LEGACY_MAX_LINE until wrapped).
  * Each violation names the file, the line and the rule.
  */
@@ -212,6 +217,45 @@ function moduleState(path: string, sf: ts.SourceFile): Array<{ node: ts.Node; ru
   return out;
 }
 
+const LENTO_KERNEL_MODULES: ReadonlySet<string> = new Set(['kernel/syscalls.ts', 'kernel/errno.ts',
+  'kernel/assert.ts', 'kernel/types.ts']);
+const LENTO_FS_MODULES: ReadonlySet<string> = new Set(['fs/intermezzo/intermezzo_idl.ts', 'fs/intermezzo/kml.ts']);
+const LENTO_RULE = 'lento: only system calls, ioctls, /dev/intermezzo and sockets';
+
+/** An import that names only types and constants. */
+function onlyTypesAndConstants(n: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
+  if (ts.isExportDeclaration(n)) return n.isTypeOnly;
+  const clause = n.importClause;
+  if (clause === undefined) return false;
+  if (clause.isTypeOnly) return true;
+  if (clause.name !== undefined) return false;
+  const b = clause.namedBindings;
+  if (b === undefined || ts.isNamespaceImport(b)) return false;
+  return b.elements.every((e) => e.isTypeOnly || /^[A-Z][A-Z0-9_]*$/.test(e.name.text));
+}
+
+/** What lento may not reach: kernel internals, presto's implementation, a Process's kernel. */
+function lentoReach(sf: ts.SourceFile, path: string): Array<{ node: ts.Node; rule: string }> {
+  const out: Array<{ node: ts.Node; rule: string }> = [];
+  for (const { spec, node } of imports(sf)) {
+    const to = importTarget(path, spec);
+    if (to === null) continue;
+    const decl = ts.isImportDeclaration(node) || ts.isExportDeclaration(node) ? node : null;
+    if (to.startsWith('kernel/') && !LENTO_KERNEL_MODULES.has(to) && (decl === null || !onlyTypesAndConstants(decl))) {
+      out.push({ node, rule: `${LENTO_RULE} (${spec}: types and constants only)` });
+    }
+    if (to.startsWith('fs/') && !LENTO_FS_MODULES.has(to)) out.push({ node, rule: `${LENTO_RULE} (${spec})` });
+  }
+  const visit = (n: ts.Node): void => {
+    if (ts.isPropertyAccessExpression(n) && n.name.text === 'kernel') {
+      out.push({ node: n, rule: `${LENTO_RULE} (a Process's kernel)` });
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return out;
+}
+
 /** Violations in one file; `path` is relative to the repository root, with `/` separators. */
 export function checkSource(path: string, text: string): Violation[] {
   const layer = layerOf(path);
@@ -225,6 +269,9 @@ export function checkSource(path: string, text: string): Violation[] {
   });
   const real = ALLOWED_REAL.some((r) => r.test(path));
   if (!real) for (const u of bannedUses(sf)) out.push({ path, line: lineOf(u.node), rule: u.rule });
+  if (path.startsWith('src/lento/')) {
+    for (const u of lentoReach(sf, path)) out.push({ path, line: lineOf(u.node), rule: u.rule });
+  }
   if (STATELESS_MODULES.some((r) => r.test(path))) {
     for (const u of moduleState(path, sf)) out.push({ path, line: lineOf(u.node), rule: u.rule });
   }
