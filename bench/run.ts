@@ -21,6 +21,7 @@ import { mkfs } from '../fs/ext3/mkfs.ts';
 import { ext3_fs_type } from '../fs/ext3/super.ts';
 import { intermezzo_fs_type } from '../fs/intermezzo/super.ts';
 import { kml_decode, kml_encode, ZERO_VERSION, type KmlRecord } from '../fs/intermezzo/kml.ts';
+import { multiNode, multiNodeReport } from './multinode.ts';
 
 function bench(name: string, ops: number, fn: () => void): void {
   fn(); // warm up
@@ -160,3 +161,7 @@ const b2 = tcpRun(undefined, function* (p, fd) {
 console.log(`${`tcp ${ROUNDS} round trips of 200 bytes`.padEnd(44)} ${fmt(ROUNDS / b2.ms * 1000)} ops/s`);
 const perOp = (b2.events / ROUNDS).toFixed(1);
 console.log(`${'  scheduler events/s'.padEnd(44)} ${fmt(b2.events / b2.ms * 1000)} events/s (${perOp}/op)`);
+
+// The multi-node figure (issue 11's goal: 10,000 operations in under 1 s of wall time, at least
+// 100,000 simulated events per second).
+console.log(multiNodeReport(multiNode(Number(process.env.BENCH_CLUSTER_OPS ?? 10_000))));
