@@ -36,7 +36,7 @@ import {
   presto_write_kml_logical_offset,
   ZERO_UUID,
 } from './journal.ts';
-import { kml_appends, presto_in_trans } from './journal_ops.ts';
+import { kml_appends, noblock, presto_in_trans } from './journal_ops.ts';
 import { isDamage, kml_record_size, kml_scan, type KmlBody, type KmlRecord } from './kml.ts';
 import { newPermitWait } from './permit.ts';
 
@@ -69,7 +69,22 @@ function okExists(r: 0 | Errno): 0 | Errno {
 
 /** Create `/.intermezzo` if it is missing (it is never logged: presto_fset is null under it). */
 export function* izo_make_izo_dir(cache: PrestoCache): Sys<0 | Errno> {
-  return okExists(yield* sys_mkdir(cache.kproc, `/${IZO_DIR}`, 0o700));
+  const root = cache.sb.s_root?.d_inode ?? null;
+  const times = root === null ? null : { mtime: root.i_mtime, ctime: root.i_ctime };
+  const r = yield* sys_mkdir(cache.kproc, `/${IZO_DIR}`, 0o700);
+  if (r === EEXIST) return 0;
+  if (isErr(r) || root === null || times === null) return r;
+  // presto's own directory is no change of the cache's root: its times stay what they were, so the
+  // roots of replicas made from the same image agree (a replica's root is often a fileset's root,
+  // and every replica makes /.intermezzo at its own time, on its own clock).
+  root.i_mtime = times.mtime;
+  root.i_ctime = times.ctime;
+  const h = yield* cache.jops.tr_start(cache.sb, 2);
+  if (isErr(h)) return h;
+  const write = root.i_sb.s_op.write_inode;
+  const w = write === undefined ? 0 : noblock(write(root, false), 'root times');
+  const c = yield* cache.jops.tr_commit(h);
+  return isErr(w) ? w : c;
 }
 
 /**
