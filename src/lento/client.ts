@@ -86,6 +86,7 @@ export function* establish(t: Process, l: Lento, fd: number, hs: Extract<Handsha
     { recno: mine.applied_recno, offset: mine.applied_offset });
   l.links.set(hs.peer, link);
   say(t, 'lento.session', { peer: hs.peer, state: 'up', reason: 'authenticated' });
+  l.wake.notifyAll(t);
   link.run(t);
   yield* l.wait(t, s.changed, () => s.dead);
   if (l.links.get(hs.peer) === link) l.links.delete(hs.peer);

@@ -40,6 +40,8 @@ import { LentoState } from './state.ts';
 export const CONFIG_PATH = '/etc/intermezzo/lento.conf';
 export const PSDEV_PATH = '/dev/intermezzo';
 export const URANDOM_PATH = '/dev/urandom';
+/** How long an on-demand open waits for a session with the server before it fails with EIO. */
+export const OPEN_WAIT = 10_000_000;
 
 export class Lento {
   stopping = false;
@@ -266,6 +268,8 @@ export class Lento {
   /** BACKFETCH (a replayed CLOSE: from the peer being replayed) or OPEN (on demand: from the server). */
   private *fetchFor(t: Process, u: Upcall): Sys<number> {
     const why = u.opcode === IZO_UPC_BACKFETCH ? 'backfetch' : 'open';
+    // An open while the server is away (just booted, or reconnecting) waits a little for it.
+    if (why === 'open') yield* this.wait(t, this.wake, () => this.serverLink() !== null, OPEN_WAIT);
     const link = why === 'backfetch' ? this.replaying : this.serverLink();
     if (link === null) return -5; // EIO: nobody to fetch from now
     const id = izo_fileid_decode(u.record);
