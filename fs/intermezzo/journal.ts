@@ -190,6 +190,13 @@ function uuidHex(u: Uint8Array): string {
   return Array.from(u, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** Two uuids are the same peer (byte for byte: this runs for every record replayed). */
+function sameUuid(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Every last_rcvd record, with its slot. */
 export function* izo_rcvd_all(fset: Fileset, p: Process): Sys<Array<{ slot: number; rec: RcvdRecord }> | Errno> {
   const buf = yield* log_read_all(fset.rcvd.file, p);
@@ -204,8 +211,7 @@ export function* izo_rcvd_all(fset: Fileset, p: Process): Sys<Array<{ slot: numb
 export function* izo_rcvd_get(fset: Fileset, uuid: Uint8Array, p: Process): Sys<RcvdRecord | null | Errno> {
   const all = yield* izo_rcvd_all(fset, p);
   if (isErr(all)) return all;
-  const want = uuidHex(uuid);
-  return all.find((r) => uuidHex(r.rec.uuid) === want)?.rec ?? null;
+  return all.find((r) => sameUuid(r.rec.uuid, uuid))?.rec ?? null;
 }
 
 /** The write a last_rcvd update may make at most: a new peer's record, appended. */
@@ -213,26 +219,24 @@ export function izo_rcvd_append(fset: Fileset): LogWrite {
   return { fd: fset.rcvd, pos: fset.rcvd.file.f_inode.i_size, len: RCVD_RECORD_SIZE };
 }
 
-/** Write peer `rec.uuid`'s record in place (or append it), inside the caller's transaction. */
 /** The slot of peer `uuid`'s last_rcvd record: where it is, or where it will go (after the last). */
 export function* izo_rcvd_slot(fset: Fileset, uuid: Uint8Array, p: Process): Sys<number | Errno> {
   const all = yield* izo_rcvd_all(fset, p);
   if (isErr(all)) return all;
-  const want = uuidHex(uuid);
-  return all.find((r) => uuidHex(r.rec.uuid) === want)?.slot ?? all.length;
+  return all.find((r) => sameUuid(r.rec.uuid, uuid))?.slot ?? all.length;
 }
 
+/** Write peer `rec.uuid`'s record in place (or append it), inside the caller's transaction. */
 export function* izo_rcvd_write(fset: Fileset, rec: RcvdRecord, p: Process): Sys<0 | Errno> {
   const all = yield* izo_rcvd_all(fset, p);
   if (isErr(all)) return all;
-  const want = uuidHex(rec.uuid);
-  const slot = all.find((r) => uuidHex(r.rec.uuid) === want)?.slot ?? all.length;
+  const slot = all.find((r) => sameUuid(r.rec.uuid, rec.uuid))?.slot ?? all.length;
   const w = yield* log_write(fset.rcvd, slot * RCVD_RECORD_SIZE, rcvd_encode(rec), p);
   if (isErr(w)) return w;
   if (!isZeroUuid(rec.uuid)) {
     fset.cache.sb.s_kernel.tracer.emit('presto.rcvd', {
       fset: fset.name,
-      uuid: want,
+      uuid: uuidHex(rec.uuid),
       remote_recno: rec.remote_recno,
       local_recno: rec.local_recno,
     });

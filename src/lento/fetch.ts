@@ -64,15 +64,15 @@ function* readAll(t: Process, path: string): Sys<Uint8Array | Errno> {
   const fd = yield* sys_open(t, path, O_RDONLY);
   if (isErr(fd)) return fd;
   const parts: Uint8Array[] = [];
+  const buf = new Uint8Array(PIECE); // one buffer, and a copy of what each read filled
   for (;;) {
-    const buf = new Uint8Array(PIECE);
     const n = yield* sys_read(t, fd, buf);
     if (isErr(n)) {
       yield* sys_close(t, fd);
       return n;
     }
     if (n === 0) break;
-    parts.push(buf.subarray(0, n));
+    parts.push(buf.slice(0, n));
   }
   yield* sys_close(t, fd);
   return Buffer.concat(parts);

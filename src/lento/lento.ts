@@ -181,7 +181,7 @@ export class Lento {
 
   /** A peer acknowledged more of our log: remember it, and cut the KML's head if everyone is past it. */
   *acked(t: Process, link: PeerLink): Sys<void> {
-    yield* this.state.ack(t, link.name, link.uuidHex, link.peerApplied.recno, link.peerApplied.offset);
+    this.state.ack(link.name, link.uuidHex, link.peerApplied.recno, link.peerApplied.offset);
     yield* this.maybeTruncate(t);
   }
 
@@ -196,6 +196,8 @@ export class Lento {
     const acked = peers.map((u) => this.state.ackedBy(u)?.acked_offset ?? 0);
     const upto = Math.min(...acked);
     if (upto <= base) return;
+    // What bounded this cut is on disk before the cut, so a restart never forgets it was allowed.
+    if (isErr(yield* this.state.savePeers(t))) return;
     const r = yield* this.fset.cut(t, upto);
     if (!isErr(r)) say(t, 'lento.truncate', { upto, limit: this.conf.kmlLimit });
   }
@@ -297,6 +299,7 @@ export class Lento {
     while (!this.stopping) yield* this.wait(p, this.wake, () => this.stopping);
     for (const link of this.links.values()) yield* link.s.kill(p, 'lento is stopping');
     while (this.threads > 0) yield* this.wake.waitUntil(p, () => this.threads === 0, 1_000_000);
+    yield* this.state.savePeers(p);
     yield* this.fset.close();
     yield* sys_close(p, this.psdevFd);
     yield* sys_close(p, this.urandomFd);

@@ -7,14 +7,16 @@
  * (`register`, given by the caller: SET_PID, so presto treats its calls as lento's own);
  * `Mutex` (lock/unlock) guards a critical section that spans a blocking call (one frame written to
  * a socket whole); `Notifier` is a condition variable without its mutex: a thread
- * `waitUntil(p, ready, timeout)` sleeps until `ready()` holds, woken by `notifyAll`. Threads run
+ * `waitUntil(p, ready, timeout)` sleeps until `ready()` holds, woken by `notifyAll`, which wakes
+ * only the waiters whose condition holds (each sleeps on a futex word of its own). Threads run
  * one at a time and switch only inside system calls, so a check of shared state followed by a
- * futex wait on the notifier's current sequence number can never miss a wake-up.
+ * futex wait on the waiter's word can never miss a wake-up: a state change that can make a
+ * condition true must be followed by `notifyAll`.
  * Invariants: a mutex is unlocked only by its holder; a waiter re-checks its condition after every
  * wake-up (wake-ups are hints, as with pthread_cond_wait).
  */
 import { assert } from '../../kernel/assert.ts';
-import { EINTR, ETIMEDOUT, isErr, type Errno } from '../../kernel/errno.ts';
+import { EINTR, ETIMEDOUT, type Errno } from '../../kernel/errno.ts';
 import { CLONE_THREAD_FLAGS } from '../../kernel/fork.ts';
 import type { Process } from '../../kernel/process.ts';
 import type { Sys } from '../../kernel/sched.ts';
@@ -63,14 +65,28 @@ export class Mutex {
   }
 }
 
-export class Notifier {
-  /** Bumped by every notification: a waiter sleeps only while it is unchanged. */
-  private readonly word = new Int32Array(1);
+interface Waiter {
+  /** The waiter's own futex word: set to 1 when it is woken. */
+  readonly word: Int32Array;
+  readonly ready: () => boolean;
+}
 
-  /** Wake every waiter (they re-check their conditions). */
+export class Notifier {
+  /** The threads asleep in `waitUntil`, each on a word of its own. */
+  private readonly waiters = new Set<Waiter>();
+
+  /**
+   * Wake every waiter whose condition now holds. The others would only re-check and sleep again:
+   * with one notifier shared by many threads, waking them all made most of a run's scheduling.
+   * The check runs here, in the notifying thread, as the waiter's would: threads share memory and
+   * switch only inside system calls, so it sees exactly what the waiter would see.
+   */
   notifyAll(p: Process): void {
-    this.word[0] = ((this.word[0] as number) + 1) | 0;
-    sys_futex_wake(p, this.word, 0, 0x7fffffff);
+    for (const w of this.waiters) {
+      if (w.word[0] === 1 || !w.ready()) continue;
+      w.word[0] = 1;
+      sys_futex_wake(p, w.word, 0, 1);
+    }
   }
 
   /**
@@ -78,14 +94,21 @@ export class Notifier {
    * EINTR when a signal arrives.
    */
   *waitUntil(p: Process, ready: () => boolean, timeout: number | null = null): Sys<0 | Errno> {
+    if (ready()) return 0;
     const deadline = timeout === null ? null : now(p) + timeout;
-    while (!ready()) {
-      const left = deadline === null ? null : deadline - now(p);
-      if (left !== null && left <= 0) return ETIMEDOUT;
-      const r = yield* sys_futex_wait(p, this.word, 0, this.word[0] as number, left);
-      if (r === EINTR) return EINTR;
-      if (isErr(r) && r !== ETIMEDOUT) continue;
+    const w: Waiter = { word: new Int32Array(1), ready };
+    this.waiters.add(w);
+    try {
+      while (!ready()) {
+        const left = deadline === null ? null : deadline - now(p);
+        if (left !== null && left <= 0) return ETIMEDOUT;
+        w.word[0] = 0;
+        const r = yield* sys_futex_wait(p, w.word, 0, 0, left);
+        if (r === EINTR) return EINTR;
+      }
+      return 0;
+    } finally {
+      this.waiters.delete(w);
     }
-    return 0;
   }
 }

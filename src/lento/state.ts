@@ -2,9 +2,11 @@
  * state.ts: what lento keeps on disk, in files of its own under `/.intermezzo/<fset>/` (beside
  * presto's kml, lml and last_rcvd), so that a restarted lento resumes where it was.
  *
- * Layer: user space (lento). Interface: `LentoState.load(t, fset)` reads them; `savePeers`
- * rewrites `lento.peers` (each peer's name, uuid and how far it has acknowledged our log, which
- * bounds KML truncation: a peer that has not reconnected since a restart still holds its place);
+ * Layer: user space (lento). Interface: `LentoState.load(t, fset)` reads them; `ack` notes in
+ * memory how far a peer has acknowledged our log, and `savePeers` rewrites `lento.peers` with each
+ * peer's name, uuid and acknowledged place (which bounds KML truncation: a peer that has not
+ * reconnected since a restart still holds its place). lento saves it before it cuts the KML and when
+ * it stops, not at every acknowledgement: a file behind memory only makes a restarted lento cut less;
  * `fileids` (`lento.fileids`: for files of an on-demand replica whose data is not here yet, the
  * server's inode and generation, restored with SET_FILEID after a remount so a later open fetches
  * the exact version); `park` appends a conflicting record to `lento.parked` and makes it durable
@@ -96,6 +98,8 @@ export class LentoState {
   peers: PeerRecordJson[] = [];
   fileids: FileIdJson[] = [];
   parked: ParkedJson[] = [];
+  /** Acknowledgements noted in memory and not yet in `lento.peers`. */
+  private peersDirty = false;
 
   private constructor(private readonly fset: Fset) {}
 
@@ -122,13 +126,21 @@ export class LentoState {
     return yield* sys_rename(t, tmp, this.fset.izoPath(leaf));
   }
 
-  /** Record that `name` acknowledged our log up to `recno` at `offset` (only ever forward). */
-  *ack(t: Process, name: string, uuid: string, recno: number, offset: number): Sys<0 | Errno> {
+  /** Note that `name` acknowledged our log up to `recno` at `offset` (only ever forward). */
+  ack(name: string, uuid: string, recno: number, offset: number): void {
     const old = this.peers.find((x) => x.uuid === uuid);
-    if (old !== undefined && old.acked_recno >= recno) return 0;
+    if (old !== undefined && old.acked_recno >= recno) return;
     const rec = { name, uuid, acked_recno: recno, acked_offset: offset };
     this.peers = [...this.peers.filter((x) => x.uuid !== uuid), rec];
-    return yield* this.rewrite(t, 'lento.peers', this.peers);
+    this.peersDirty = true;
+  }
+
+  /** Write the acknowledgements noted since the last save to `lento.peers`. */
+  *savePeers(t: Process): Sys<0 | Errno> {
+    if (!this.peersDirty) return 0;
+    const r = yield* this.rewrite(t, 'lento.peers', this.peers);
+    if (!isErr(r)) this.peersDirty = false;
+    return r;
   }
 
   ackedBy(uuid: string): PeerRecordJson | undefined {
