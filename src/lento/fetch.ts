@@ -16,7 +16,7 @@ import { EIO, ENOENT, errnoName, isErr, type Errno } from '../../kernel/errno.ts
 import { O_RDONLY, O_TRUNC, O_WRONLY } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { sys_close, sys_open, sys_read, sys_write } from '../../kernel/syscalls.ts';
+import { sys_close, sys_fstat, sys_open, sys_read, sys_write } from '../../kernel/syscalls.ts';
 import { presto_ilookup_name, type FileId } from '../../fs/intermezzo/intermezzo_idl.ts';
 import type { Fset } from './fileset.ts';
 import type { Session } from './session.ts';
@@ -64,7 +64,9 @@ function* readAll(t: Process, path: string): Sys<Uint8Array | Errno> {
   const fd = yield* sys_open(t, path, O_RDONLY);
   if (isErr(fd)) return fd;
   const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(PIECE); // one buffer, and a copy of what each read filled
+  // One buffer, sized to the file (a byte more, to see its end in one read), no larger than a piece.
+  const st = yield* sys_fstat(t, fd);
+  const buf = new Uint8Array(isErr(st) ? PIECE : Math.min(PIECE, st.st_size + 1));
   for (;;) {
     const n = yield* sys_read(t, fd, buf);
     if (isErr(n)) {

@@ -26,4 +26,26 @@ describe('TraceRecorder', () => {
     expect(run(1)).not.toBe(run(3));
     expect(run(1)).toMatch(/^[0-9a-f]{16}$/);
   });
+
+  it('hashes typed fields: what JSON would tell apart, the hash tells apart', () => {
+    const hashOf = (events: Array<[string, Record<string, unknown>]>): string => {
+      const t = new TraceRecorder(new Scheduler());
+      for (const [host, data] of events) t.tracerFor(host).emit('task.sleep', data as never);
+      return t.hash();
+    };
+    const base = hashOf([['h', { pid: 1, point: 'ab', timeout: null }]]);
+    const others = [
+      hashOf([['h', { pid: 1, point: 'a', timeout: null }]]), // a shorter string
+      hashOf([['h', { pid: 1, point: 'ab', timeout: 0 }]]), // null against 0
+      hashOf([['h', { pid: 2 ** 32 + 1, point: 'ab', timeout: null }]]), // the high word counts
+      hashOf([['h', { pid: 1.5, point: 'ab', timeout: null }]]), // a fraction
+      hashOf([['h', { pid: '1', point: 'ab', timeout: null }]]), // a string against a number
+      hashOf([['hh', { pid: 1, point: 'ab', timeout: null }]]), // another host
+      hashOf([['h', { pid: 1, point: 'a', timeout: null, b: null }]]), // a field more
+      hashOf([['h', { pid: 1, point: ['ab'], timeout: null }]]), // an array of it
+    ];
+    expect(new Set([base, ...others]).size).toBe(others.length + 1);
+    // a field left undefined is no field, as in the JSON line
+    expect(hashOf([['h', { pid: 1, point: 'ab', timeout: null, extra: undefined }]])).toBe(base);
+  });
 });
