@@ -5,7 +5,8 @@
  * `Tracer` a host's kernel emits into; `lines()` the JSON Lines text (when kept); `hash()` a 64-bit
  * hex digest of every event so far (its time, host, kind and typed fields). A line is
  * `{"t":TICK,"host":"NAME","ev":"KIND",...data}` with data keys in the order the emitting code
- * wrote them, which is fixed by the code, so the same run gives the same bytes. The determinism test compares hashes of two runs of one seed.
+ * wrote them, which is fixed by the code, so the same run gives the same bytes. The determinism
+ * test compares hashes of two runs of one seed.
  */
 import type { Clock } from '../kernel/timer.ts';
 import type { Json, TraceEventMap, TraceKind, Tracer } from '../kernel/trace.ts';
