@@ -336,9 +336,9 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
   return { kind: 'applied', recno: rec.recno, local_recno: fset.kml.recno };
 }
 
-type Versions = Pick<LentoVfsContext, 'parent' | 'parent2' | 'object' | 'parentOld' | 'parent2Old'>;
+type Versions = Pick<LentoVfsContext, 'parent' | 'parent2' | 'object'>;
 
-/** The new versions to force (parent or source parent, target parent, object), and the old ones seen. */
+/** The new versions to force (parent or source parent, target parent, object). */
 function versionsOf(rec: KmlRecord): Versions {
   const b = rec.body;
   switch (b.op) {
@@ -349,16 +349,14 @@ function versionsOf(rec: KmlRecord): Versions {
     case 'MKNOD':
     case 'SYMLINK':
     case 'LINK':
-      return { parent: b.new_parent, parentOld: b.old_parent, object: b.new_object };
+      return { parent: b.new_parent, object: b.new_object };
     case 'UNLINK':
     case 'RMDIR':
-      return { parent: b.new_parent, parentOld: b.old_parent };
+      return { parent: b.new_parent };
     case 'RENAME':
       return {
         parent: b.new_source_parent,
-        parentOld: b.old_source_parent,
         parent2: b.new_target_parent,
-        parent2Old: b.old_target_parent,
       };
     case 'SETATTR': {
       const t = { mtime_sec: b.mtime, mtime_nsec: 0, ctime_sec: b.ctime, ctime_nsec: 0, size: b.size };

@@ -67,9 +67,6 @@ export interface LentoVfsContext {
   readonly parent?: PrestoVersion;
   readonly parent2?: PrestoVersion;
   readonly object?: PrestoVersion;
-  /** Replaying: the parents' versions the record saw before its change (see merge_parent). */
-  readonly parentOld?: PrestoVersion;
-  readonly parent2Old?: PrestoVersion;
   /** Replaying: the record's credentials, for the re-logged record. */
   readonly creds?: KmlCreds;
   /** Replaying: the peer's last_rcvd record to write (local recno/offset are filled in here). */
@@ -188,17 +185,17 @@ export function* force_times(inode: Inode, v: PrestoVersion | undefined, ctx: Le
 const later = (as: number, an: number, bs: number, bn: number): boolean => as > bs || (as === bs && an > bn);
 
 /**
- * The version a replay gives a parent directory. If the directory is as the record saw it before its
- * change (`before` equals the record's old version), the record's new version stands, as on the
- * origin. If not, the directory changed here too (another name added or removed: no conflict, since
- * directories are certified by meaning), and each time is the later of the two: a rule that gives
- * the same result in either order, so replicas that saw the two changes in different orders agree.
- * (A deviation from the original, which forced the record's version whatever happened here.)
+ * The version a replay gives a parent directory: each time is the later of the directory's here and
+ * the record's new one. Directories are certified by meaning (two nodes adding or removing
+ * different names in one is no conflict), so the rule must give the same result in any order, and
+ * the later-of rule does. It is also what the origin has when nothing changed here: a local change
+ * never moves a directory's times back (`keep_parent_monotonic`), so the record's new version is
+ * never earlier than the one it saw, which is this directory's unless it changed here too. (The
+ * original forced the record's version whatever had happened here. An earlier version of this rule
+ * forced it whenever the times here equalled the record's old ones, which ext3's whole seconds
+ * cannot tell from a concurrent change in the same second: with skewed clocks replicas diverged.)
  */
-export function merge_parent(before: PrestoVersion, old: PrestoVersion | undefined, nu: PrestoVersion): PrestoVersion {
-  const same = old !== undefined && before.mtime_sec === old.mtime_sec && before.mtime_nsec === old.mtime_nsec &&
-    before.ctime_sec === old.ctime_sec && before.ctime_nsec === old.ctime_nsec;
-  if (same) return nu;
+export function merge_parent(before: PrestoVersion, nu: PrestoVersion): PrestoVersion {
   const m = later(before.mtime_sec, before.mtime_nsec, nu.mtime_sec, nu.mtime_nsec) ? before : nu;
   const c = later(before.ctime_sec, before.ctime_nsec, nu.ctime_sec, nu.ctime_nsec) ? before : nu;
   const { mtime_sec, mtime_nsec } = m;
@@ -206,15 +203,35 @@ export function merge_parent(before: PrestoVersion, old: PrestoVersion | undefin
   return { mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, size: nu.size };
 }
 
-/** Replaying: force a parent directory's times (see merge_parent); `before` is its version before the change. */
+/**
+ * A local change to a fileset directory never moves its times back: on a node whose clock is
+ * behind the one that last changed it, it keeps the later times (Linux would take the earlier
+ * clock's). So every replica's directory times only grow, and the later-of merge above is exact.
+ */
+function* keep_parent_monotonic(inode: Inode, before: PrestoVersion): Sys<0 | Errno> {
+  const now = presto_getversion(inode);
+  const v = merge_parent(before, now);
+  if (v.mtime_sec === now.mtime_sec && v.mtime_nsec === now.mtime_nsec && v.ctime_sec === now.ctime_sec &&
+    v.ctime_nsec === now.ctime_nsec) return 0;
+  inode.i_mtime = ts(v.mtime_sec, v.mtime_nsec);
+  inode.i_ctime = ts(v.ctime_sec, v.ctime_nsec);
+  const write = inode.i_sb.s_op.write_inode;
+  return write === undefined ? 0 : yield* write(inode, false);
+}
+
+/**
+ * A parent directory's times after a change: a replay's merged with the record's (see
+ * merge_parent); a local change's kept from going back (see keep_parent_monotonic). `before` is the
+ * directory's version before the change.
+ */
 function* force_parent(
   inode: Inode,
   before: PrestoVersion,
-  old: PrestoVersion | undefined,
   nu: PrestoVersion | undefined,
   ctx: LentoVfsContext,
 ): Sys<0 | Errno> {
-  return yield* force_times(inode, nu === undefined ? undefined : merge_parent(before, old, nu), ctx);
+  if (nu === undefined) return yield* keep_parent_monotonic(inode, before);
+  return yield* force_times(inode, merge_parent(before, nu), ctx);
 }
 
 /** Replaying: an object that took its directory's ctime takes the forced one. */
@@ -271,7 +288,7 @@ function* presto_do_new(
     const r = yield* make(dirInode, d);
     if (isErr(r)) return r;
     const inode = newObject(fset, d);
-    const f1 = yield* force_parent(dirInode, old_parent, ctx.parentOld, ctx.parent, ctx);
+    const f1 = yield* force_parent(dirInode, old_parent, ctx.parent, ctx);
     const f2 = yield* force_times(inode, ctx.object, ctx);
     if (isErr(f1) || isErr(f2)) return isErr(f1) ? f1 : (f2 as Errno);
     const n = {
@@ -431,10 +448,11 @@ export function* presto_do_unlink(
   return yield* presto_trans(fset, 'unlink', ctx, p, [planned], function* () {
     const r = yield* unlink(dirInode, d, p);
     if (isErr(r)) return r;
-    const f = yield* force_parent(dirInode, old_parent, ctx.parentOld, ctx.parent, ctx);
+    const f = yield* force_parent(dirInode, old_parent, ctx.parent, ctx);
     if (isErr(f)) return f;
-    // A file that keeps other names took the directory's ctime: so it does on a replica.
-    const g = inode.i_nlink > 0 ? yield* force_ctime(inode, ctx.parent, ctx) : 0;
+    // A file that keeps other names took the directory's ctime: so it does on a replica (and here,
+    // the directory's as kept from going back).
+    const g = inode.i_nlink > 0 ? yield* force_ctime(inode, ctx.parent ?? presto_getversion(dirInode), ctx) : 0;
     if (isErr(g)) return g;
     const new_parent = presto_getversion(dirInode);
     return [{ op: 'UNLINK', old_parent, new_parent, old_object, rollback, path, name: d.d_name, old_target }];
@@ -459,7 +477,7 @@ export function* presto_do_rmdir(
   return yield* presto_trans(fset, 'rmdir', ctx, p, [['RMDIR', path, d.d_name]], function* () {
     const r = yield* rmdir(dirInode, d, p);
     if (isErr(r)) return r;
-    const f = yield* force_parent(dirInode, old_parent, ctx.parentOld, ctx.parent, ctx);
+    const f = yield* force_parent(dirInode, old_parent, ctx.parent, ctx);
     if (isErr(f)) return f;
     return [
       { op: 'RMDIR', old_parent, new_parent: presto_getversion(dirInode), old_object, rollback, path, name: d.d_name },
@@ -489,15 +507,17 @@ export function* presto_do_rename(
   return yield* presto_trans(fset, 'rename', ctx, p, [['RENAME', source, path]], function* () {
     const r = yield* rename(od, old, nd, target, p);
     if (isErr(r)) return r;
-    const f1 = yield* force_parent(od, old_source_parent, ctx.parentOld, ctx.parent, ctx);
-    const f2 = od === nd ? 0 : yield* force_parent(nd, old_target_parent, ctx.parent2Old, ctx.parent2, ctx);
+    const f1 = yield* force_parent(od, old_source_parent, ctx.parent, ctx);
+    const f2 = od === nd ? 0 : yield* force_parent(nd, old_target_parent, ctx.parent2, ctx);
     if (isErr(f1) || isErr(f2)) return isErr(f1) ? f1 : (f2 as Errno);
     // A replaced file that keeps other names took the target directory's ctime.
     const survivor = victim !== null && victim.i_nlink > 0 ? victim : null;
-    const f3 = survivor === null ? 0 : yield* force_ctime(survivor, od === nd ? ctx.parent : ctx.parent2, ctx);
+    // Replaying, the record's target directory version; here, the target's as kept from going back.
+    const took = (od === nd ? ctx.parent : ctx.parent2) ?? presto_getversion(nd);
+    const f3 = survivor === null ? 0 : yield* force_ctime(survivor, took, ctx);
     if (isErr(f3)) return f3;
     // The moved object took the time of the rename as its ctime, as the target directory did.
-    const f4 = yield* force_ctime(moved, od === nd ? ctx.parent : ctx.parent2, ctx);
+    const f4 = yield* force_ctime(moved, took, ctx);
     if (isErr(f4)) return f4;
     return [
       {
