@@ -46,9 +46,28 @@ export function findClear(bits: Uint8Array, from: number, n: number, committed: 
 }
 
 /** Bits set in `committed` but clear in `bits`: blocks freed since the last commit. */
-function freedSinceCommit(bits: Uint8Array, committed: Uint8Array): number {
+export function freedSinceCommit(bits: Uint8Array, committed: Uint8Array): number {
+  // Counted a 32-bit word at a time where both buffers allow it (this runs for every allocation
+  // and every presto space check, and a bitmap block is mostly words with nothing freed).
+  const words = bits.length >>> 2;
+  if (bits.byteOffset % 4 !== 0 || committed.byteOffset % 4 !== 0) return freedBytes(bits, committed, 0);
+  const b = new Uint32Array(bits.buffer, bits.byteOffset, words);
+  const c = new Uint32Array(committed.buffer, committed.byteOffset, words);
   let n = 0;
-  for (let i = 0; i < bits.length; i++) {
+  for (let i = 0; i < words; i++) {
+    let x = ((c[i] as number) & ~(b[i] as number)) >>> 0;
+    if (x === 0) continue;
+    x -= (x >>> 1) & 0x55555555;
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    n += (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+  }
+  return n + freedBytes(bits, committed, words << 2);
+}
+
+/** The same count, a byte at a time, from byte `from` on. */
+function freedBytes(bits: Uint8Array, committed: Uint8Array, from: number): number {
+  let n = 0;
+  for (let i = from; i < bits.length; i++) {
     let x = (committed[i] as number) & ~(bits[i] as number) & 0xff;
     for (; x !== 0; x &= x - 1) n++;
   }

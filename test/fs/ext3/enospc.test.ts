@@ -6,7 +6,7 @@
  * write that wrote nothing, no indirect block left behind by an allocation that failed half way.
  * And the image must be clean: after each failing call it is unmounted and checked by our fsck
  * (Linux's e2fsck -fn too, after the first ENOSPC of each script and at its end), then mounted again.
- * Runs: ENOSPC_RUNS per flavour (default 6); ENOSPC_SEED=S reruns one seed.
+ * Runs: ENOSPC_RUNS per flavour (default 6); ENOSPC_SEED=S (default 1) picks the seed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -161,7 +161,9 @@ function runScript(f: Flavour, slack: number, ops: readonly FsOp[]): { failures:
 }
 
 const RUNS = Number(process.env.ENOSPC_RUNS ?? 6);
-const SEED = process.env.ENOSPC_SEED === undefined ? undefined : Number(process.env.ENOSPC_SEED);
+// A fixed seed by default, so that a run is the same every time (and the count of scripts that met a
+// full disk, checked below, cannot fall short by chance); ENOSPC_SEED explores others.
+const SEED = Number(process.env.ENOSPC_SEED ?? 1);
 
 describe('a full disk: a failing call changes nothing, and the image stays clean', () => {
   for (const f of FLAVOURS) {
@@ -171,7 +173,7 @@ describe('a full disk: a failing call changes nothing, and the image stays clean
       const prop = fc.property(slack, fc.array(fsOpArb(f.bs), { minLength: 20, maxLength: 70 }), (free, ops) => {
         enospc += runScript(f, free, ops).enospc;
       });
-      const out = fc.check(prop, { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) });
+      const out = fc.check(prop, { numRuns: RUNS, seed: SEED });
       if (out.failed) {
         const why = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
         const rerun = `rerun: ENOSPC_SEED=${out.seed} npx vitest run test/fs/ext3/enospc.test.ts`;
