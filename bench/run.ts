@@ -1,7 +1,11 @@
 /**
- * run.ts: `npm run bench`: micro-benchmarks of the hot paths, printed as operations per second.
+ * run.ts: `npm run bench`: micro-benchmarks of the hot paths, printed as operations per second,
+ * then the side-by-side figure (bench/compare.ts: node:fs, memfs, ramfs, ext3, presto on one
+ * workload, by CPU and wall time) and the multi-node figure. `--json FILE` also writes the two
+ * figures as JSON. `npm run bench:report` regenerates docs/performance.md (bench/report.ts).
  * Real time is measured here and only here (never in tests). Not run by CI.
  */
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { BlockDevice } from '../kernel/blkdev.ts';
 import { Prng } from '../sim/prng.ts';
@@ -22,6 +26,7 @@ import { ext3_fs_type } from '../fs/ext3/super.ts';
 import { intermezzo_fs_type } from '../fs/intermezzo/super.ts';
 import { kml_decode, kml_encode, ZERO_VERSION, type KmlRecord } from '../fs/intermezzo/kml.ts';
 import { multiNode, multiNodeReport } from './multinode.ts';
+import { compare, compareTable, nodeFs } from './compare.ts';
 
 function bench(name: string, ops: number, fn: () => void): void {
   fn(); // warm up
@@ -164,4 +169,17 @@ console.log(`${'  scheduler events/s'.padEnd(44)} ${fmt(b2.events / b2.ms * 1000
 
 // The multi-node figure (issue 11's goal: 10,000 operations in under 1 s of wall time, at least
 // 100,000 simulated events per second).
-console.log(multiNodeReport(multiNode(Number(process.env.BENCH_CLUSTER_OPS ?? 10_000))));
+const cluster = multiNode(Number(process.env.BENCH_CLUSTER_OPS ?? 10_000));
+console.log(multiNodeReport(cluster));
+
+const OPS = Number(process.env.BENCH_COMPARE_OPS ?? 10_000);
+const ROUNDS_CMP = Number(process.env.BENCH_COMPARE_ROUNDS ?? 7);
+console.log(`\nside by side: ${OPS} operations, ${ROUNDS_CMP} interleaved rounds; node:fs on ${nodeFs().where}`);
+const figures = compare(OPS, ROUNDS_CMP);
+console.log(compareTable(figures));
+const at = process.argv.indexOf('--json');
+if (at >= 0) {
+  const file = process.argv[at + 1];
+  if (file === undefined) throw new Error('--json needs a file name');
+  writeFileSync(file, JSON.stringify({ compare: { ops: OPS, rounds: ROUNDS_CMP, figures }, cluster }, null, 2) + '\n');
+}
