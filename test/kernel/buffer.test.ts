@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BlockDevice } from '../../kernel/blkdev.ts';
 import { BufferCache } from '../../kernel/buffer.ts';
-import { EIO } from '../../kernel/errno.ts';
+import { EIO, isErr } from '../../kernel/errno.ts';
 import { KernelPanic } from '../../kernel/assert.ts';
 
 function setup() {
@@ -40,8 +40,13 @@ describe('buffer cache', () => {
     const { dev, cache } = setup();
     dev.setFaults({ readErrors: new Set([4]) });
     expect(cache.bread(4)).toBe(EIO);
+    const failed = cache.getblk(4);
+    expect(failed.uptodate).toBe(false); // the failed read left nothing to trust
+    cache.brelse(failed);
     dev.setFaults({});
-    expect(typeof cache.bread(4)).toBe('object');
+    const again = cache.bread(4);
+    if (isErr(again)) throw new Error(`the read failed again: ${again}`);
+    expect(again.uptodate).toBe(true);
     dev.setFaults({ writeErrors: new Set([6]) });
     const bh = cache.getblk(6);
     cache.mark_buffer_dirty(bh);

@@ -119,7 +119,8 @@ describe('ext3 prefix atomicity: negative control', () => {
   it('with barriers off, the same check finds crash states that are no commit boundary', () => {
     let found = 0;
     fc.assert(fc.property(script, fc.integer({ min: 1, max: 1 << 30 }), (text, seed) => {
-      found += check(text, 'data=ordered,barrier=0', seed, 12).length;
+      // The violation the property exists for: a recovered tree that is no committed state.
+      found += check(text, 'data=ordered,barrier=0', seed, 12).filter((v) => / is no committed state at or after /.test(v)).length;
     }), { numRuns: 40, seed: 7 });
     expect(found).toBeGreaterThan(0);
   });

@@ -7,7 +7,7 @@
  * (logical offsets unchanged); REVOKE_PERMIT; log tails restored at the next mount.
  */
 import { describe, expect, it } from 'vitest';
-import { EPERM, EROFS, EXDEV, isErr } from '../../../kernel/errno.ts';
+import { ENODEV, ENOTTY, EPERM, EROFS, EXDEV, isErr } from '../../../kernel/errno.ts';
 import { O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_WRONLY } from '../../../kernel/fs.ts';
 import type { Process } from '../../../kernel/process.ts';
 import {
@@ -68,7 +68,7 @@ describe('presto ioctls', () => {
     const user = h.process('u', 1000, 1000);
     expect(ioctl(h, user, '/izo', IZO_IOC_GET_KML_SIZE, {})).toBe(EPERM);
     const root = h.process('r');
-    expect(isErr(ioctl(h, root, '/dev', IZO_IOC_GET_KML_SIZE, {}))).toBe(true);
+    expect(ioctl(h, root, '/dev', IZO_IOC_GET_KML_SIZE, {})).toBe(ENOTTY);
     expect(ioctl(h, root, '/izo', IZO_IOC_GET_KML_SIZE, {})).toBe(0);
   });
 
@@ -151,7 +151,7 @@ describe('presto ioctls', () => {
     expect(seen).toEqual([IZO_UPC_CONNECT, IZO_UPC_GO_FETCH_KML, IZO_UPC_GET_FILEID, IZO_UPC_REPSTATUS]);
     expect(ioctl(h, root, '/izo', IZO_IOC_SET_CHANNEL, { channel: 3 })).toBe(0);
     // Nobody reads channel 3: a synchronous upcall fails at once with ENODEV.
-    expect(isErr(ioctl(h, root, '/izo', IZO_IOC_CONNECT, {}))).toBe(true);
+    expect(ioctl(h, root, '/izo', IZO_IOC_CONNECT, {})).toBe(ENODEV);
     expect(ioctl(h, root, '/izo', IZO_IOC_SET_CHANNEL, { channel: 99 })).toBeLessThan(0);
   });
 

@@ -190,7 +190,8 @@ describe('JBD runtime', () => {
     let found = 0;
     for (let seed = 1; seed <= 30 && found === 0; seed++) {
       const ops: Op[] = Array.from({ length: 12 }, (_, i) => ({ task: i % 2, blocks: [1 + (i % 5), 6 + (i % 3)], sync: i % 4 === 3, think: 10 }));
-      found += crashCheck(run(ops, false, seed), seed, 3).length;
+      // Atomicity broken: a recovered state that is no commit boundary (not a recovery failure).
+      found += crashCheck(run(ops, false, seed), seed, 3).filter((v) => / is no commit boundary in /.test(v)).length;
     }
     expect(found).toBeGreaterThan(0);
   });
