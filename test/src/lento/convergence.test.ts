@@ -187,6 +187,8 @@ function oneRun(run: Run, dir: string | null): void {
   }
 }
 
+const RUNS = Number(process.env.CONVERGENCE_RUNS ?? 20);
+
 describe('convergence under partitions, crashes and pauses', () => {
   it('random runs converge with identical trees, each record applied once, images e2fsck-clean', () => {
     const dir = mkdtempSync(join(tmpdir(), 'izo-conv-'));
@@ -194,10 +196,10 @@ describe('convergence under partitions, crashes and pauses', () => {
     try {
       fc.assert(fc.property(runArb, (run) => {
         oneRun(run, n++ % 4 === 0 ? dir : null);
-      }), { numRuns: Number(process.env.CONVERGENCE_RUNS ?? 20), seed: Number(process.env.CONVERGENCE_SEED ?? 11) });
+      }), { numRuns: RUNS, seed: Number(process.env.CONVERGENCE_SEED ?? 11) });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
     void isErr;
-  });
+  }, Math.max(120_000, RUNS * 3_000)); // a long local run (CONVERGENCE_RUNS=1000) takes minutes
 });
