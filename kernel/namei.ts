@@ -96,7 +96,7 @@ export function* link_path_walk(p: Process, name: string, start: Path, flags: nu
       cur = follow_dotdot(p, cur);
       continue;
     }
-    const child = yield* lookup_component(cur.dentry, comp, true);
+    const child = yield* lookup_component(cur.dentry, comp, 'take');
     if (isErr(child)) return child;
     let next = follow_mount(kernel_of(p), { mnt: cur.mnt, dentry: child });
     const inode = next.dentry.d_inode;
@@ -159,15 +159,21 @@ export function follow_mount(k: Kernel, path: Path): Path {
 }
 
 /**
- * The dentry for `name` in `parent`, from the cache (revalidated) or from the file system. With
- * `lock`, takes the parent's i_sem around a real lookup; callers that hold it pass false.
+ * Who holds the parent directory's i_sem during a lookup: the path walk takes it around a real
+ * lookup ('take'); the calls that create, remove or rename already hold it ('held').
  */
-export function* lookup_component(parent: Dentry, name: string, lock: boolean): Sys<Dentry | Errno> {
+export type ParentSem = 'take' | 'held';
+
+/**
+ * The dentry for `name` in `parent`, from the cache (revalidated) or from the file system, the
+ * parent's i_sem taken around a real lookup or already held by the caller (`sem`).
+ */
+export function* lookup_component(parent: Dentry, name: string, sem: ParentSem): Sys<Dentry | Errno> {
   if (name.length > NAME_MAX) return ENAMETOOLONG;
   const cached = yield* cached_lookup(parent, name);
   if (cached !== undefined) return cached;
   const dir = parent.d_inode as Inode;
-  if (!lock) return yield* real_lookup(parent, dir, name);
+  if (sem === 'held') return yield* real_lookup(parent, dir, name);
   yield* down(dir.i_sem, 'i_sem.lookup');
   // Another task may have looked the name up while this one slept on i_sem.
   const raced = d_lookup(parent, name);
@@ -359,7 +365,7 @@ interface Locked {
 function* lock_last(nd: Nameidata): Sys<Locked | Errno> {
   const dir = nd.path.dentry.d_inode as Inode;
   yield* down(dir.i_sem, 'i_sem');
-  const dentry = yield* lookup_component(nd.path.dentry, nd.last, false);
+  const dentry = yield* lookup_component(nd.path.dentry, nd.last, 'held');
   if (isErr(dentry)) {
     up(dir.i_sem);
     return dentry;
@@ -466,14 +472,14 @@ export function* sys_rename(p: Process, oldname: string, newname: string): Sys<0
 }
 
 function* rename_locked(p: Process, ond: Nameidata, nnd: Nameidata, old_dir: Inode, new_dir: Inode): Sys<0 | Errno> {
-  const old = yield* lookup_component(ond.path.dentry, ond.last, false);
+  const old = yield* lookup_component(ond.path.dentry, ond.last, 'held');
   if (isErr(old)) return old;
   const source = old.d_inode;
   if (source === null) return ENOENT;
   if (!S_ISDIR(source.i_mode) && (ond.trailing || nnd.trailing)) return ENOTDIR;
   // The source may not be an ancestor of the target's directory.
   if (descends(nnd.path.dentry, old)) return EINVAL;
-  const target = yield* lookup_component(nnd.path.dentry, nnd.last, false);
+  const target = yield* lookup_component(nnd.path.dentry, nnd.last, 'held');
   if (isErr(target)) return target;
   // Nor may the target be an ancestor of the source.
   if (target.d_inode !== null && descends(ond.path.dentry, target)) return ENOTEMPTY;

@@ -58,7 +58,7 @@ function* open_namei(p: Process, name: string, start: Path, flags: number, mode:
   if (nd.last_type !== LAST_NORM || nd.trailing) return EISDIR;
   const dir = nd.path.dentry.d_inode as Inode;
   yield* down(dir.i_sem, 'i_sem.open');
-  const dentry = yield* lookup_component(nd.path.dentry, nd.last, false);
+  const dentry = yield* lookup_component(nd.path.dentry, nd.last, 'held');
   if (isErr(dentry)) {
     up(dir.i_sem);
     return dentry;
