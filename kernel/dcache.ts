@@ -14,6 +14,16 @@ import { DCACHE_UNHASHED, Dentry, type Inode, type SuperBlock } from './fs.ts';
 import { iput } from './inode.ts';
 import type { Sys } from './sched.ts';
 
+/**
+ * The inode of a dentry the caller knows is positive (it looked the name up and found it, or
+ * holds it open): a negative one here is a broken invariant of the model, not an error.
+ */
+export function d_inode_of(d: Dentry): Inode {
+  const inode = d.d_inode;
+  if (inode === null) assert(false, () => `dentry '${d.d_name}' is negative where it must be positive`);
+  return inode;
+}
+
 export function d_alloc(parent: Dentry, name: string): Dentry {
   assert(!parent.d_subdirs.has(name), () => `d_alloc: '${name}' already hashed`);
   const d = new Dentry(name, parent, parent.d_sb);

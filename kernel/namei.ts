@@ -14,7 +14,7 @@
  * is never interleaved with another change to the same directory.
  */
 import { assert } from './assert.ts';
-import { d_alloc, d_delete, d_drop, d_lookup, d_move, dput } from './dcache.ts';
+import { d_alloc, d_delete, d_drop, d_inode_of, d_lookup, d_move, dput } from './dcache.ts';
 import {
   EACCES, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, EXDEV, isErr, type Errno,
 } from './errno.ts';
@@ -83,7 +83,7 @@ export function* link_path_walk(p: Process, name: string, start: Path, flags: nu
   for (let i = 0; i < comps.length; i++) {
     const comp = comps[i] as string;
     const isLast = i === comps.length - 1;
-    const dir = cur.dentry.d_inode as Inode;
+    const dir = d_inode_of(cur.dentry);
     if (!S_ISDIR(dir.i_mode)) return ENOTDIR;
     const perm = yield* permission(dir, MAY_EXEC, p.cred);
     if (isErr(perm)) return perm;
@@ -108,7 +108,7 @@ export function* link_path_walk(p: Process, name: string, start: Path, flags: nu
     }
     cur = next;
   }
-  const final = cur.dentry.d_inode as Inode;
+  const final = d_inode_of(cur.dentry);
   if ((trailing || (flags & LOOKUP_DIRECTORY) !== 0) && !S_ISDIR(final.i_mode)) return ENOTDIR;
   return { path: cur, last: comps[comps.length - 1] as string, last_type: LAST_NORM, trailing };
 }
@@ -172,7 +172,7 @@ export function* lookup_component(parent: Dentry, name: string, sem: ParentSem):
   if (name.length > NAME_MAX) return ENAMETOOLONG;
   const cached = yield* cached_lookup(parent, name);
   if (cached !== undefined) return cached;
-  const dir = parent.d_inode as Inode;
+  const dir = d_inode_of(parent);
   if (sem === 'held') return yield* real_lookup(parent, dir, name);
   yield* down(dir.i_sem, 'i_sem.lookup');
   // Another task may have looked the name up while this one slept on i_sem.
@@ -310,7 +310,7 @@ export function* vfs_rmdir(p: Process, dir: Inode, dentry: Dentry): Sys<0 | Errn
   const rmdir = dir.i_op.rmdir;
   if (rmdir === undefined) return EPERM;
   if (is_mountpoint(dentry)) return EBUSY;
-  const victim = dentry.d_inode as Inode;
+  const victim = d_inode_of(dentry);
   yield* down(victim.i_sem, 'i_sem.rmdir');
   const r = yield* rmdir(dir, dentry, p);
   if (!isErr(r)) victim.i_dead = true;
@@ -326,7 +326,7 @@ function descends(d: Dentry, anc: Dentry): boolean {
 }
 
 export function* vfs_rename(p: Process, old_dir: Inode, old: Dentry, new_dir: Inode, target: Dentry): Sys<0 | Errno> {
-  const source = old.d_inode as Inode;
+  const source = d_inode_of(old);
   if (source === target.d_inode) return 0;
   const isdir = S_ISDIR(source.i_mode);
   let err = yield* may_delete(p, old_dir, old, isdir);
@@ -363,7 +363,7 @@ interface Locked {
 }
 
 function* lock_last(nd: Nameidata): Sys<Locked | Errno> {
-  const dir = nd.path.dentry.d_inode as Inode;
+  const dir = d_inode_of(nd.path.dentry);
   yield* down(dir.i_sem, 'i_sem');
   const dentry = yield* lookup_component(nd.path.dentry, nd.last, 'held');
   if (isErr(dentry)) {
@@ -458,8 +458,8 @@ export function* sys_rename(p: Process, oldname: string, newname: string): Sys<0
   if (ond.path.mnt !== nnd.path.mnt) return EXDEV;
   if (ond.last_type !== LAST_NORM || nnd.last_type !== LAST_NORM) return EBUSY;
   const k = kernel_of(p);
-  const old_dir = ond.path.dentry.d_inode as Inode;
-  const new_dir = nnd.path.dentry.d_inode as Inode;
+  const old_dir = d_inode_of(ond.path.dentry);
+  const new_dir = d_inode_of(nnd.path.dentry);
   // One rename at a time per kernel (s_vfs_rename_sem), then the directories' i_sems.
   yield* down(k.renameSem, 'rename_sem');
   yield* down(old_dir.i_sem, 'i_sem.rename');

@@ -12,7 +12,7 @@
  * with O_CREAT creates its target. FIFOs, sockets and block devices are metadata only here: opening
  * one gives ENXIO (documented deviation); character devices open through the kernel's chrdev table.
  */
-import { dget, dput } from './dcache.ts';
+import { d_inode_of, dget, dput } from './dcache.ts';
 import {
   EBADF, EEXIST, EFBIG, EINVAL, EISDIR, ELOOP, EMFILE, ENAMETOOLONG, ENOENT, ENOTDIR, ENXIO, EPERM, EROFS, isErr,
   type Errno,
@@ -56,7 +56,7 @@ function* open_namei(p: Process, name: string, start: Path, flags: number, mode:
   const nd = yield* link_path_walk(p, name, start, LOOKUP_PARENT, st);
   if (isErr(nd)) return nd;
   if (nd.last_type !== LAST_NORM || nd.trailing) return EISDIR;
-  const dir = nd.path.dentry.d_inode as Inode;
+  const dir = d_inode_of(nd.path.dentry);
   yield* down(dir.i_sem, 'i_sem.open');
   const dentry = yield* lookup_component(nd.path.dentry, nd.last, 'held');
   if (isErr(dentry)) {
@@ -71,7 +71,7 @@ function* open_namei(p: Process, name: string, start: Path, flags: number, mode:
   up(dir.i_sem);
   if ((flags & O_EXCL) !== 0) return EEXIST;
   const path = follow_mount(p.kernel, { mnt: nd.path.mnt, dentry });
-  const inode = path.dentry.d_inode as Inode;
+  const inode = d_inode_of(path.dentry);
   if (!S_ISLNK(inode.i_mode)) return { path, created: false };
   if ((flags & O_NOFOLLOW) !== 0) return ELOOP;
   // A symlink met with O_CREAT: open (or create) what it points to.
@@ -85,7 +85,7 @@ function* open_namei(p: Process, name: string, start: Path, flags: number, mode:
 
 /** Linux may_open: type checks, permission, then O_TRUNC. */
 function* may_open(p: Process, path: Path, flags: number, created: boolean): Sys<0 | Errno> {
-  const inode = path.dentry.d_inode as Inode;
+  const inode = d_inode_of(path.dentry);
   const acc = acc_mode_of(flags);
   if (S_ISLNK(inode.i_mode)) return ELOOP;
   if (S_ISDIR(inode.i_mode)) {
@@ -111,7 +111,7 @@ function fops_for(p: Process, inode: Inode): FileOperations | Errno {
 
 /** Make a File for an already-resolved path and install it at `fd`. */
 function* dentry_open(p: Process, fd: number, path: Path, flags: number): Sys<number | Errno> {
-  const inode = path.dentry.d_inode as Inode;
+  const inode = d_inode_of(path.dentry);
   const fops = fops_for(p, inode);
   if (isErr(fops)) return fops;
   const acc = flags & O_ACCMODE;
@@ -181,7 +181,7 @@ export function* fput(file: File, p: Process): Sys<0 | Errno> {
 
 /** Apply an attribute change: validate, stamp ctime, hand to the file system. */
 export function* notify_change(p: Process, dentry: Dentry, attr: Iattr): Sys<0 | Errno> {
-  const inode = dentry.d_inode as Inode;
+  const inode = d_inode_of(dentry);
   const err = inode_change_ok(inode, attr, p.cred);
   if (isErr(err)) return err;
   const now = current_fs_time(inode.i_sb);
@@ -196,7 +196,7 @@ export function* notify_change(p: Process, dentry: Dentry, attr: Iattr): Sys<0 |
 }
 
 export function* do_truncate(p: Process, dentry: Dentry, length: number): Sys<0 | Errno> {
-  const inode = dentry.d_inode as Inode;
+  const inode = d_inode_of(dentry);
   if (length < 0) return EINVAL;
   if (length > inode.i_sb.s_maxbytes) return EFBIG;
   yield* down(inode.i_sem, 'i_sem.truncate');
@@ -218,7 +218,7 @@ export function* do_truncate(p: Process, dentry: Dentry, length: number): Sys<0 
  * the inode and a filter such as presto logs the change. The caller holds i_sem.
  */
 export function* remove_suid(p: Process, dentry: Dentry): Sys<0 | Errno> {
-  const mode = suid_dropped_mode(dentry.d_inode as Inode, p.cred);
+  const mode = suid_dropped_mode(d_inode_of(dentry), p.cred);
   if (mode === null) return 0;
   return yield* notify_change(p, dentry, { ia_valid: ATTR_MODE | ATTR_FORCE, ia_mode: mode });
 }
@@ -227,7 +227,7 @@ export function* sys_truncate(p: Process, name: string, length: number): Sys<0 |
   if (length < 0) return EINVAL;
   const path = yield* path_lookup(p, name, LOOKUP_FOLLOW);
   if (isErr(path)) return path;
-  const inode = path.dentry.d_inode as Inode;
+  const inode = d_inode_of(path.dentry);
   if (S_ISDIR(inode.i_mode)) return EISDIR;
   if (!S_ISREG(inode.i_mode)) return EINVAL;
   const err = yield* permission(inode, MAY_WRITE, p.cred);
@@ -245,7 +245,7 @@ export function* sys_ftruncate(p: Process, fd: number, length: number): Sys<0 | 
 }
 
 function* chmod_common(p: Process, dentry: Dentry, mode: number): Sys<0 | Errno> {
-  const inode = dentry.d_inode as Inode;
+  const inode = d_inode_of(dentry);
   if (is_rdonly(inode)) return EROFS;
   yield* down(inode.i_sem, 'i_sem.setattr');
   const r = yield* notify_change(p, dentry, { ia_valid: ATTR_MODE, ia_mode: mode & S_IALLUGO });
@@ -266,7 +266,7 @@ export function* sys_fchmod(p: Process, fd: number, mode: number): Sys<0 | Errno
 }
 
 function* chown_common(p: Process, dentry: Dentry, uid: number, gid: number): Sys<0 | Errno> {
-  const inode = dentry.d_inode as Inode;
+  const inode = d_inode_of(dentry);
   if (is_rdonly(inode)) return EROFS;
   const attr: Iattr = { ia_valid: 0 };
   if (uid !== -1) {
@@ -310,7 +310,7 @@ export function* sys_lchown(p: Process, name: string, uid: number, gid: number):
 export function* sys_utimes(p: Process, name: string, times: readonly [Timespec, Timespec] | null): Sys<0 | Errno> {
   const path = yield* path_lookup(p, name, LOOKUP_FOLLOW);
   if (isErr(path)) return path;
-  const inode = path.dentry.d_inode as Inode;
+  const inode = d_inode_of(path.dentry);
   if (is_rdonly(inode)) return EROFS;
   const attr: Iattr = { ia_valid: ATTR_ATIME | ATTR_MTIME | ATTR_CTIME };
   if (times !== null) {
@@ -341,13 +341,13 @@ function* access_as(p: Process, name: string, mode: number): Sys<0 | Errno> {
   const path = yield* path_lookup(p, name, LOOKUP_FOLLOW);
   if (isErr(path)) return path;
   if (mode === 0) return 0;
-  return yield* permission(path.dentry.d_inode as Inode, mode, p.cred);
+  return yield* permission(d_inode_of(path.dentry), mode, p.cred);
 }
 
 export function* sys_chdir(p: Process, name: string): Sys<0 | Errno> {
   const path = yield* path_lookup(p, name, LOOKUP_FOLLOW | LOOKUP_DIRECTORY);
   if (isErr(path)) return path;
-  const err = yield* permission(path.dentry.d_inode as Inode, MAY_EXEC, p.cred);
+  const err = yield* permission(d_inode_of(path.dentry), MAY_EXEC, p.cred);
   if (isErr(err)) return err;
   const old = p.pwd;
   p.pwd = { mnt: path.mnt, dentry: dget(path.dentry) };
@@ -360,7 +360,7 @@ export function* sys_chroot(p: Process, name: string): Sys<0 | Errno> {
   if (!capable(p.cred)) return EPERM;
   const path = yield* path_lookup(p, name, LOOKUP_FOLLOW | LOOKUP_DIRECTORY);
   if (isErr(path)) return path;
-  const err = yield* permission(path.dentry.d_inode as Inode, MAY_EXEC, p.cred);
+  const err = yield* permission(d_inode_of(path.dentry), MAY_EXEC, p.cred);
   if (isErr(err)) return err;
   const old = p.root;
   p.root = { mnt: path.mnt, dentry: dget(path.dentry) };

@@ -5,6 +5,7 @@
  * attributes (st_dev is the super block's device number, st_blksize its block size) or the file
  * system's statfs. readlink never follows the final link and gives EINVAL for a non-link.
  */
+import { d_inode_of } from './dcache.ts';
 import { EBADF, EINVAL, isErr, type Errno } from './errno.ts';
 import { S_ISLNK, type Inode, type Stat, type StatFs } from './fs.ts';
 import { LOOKUP_FOLLOW, path_lookup, vfs_readlink } from './namei.ts';
@@ -31,12 +32,12 @@ export function generic_fillattr(inode: Inode): Stat {
 
 export function* sys_stat(p: Process, name: string): Sys<Stat | Errno> {
   const path = yield* path_lookup(p, name, LOOKUP_FOLLOW);
-  return isErr(path) ? path : generic_fillattr(path.dentry.d_inode as Inode);
+  return isErr(path) ? path : generic_fillattr(d_inode_of(path.dentry));
 }
 
 export function* sys_lstat(p: Process, name: string): Sys<Stat | Errno> {
   const path = yield* path_lookup(p, name, 0);
-  return isErr(path) ? path : generic_fillattr(path.dentry.d_inode as Inode);
+  return isErr(path) ? path : generic_fillattr(d_inode_of(path.dentry));
 }
 
 export function* sys_fstat(p: Process, fd: number): Sys<Stat | Errno> {
@@ -48,7 +49,7 @@ export function* sys_fstat(p: Process, fd: number): Sys<Stat | Errno> {
 export function* sys_readlink(p: Process, name: string): Sys<string | Errno> {
   const path = yield* path_lookup(p, name, 0);
   if (isErr(path)) return path;
-  if (!S_ISLNK((path.dentry.d_inode as Inode).i_mode)) return EINVAL;
+  if (!S_ISLNK((d_inode_of(path.dentry)).i_mode)) return EINVAL;
   return yield* vfs_readlink(path.dentry);
 }
 

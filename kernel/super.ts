@@ -6,9 +6,9 @@
  * use (EBUSY otherwise: open files, a process's cwd or root, a mount below); sys_sync asks every
  * mounted file system to write everything out. Mount flags: MS_RDONLY, MS_NOATIME.
  */
-import { d_walk, dput } from './dcache.ts';
+import { d_inode_of, d_walk, dput } from './dcache.ts';
 import { EBUSY, EINVAL, ENOTDIR, EPERM, isErr, type Errno } from './errno.ts';
-import { capable, S_ISDIR, type Inode, type VfsMount } from './fs.ts';
+import { capable, S_ISDIR, type VfsMount } from './fs.ts';
 import { LOOKUP_FOLLOW, path_lookup } from './namei.ts';
 import type { Process } from './process.ts';
 import type { Sys } from './sched.ts';
@@ -17,7 +17,7 @@ export function* sys_mount(p: Process, source: string | null, target: string, fs
   if (!capable(p.cred)) return EPERM;
   const at = yield* path_lookup(p, target, LOOKUP_FOLLOW);
   if (isErr(at)) return at;
-  if (!S_ISDIR((at.dentry.d_inode as Inode).i_mode)) return ENOTDIR;
+  if (!S_ISDIR((d_inode_of(at.dentry)).i_mode)) return ENOTDIR;
   const k = p.kernel;
   const sb = yield* k.read_super(fstype, source, data, flags);
   if (isErr(sb)) return sb;

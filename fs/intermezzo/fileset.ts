@@ -13,10 +13,10 @@
  * Invariants: a set-up fileset's root and directory dentries are pinned; its log files are open;
  * a damaged log tail refuses the fileset (EIO, with the damage traced) rather than guessing.
  */
-import { dget, dput } from '../../kernel/dcache.ts';
+import { d_inode_of, dget, dput } from '../../kernel/dcache.ts';
 import { EEXIST, EINVAL, EIO, ENOENT, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import {
-  File, FMODE_READ, FMODE_WRITE, O_DIRECTORY, O_RDONLY, O_RDWR, S_IFREG, S_ISDIR, type Dentry, type Inode,
+  File, FMODE_READ, FMODE_WRITE, O_DIRECTORY, O_RDONLY, O_RDWR, S_IFREG, S_ISDIR, type Dentry,
 } from '../../kernel/fs.ts';
 import { iput } from '../../kernel/inode.ts';
 import { LOOKUP_FOLLOW, path_lookup, sys_mkdir, sys_mknod, sys_symlink } from '../../kernel/namei.ts';
@@ -102,7 +102,7 @@ export function* izo_make_fileset(
   const kp = cache.kproc;
   const root = yield* lookup(kp, rootPath);
   if (isErr(root)) return root;
-  if (!S_ISDIR((root.d_inode as Inode).i_mode)) return EINVAL;
+  if (!S_ISDIR((d_inode_of(root)).i_mode)) return EINVAL;
   const mk = yield* izo_make_izo_dir(cache);
   if (isErr(mk)) return mk;
   const d = okExists(yield* sys_mkdir(kp, izoPath(name), 0o700));
@@ -143,7 +143,7 @@ export function* izo_setup_filesets(cache: PrestoCache, flags: number): Sys<0 | 
 function* open_log(cache: PrestoCache, name: string, log: (typeof LOGS)[number]): Sys<LogFd | Errno> {
   const d = yield* lookup(cache.kproc, izoPath(name, log));
   if (isErr(d)) return d;
-  const inode = d.d_inode as Inode;
+  const inode = d_inode_of(d);
   const j = yield* cache.jops.tr_journal_data(inode);
   if (isErr(j)) return j;
   cache.jops.tr_log_file(inode);
@@ -160,7 +160,7 @@ export function* izo_setup_fileset(cache: PrestoCache, name: string, flags: numb
   const kp = cache.kproc;
   const root = yield* lookup(kp, izoPath(name, 'ROOT'));
   if (isErr(root)) return root;
-  if (!S_ISDIR((root.d_inode as Inode).i_mode)) return EINVAL;
+  if (!S_ISDIR((d_inode_of(root)).i_mode)) return EINVAL;
   if (presto_d2d(root).fset !== null) return EEXIST; // two filesets cannot share a root
   const dir = yield* lookup(kp, izoPath(name));
   if (isErr(dir)) return dir;

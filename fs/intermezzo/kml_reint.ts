@@ -20,6 +20,7 @@
  * Invariants: a record is applied at most once (recno strictly after last_rcvd's); either the
  * change and the last_rcvd update commit together or neither does.
  */
+import { d_inode_of } from '../../kernel/dcache.ts';
 import { isErr, type Errno, EINVAL, ENOENT } from '../../kernel/errno.ts';
 import {
   ATTR_GID,
@@ -42,7 +43,6 @@ import {
   type Cred,
   type Dentry,
   type Iattr,
-  type Inode,
 } from '../../kernel/fs.ts';
 import {
   LOOKUP_FOLLOW,
@@ -163,7 +163,7 @@ function vstr(v: PrestoVersion): string {
 }
 
 function mismatch(d: Dentry, want: PrestoVersion): string | null {
-  const inode = d.d_inode as Inode;
+  const inode = d_inode_of(d);
   const have = presto_getversion(inode);
   return versions_match(have, want, S_ISDIR(inode.i_mode)) ? null : `has ${vstr(have)}, record expects ${vstr(want)}`;
 }
@@ -185,7 +185,7 @@ function* emptyDir(rp: Process, path: string): Sys<boolean> {
 
 /** A directory's attributes as a SETATTR record last saw them (its rollback), not its times. */
 function dirAttrsMismatch(d: Dentry, rb: { mode: number; uid: number; gid: number }): string | null {
-  const i = d.d_inode as Inode;
+  const i = d_inode_of(d);
   if (i.i_mode === rb.mode && i.i_uid === rb.uid && i.i_gid === rb.gid) return null;
   return `has mode ${i.i_mode.toString(8)} owner ${i.i_uid}:${i.i_gid}, record expects ` +
     `${rb.mode.toString(8)} ${rb.uid}:${rb.gid}`;
@@ -223,7 +223,7 @@ function* reint_check(rp: Process, rec: KmlRecord): Sys<Check | 'done'> {
     case 'CLOSE': {
       const d = yield* lookupObj(rp, b.path);
       if (d === null) return b.op === 'CLOSE' ? null : conflict('DELETE', `${b.path} is gone here`);
-      const dir = S_ISDIR((d.d_inode as Inode).i_mode);
+      const dir = S_ISDIR((d_inode_of(d)).i_mode);
       const m = b.op === 'SETATTR' && dir ? dirAttrsMismatch(d, b.rollback) : mismatch(d, b.old_object);
       return m === null ? null : conflict('UPDATE', `${b.path} was updated here: ${m}`);
     }

@@ -18,6 +18,7 @@
  * running handle belongs to the super block); an operation that fails writes no record; one that
  * succeeds has its records written whole (their blocks were reserved before it started).
  */
+import { d_inode_of } from '../../kernel/dcache.ts';
 import { assert, panic } from '../../kernel/assert.ts';
 import { ENAMETOOLONG, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import {
@@ -243,7 +244,7 @@ function* force_ctime(inode: Inode, v: PrestoVersion | undefined, ctx: LentoVfsC
 }
 
 function newObject(fset: Fileset, d: Dentry): Inode {
-  const inode = d.d_inode as Inode;
+  const inode = d_inode_of(d);
   fset.cache.filter.filter_inode(inode);
   fset.cache.filter.filter_dentry(d);
   presto_d2d(d).flags = PRESTO_ATTR | PRESTO_DATA;
@@ -281,7 +282,7 @@ function* presto_do_new(
   describe: (n: NewName, inode: Inode) => KmlBody,
   plan: (path: string) => Planned,
 ): Sys<0 | Errno> {
-  const dirInode = dir.d_inode as Inode;
+  const dirInode = d_inode_of(dir);
   const old_parent = presto_getversion(dirInode);
   const path = presto_path(d, fset.root);
   return yield* presto_trans(fset, what, ctx, p, [plan(path)], function* () {
@@ -309,7 +310,7 @@ export function* presto_do_create(
   ctx: LentoVfsContext,
   p: Process,
 ): Sys<0 | Errno> {
-  const create = lower(fset, dir.d_inode as Inode).create;
+  const create = lower(fset, d_inode_of(dir)).create;
   if (create === undefined) return panic('presto: cache directory without create');
   return yield* presto_do_new(
     fset,
@@ -332,7 +333,7 @@ export function* presto_do_mkdir(
   ctx: LentoVfsContext,
   p: Process,
 ): Sys<0 | Errno> {
-  const mkdir = lower(fset, dir.d_inode as Inode).mkdir;
+  const mkdir = lower(fset, d_inode_of(dir)).mkdir;
   if (mkdir === undefined) return panic('presto: cache directory without mkdir');
   return yield* presto_do_new(
     fset,
@@ -356,7 +357,7 @@ export function* presto_do_mknod(
   ctx: LentoVfsContext,
   p: Process,
 ): Sys<0 | Errno> {
-  const mknod = lower(fset, dir.d_inode as Inode).mknod;
+  const mknod = lower(fset, d_inode_of(dir)).mknod;
   if (mknod === undefined) return panic('presto: cache directory without mknod');
   return yield* presto_do_new(
     fset,
@@ -379,7 +380,7 @@ export function* presto_do_symlink(
   ctx: LentoVfsContext,
   p: Process,
 ): Sys<0 | Errno> {
-  const symlink = lower(fset, dir.d_inode as Inode).symlink;
+  const symlink = lower(fset, d_inode_of(dir)).symlink;
   if (symlink === undefined) return panic('presto: cache directory without symlink');
   return yield* presto_do_new(
     fset,
@@ -402,7 +403,7 @@ export function* presto_do_link(
   ctx: LentoVfsContext,
   p: Process,
 ): Sys<0 | Errno> {
-  const link = lower(fset, dir.d_inode as Inode).link;
+  const link = lower(fset, d_inode_of(dir)).link;
   if (link === undefined) return panic('presto: cache directory without link');
   const source = presto_path(old, fset.root);
   return yield* presto_do_new(
@@ -430,8 +431,8 @@ export function* presto_do_unlink(
   ctx: LentoVfsContext,
   p: Process,
 ): Sys<0 | Errno> {
-  const dirInode = dir.d_inode as Inode;
-  const inode = d.d_inode as Inode;
+  const dirInode = d_inode_of(dir);
+  const inode = d_inode_of(d);
   const unlink = lower(fset, dirInode).unlink;
   if (unlink === undefined) return panic('presto: cache directory without unlink');
   const old_parent = presto_getversion(dirInode);
@@ -466,8 +467,8 @@ export function* presto_do_rmdir(
   ctx: LentoVfsContext,
   p: Process,
 ): Sys<0 | Errno> {
-  const dirInode = dir.d_inode as Inode;
-  const inode = d.d_inode as Inode;
+  const dirInode = d_inode_of(dir);
+  const inode = d_inode_of(d);
   const rmdir = lower(fset, dirInode).rmdir;
   if (rmdir === undefined) return panic('presto: cache directory without rmdir');
   const old_parent = presto_getversion(dirInode);
@@ -494,8 +495,8 @@ export function* presto_do_rename(
   ctx: LentoVfsContext,
   p: Process,
 ): Sys<0 | Errno> {
-  const od = oldDir.d_inode as Inode;
-  const nd = newDir.d_inode as Inode;
+  const od = d_inode_of(oldDir);
+  const nd = d_inode_of(newDir);
   const rename = lower(fset, od).rename;
   if (rename === undefined) return panic('presto: cache directory without rename');
   const old_source_parent = presto_getversion(od);
@@ -503,7 +504,7 @@ export function* presto_do_rename(
   const source = presto_path(old, fset.root);
   const path = presto_path(target, fset.root);
   const victim = target.d_inode;
-  const moved = old.d_inode as Inode;
+  const moved = d_inode_of(old);
   return yield* presto_trans(fset, 'rename', ctx, p, [['RENAME', source, path]], function* () {
     const r = yield* rename(od, old, nd, target, p);
     if (isErr(r)) return r;
@@ -541,7 +542,7 @@ export function closeBody(
   old_object: PrestoVersion,
   path = presto_path(d, fset.root),
 ): KmlBody {
-  const inode = d.d_inode as Inode;
+  const inode = d_inode_of(d);
   return {
     op: 'CLOSE',
     open_mode: open.mode,
@@ -565,7 +566,7 @@ export function* presto_do_setattr(
   ctx: LentoVfsContext,
   p: Process,
 ): Sys<0 | Errno> {
-  const inode = d.d_inode as Inode;
+  const inode = d_inode_of(d);
   const setattr = lower(fset, inode).setattr;
   if (setattr === undefined) return panic('presto: cache inode without setattr');
   const old_object = presto_getversion(inode);
@@ -650,7 +651,7 @@ export function* presto_do_close(
   p: Process,
   held = 0,
 ): Sys<0 | Errno> {
-  const inode = d.d_inode as Inode;
+  const inode = d_inode_of(d);
   // The file has no names left: nothing to propagate, but its pending close must not linger.
   if (inode.i_nlink === 0 || d.unhashed) return yield* presto_cancel_lml(fset, lml_offset, held, p);
   const withCreds: LentoVfsContext = { ...ctx, creds: ctx.creds ?? open.creds };

@@ -13,7 +13,7 @@
  * an inode; i_blocks is 8 per allocated page; i_size of a directory is 0.
  */
 import { assert } from '../../kernel/assert.ts';
-import { d_instantiate, d_alloc_root } from '../../kernel/dcache.ts';
+import { d_alloc_root, d_inode_of, d_instantiate } from '../../kernel/dcache.ts';
 import { ENOTEMPTY, type Errno } from '../../kernel/errno.ts';
 import {
   ATTR_SIZE, DT_DIR, modeToDtype, S_IFDIR, S_IFLNK, S_IFMT, S_ISDIR, S_ISREG, type Dentry, type FileOperations,
@@ -142,7 +142,7 @@ function* ramfs_symlink(dir: Inode, dentry: Dentry, target: string, p: Process):
 }
 
 function* ramfs_link(old: Dentry, dir: Inode, dentry: Dentry): Sys<0 | Errno> {
-  const inode = old.d_inode as Inode;
+  const inode = d_inode_of(old);
   inode.i_nlink++;
   touch(inode, false);
   link_into(dir, dentry, iref(inode));
@@ -150,7 +150,7 @@ function* ramfs_link(old: Dentry, dir: Inode, dentry: Dentry): Sys<0 | Errno> {
 }
 
 function unlink_from(dir: Inode, dentry: Dentry): Inode {
-  const inode = dentry.d_inode as Inode;
+  const inode = d_inode_of(dentry);
   const d = dirOf(dir);
   assert(d.entries.get(dentry.d_name) === inode, () => `ramfs: '${dentry.d_name}' is not in directory ${dir.i_ino}`);
   d.entries.delete(dentry.d_name);
@@ -165,7 +165,7 @@ function* ramfs_unlink(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
 }
 
 function* ramfs_rmdir(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
-  const victim = dentry.d_inode as Inode;
+  const victim = d_inode_of(dentry);
   if (dirOf(victim).entries.size > 0) return ENOTEMPTY;
   unlink_from(dir, dentry);
   victim.i_nlink = 0;
@@ -174,7 +174,7 @@ function* ramfs_rmdir(dir: Inode, dentry: Dentry): Sys<0 | Errno> {
 }
 
 function* ramfs_rename(old_dir: Inode, old: Dentry, new_dir: Inode, target: Dentry): Sys<0 | Errno> {
-  const inode = old.d_inode as Inode;
+  const inode = d_inode_of(old);
   const victim = target.d_inode;
   const isdir = S_ISDIR(inode.i_mode);
   if (victim !== null) {
@@ -202,13 +202,13 @@ function* ramfs_rename(old_dir: Inode, old: Dentry, new_dir: Inode, target: Dent
 }
 
 function* ramfs_readlink(dentry: Dentry): Sys<string | Errno> {
-  const i = info(dentry.d_inode as Inode);
+  const i = info(d_inode_of(dentry));
   assert(i.kind === 'symlink', 'readlink of a non-symlink');
   return i.target;
 }
 
 function* ramfs_setattr(dentry: Dentry, attr: Iattr, p: Process): Sys<0 | Errno> {
-  const inode = dentry.d_inode as Inode;
+  const inode = d_inode_of(dentry);
   if ((attr.ia_valid & ATTR_SIZE) !== 0 && attr.ia_size !== undefined && S_ISREG(inode.i_mode)) {
     truncate_pages(inode, attr.ia_size);
   }
