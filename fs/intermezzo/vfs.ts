@@ -20,7 +20,7 @@
  */
 import { d_inode_of } from '../../kernel/dcache.ts';
 import { assert, panic } from '../../kernel/assert.ts';
-import { ENAMETOOLONG, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
+import { EIO, ENAMETOOLONG, ENOSPC, EROFS, isErr, type Errno } from '../../kernel/errno.ts';
 import {
   ATTR_CTIME,
   ATTR_GID,
@@ -130,8 +130,17 @@ export function* presto_trans(
     reserve,
     held,
   };
+  const before = fset.kml.recno;
   const r = yield* presto_in_trans(fset, what, () => body(fset, ctx, p, sizes, op), space);
-  if (isErr(r)) return r;
+  if (isErr(r)) {
+    // A refused change leaves no record (an I/O error may have aborted the journal part-way).
+    assert(r === EIO || r === EROFS || fset.kml.recno === before,
+      () => `presto: a ${what} that failed (${r}) logged ${fset.kml.recno - before} records`);
+    return r;
+  }
+  // A change made is logged exactly as planned: never more records than planned, none when not logging.
+  assert(fset.kml.recno - before <= (logging ? planned.length : 0),
+    () => `presto: a ${what} logged ${fset.kml.recno - before} records, ${logging ? planned.length : 0} planned`);
   yield* presto_kml_dispatch(fset);
   yield* presto_kml_truncate(fset, p);
   return 0;
