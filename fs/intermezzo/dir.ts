@@ -125,15 +125,27 @@ function* presto_ilookup(dir: Inode, d: Dentry): Sys<0 | Errno> {
   return 0;
 }
 
+/**
+ * A presto directory's operations over the cache's: each does the lower one outside a fileset and
+ * presto's, logged, inside it; lookup also answers ilookup names.
+ */
 function dirOps(low: InodeOperations): Partial<InodeOperations> {
   const out: Partial<InodeOperations> = {};
-  const { create, mkdir, mknod, symlink, link, unlink, rmdir, rename, lookup } = low;
+  const lookup = low.lookup;
   if (lookup !== undefined) {
     out.lookup = function* (dir: Inode, d: Dentry): Sys<0 | Errno> {
       if (d.d_name.startsWith(PRESTO_ILOOKUP_MAGIC)) return yield* presto_ilookup(dir, d);
       return yield* lookup(dir, d);
     };
   }
+  newNameOps(low, out);
+  linkOps(low, out);
+  return out;
+}
+
+/** The operations that make a new name: create, mkdir, mknod, symlink. */
+function newNameOps(low: InodeOperations, out: Partial<InodeOperations>): void {
+  const { create, mkdir, mknod, symlink } = low;
   if (create !== undefined) {
     out.create = function* (dir: Inode, d: Dentry, mode: number, p: Process): Sys<0 | Errno> {
       const fset = presto_fset(parentOf(d));
@@ -162,6 +174,11 @@ function dirOps(low: InodeOperations): Partial<InodeOperations> {
       return yield* inFset(fset, p, (ctx) => presto_do_symlink(fset, parentOf(d), d, target, ctx, p));
     };
   }
+}
+
+/** The operations on existing names: link, unlink, rmdir, rename. */
+function linkOps(low: InodeOperations, out: Partial<InodeOperations>): void {
+  const { link, unlink, rmdir, rename } = low;
   if (link !== undefined) {
     out.link = function* (old: Dentry, dir: Inode, d: Dentry, p: Process): Sys<0 | Errno> {
       const fset = presto_fset(parentOf(d));
@@ -196,5 +213,4 @@ function dirOps(low: InodeOperations): Partial<InodeOperations> {
       );
     };
   }
-  return out;
 }

@@ -146,87 +146,118 @@ function age(h: Host, p: ReturnType<Host['process']>): void {
   }
 }
 
+type FileStamp = { path: string; node: TreeNode; changedLater: boolean };
+
+/**
+ * One recording under way: the trace handling (each commit's tree, checked against the model), the
+ * model check after each command, and the durability promises (fsync, sync) made on the way.
+ */
+class Recorder {
+  readonly state = { lastCommitted: -1, inCommand: -1 };
+  readonly commits: Array<{ tid: number; tree: TreeNode }> = [];
+  readonly issuedAt = new Map<number, number>();
+  readonly problems: string[] = [];
+  readonly modelStates: TreeNode[] = [];
+  readonly modelIds: Array<Map<string, number>> = [];
+  readonly persisted: Persisted[] = [];
+  readonly statuses: string[] = [];
+  private readonly stamps = new Map<FileStamp, string | null>();
+  model: Model | null = null;
+  recording = false;
+  inspector: ReturnType<Host['process']> | null = null;
+
+  constructor(readonly dev: BlockDevice, readonly lines: readonly string[]) {}
+
+  /** A jbd.commit event: note the commit, and check the tree a recorded transaction commits. */
+  onCommit(d: TraceEventMap['jbd.commit']): void {
+    if (d.phase === 'finished') this.state.lastCommitted = d.tid;
+    if (!this.recording || this.model === null || this.inspector === null) return;
+    if (d.phase === 'commit') this.issuedAt.set(d.tid, this.dev.log().length);
+    if (d.phase !== 'drained') return;
+    const t = runSync(snapshotTree(this.inspector, '/', SNAPSHOT));
+    if (isErr(t)) throw new Error('snapshot at commit failed');
+    // What the transaction commits must be a state of the model between two commands.
+    const now = this.modelStates[this.modelStates.length - 1] as TreeNode;
+    const diff = treeDiff(now, t, false);
+    if (diff.length > 0) {
+      const i = this.state.inCommand;
+      this.problems.push(`transaction ${d.tid} commits a state inside command ${i + 1} `
+        + `('${this.lines[i] ?? '?'}'): ${diff.slice(0, 2).join('; ')}`);
+    }
+    this.commits.push({ tid: d.tid, tree: t });
+  }
+
+  /** The state before the workload: the model starts from it. */
+  begin(h: Host): void {
+    const start = snapshot(h, this.inspector as ReturnType<Host['process']>);
+    this.model = Model.fromTree(start);
+    this.modelStates.push(start);
+    this.modelIds.push(this.model.fileIds());
+    this.commits.push({ tid: this.state.lastCommitted, tree: start });
+  }
+
+  /** Run command `i` and check the system against the model after it. */
+  step(h: Host, p: ReturnType<Host['process']>, i: number): void {
+    const line = this.lines[i] as string;
+    const c = parseOne(line);
+    const model = this.model as Model;
+    this.state.inCommand = i;
+    const [r] = h.run(p, runScript(p, [c]));
+    this.state.inCommand = -1;
+    const status = r?.status ?? 'none';
+    this.statuses.push(status);
+    if (status === 'ok') {
+      const e = model.apply(c.name, c.args);
+      if (e !== null) this.problems.push(`the model cannot apply '${line}': ${e}`);
+    }
+    const mt = model.tree();
+    this.modelStates.push(mt);
+    this.modelIds.push(model.fileIds());
+    const diff = treeDiff(mt, snapshot(h, this.inspector as ReturnType<Host['process']>), false);
+    if (diff.length > 0) {
+      this.problems.push(`after '${line}' the model and the system differ: ${diff.slice(0, 3).join('; ')}`);
+    }
+    this.promise(c, line, status, mt);
+  }
+
+  /** Files fsynced earlier that this command changed; a new promise if it was an fsync or sync that worked. */
+  private promise(c: Command, line: string, status: string, mt: TreeNode): void {
+    const model = this.model as Model;
+    for (const [f, stamp] of this.stamps) {
+      if (model.stamp(f.path) !== stamp || !sameNode(nodeAt(mt, f.path), f.node)) f.changedLater = true;
+    }
+    if ((c.name !== 'fsync' && c.name !== 'sync') || status !== 'ok') return;
+    const node = c.name === 'fsync' ? nodeAt(mt, c.args[0] as string) : null;
+    const file = node?.type === 'file' ? { path: c.args[0] as string, node, changedLater: false } : null;
+    if (file !== null) this.stamps.set(file, model.stamp(file.path));
+    this.persisted.push({ io: this.dev.log().length, tid: this.state.lastCommitted, command: line, file });
+  }
+}
+
 export function record(cfg: CrashConfig, lines: readonly string[]): Recording {
   const dev = BlockDevice.fromBlocks({ ...DEVICE, lyingFlush: cfg.lyingFlush }, base());
-  const state = { lastCommitted: -1, inCommand: -1 };
-  const commits: Array<{ tid: number; tree: TreeNode }> = [];
-  const issuedAt = new Map<number, number>();
-  const problems: string[] = [];
-  let model: Model | null = null;
-  const modelStates: TreeNode[] = [];
-  const modelIds: Array<Map<string, number>> = [];
-  let recording = false;
+  const rec = new Recorder(dev, lines);
   const world = new World({
     seed: 1,
-    trace: {
-      onEvent: (r) => {
-        if (r.ev !== 'jbd.commit') return;
-        const d = r.data as TraceEventMap['jbd.commit'];
-        if (d.phase === 'finished') state.lastCommitted = d.tid;
-        if (!recording || model === null) return;
-        if (d.phase === 'commit') issuedAt.set(d.tid, dev.log().length);
-        if (d.phase !== 'drained') return;
-        const t = runSync(snapshotTree(inspector, '/', SNAPSHOT));
-        if (isErr(t)) throw new Error('snapshot at commit failed');
-        // What the transaction commits must be a state of the model between two commands.
-        const now = modelStates[modelStates.length - 1] as TreeNode;
-        if (treeDiff(now, t, false).length > 0) {
-          problems.push(`transaction ${d.tid} commits a state inside command ${state.inCommand + 1} `
-            + `('${lines[state.inCommand] ?? '?'}'): ${treeDiff(now, t, false).slice(0, 2).join('; ')}`);
-        }
-        commits.push({ tid: d.tid, tree: t });
-      },
-    },
+    trace: { onEvent: (r) => { if (r.ev === 'jbd.commit') rec.onCommit(r.data as TraceEventMap['jbd.commit']); } },
   });
   const h = host(dev, mountData(cfg), 1, world);
-  const inspector = h.process('inspect');
+  rec.inspector = h.process('inspect');
   const p = h.process('sh');
   if (cfg.aged) age(h, p);
-  const start = snapshot(h, inspector);
-  model = Model.fromTree(start);
-  modelStates.push(start);
-  modelIds.push(model.fileIds());
-  commits.push({ tid: state.lastCommitted, tree: start });
+  rec.begin(h);
   const j = EXT3_SB(h.kernel.mounts[0]!.mnt_sb).journal;
   const journalBlocks = [...(j?.placement.map ?? [])];
   const journalMap = new Map<number, number>(journalBlocks.map((blk, n) => [blk, n]));
   dev.startLog();
-  recording = true;
-  const persisted: Persisted[] = [];
-  const statuses: string[] = [];
-  const stamps = new Map<{ path: string; node: TreeNode; changedLater: boolean }, string | null>();
-  lines.forEach((line, i) => {
-    const c = parseOne(line);
-    state.inCommand = i;
-    const [r] = h.run(p, runScript(p, [c]));
-    state.inCommand = -1;
-    const status = r?.status ?? 'none';
-    statuses.push(status);
-    if (status === 'ok') {
-      const e = model?.apply(c.name, c.args);
-      if (e !== null && e !== undefined) problems.push(`the model cannot apply '${line}': ${e}`);
-    }
-    const mt = (model as Model).tree();
-    modelStates.push(mt);
-    modelIds.push((model as Model).fileIds());
-    const real = snapshot(h, inspector);
-    const diff = treeDiff(mt, real, false);
-    if (diff.length > 0) {
-      problems.push(`after '${line}' the model and the system differ: ${diff.slice(0, 3).join('; ')}`);
-    }
-    for (const [f, stamp] of stamps) {
-      if (model?.stamp(f.path) !== stamp || !sameNode(nodeAt(mt, f.path), f.node)) f.changedLater = true;
-    }
-    if ((c.name === 'fsync' || c.name === 'sync') && status === 'ok') {
-      const node = c.name === 'fsync' ? nodeAt(mt, c.args[0] as string) : null;
-      const file = node?.type === 'file' ? { path: c.args[0] as string, node, changedLater: false } : null;
-      if (file !== null) stamps.set(file, model?.stamp(file.path) ?? null);
-      persisted.push({ io: dev.log().length, tid: state.lastCommitted, command: line, file });
-    }
+  rec.recording = true;
+  lines.forEach((_, i) => {
+    rec.step(h, p, i);
     world.sched.runFor(GAP_US);
   });
   world.sched.runFor(TAIL_US);
-  recording = false;
+  rec.recording = false;
+  const { commits, issuedAt, persisted, modelStates, modelIds, statuses, problems } = rec;
   return {
     dev, lines, commits, issuedAt, persisted, modelStates, modelIds, journalMap, journalBlocks, statuses, problems,
   };

@@ -30,6 +30,10 @@
  *   interface (fs/intermezzo/intermezzo_idl.ts) and the KML record format (fs/intermezzo/kml.ts);
  *   it never touches a Process's `kernel`.
  * - Lines at most MAX_LINE characters (files in WIDE_LEGACY: LEGACY_MAX_LINE until wrapped).
+ * - Functions at most MAX_FUNCTION_LINES lines, from their first line to their last (nested
+ *   functions count in their parent too): a reader can hold one. LONG_FUNCTION_LEGACY names the
+ *   ones still longer (`path:name`), a list that only shrinks: the test refuses an entry that is no
+ *   longer over the limit.
  * Each violation names the file, the line and the rule.
  */
 import { posix } from 'node:path';
@@ -42,6 +46,12 @@ export interface Violation {
 }
 
 export const MAX_LINE = 120;
+export const MAX_FUNCTION_LINES = 70;
+
+/** Functions over MAX_FUNCTION_LINES when the rule came in, until they are split (shrink only). */
+export const LONG_FUNCTION_LEGACY: ReadonlySet<string> = new Set<string>([
+  'fs/ext3/mkfs.ts:mkfs',
+]);
 export const LEGACY_MAX_LINE = 160;
 
 /**
@@ -256,6 +266,60 @@ function lentoReach(sf: ts.SourceFile, path: string): Array<{ node: ts.Node; rul
   return out;
 }
 
+/** A function's name for the legacy list: its own, its variable's or property's, else the enclosing one's. */
+function functionName(n: ts.Node, sf: ts.SourceFile): string {
+  const own = (x: ts.Node): string | null => {
+    if ((ts.isFunctionDeclaration(x) || ts.isMethodDeclaration(x) || ts.isFunctionExpression(x) ||
+      ts.isGetAccessor(x) || ts.isSetAccessor(x)) && x.name !== undefined) return x.name.getText(sf);
+    if (ts.isConstructorDeclaration(x)) return 'constructor';
+    const parent = x.parent as ts.Node | undefined;
+    if (parent !== undefined && (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) ||
+      ts.isPropertyDeclaration(parent))) return parent.name.getText(sf);
+    return null;
+  };
+  const names: string[] = [];
+  for (let x: ts.Node | undefined = n; x !== undefined; x = x.parent) {
+    if (!ts.isFunctionLike(x) && !ts.isClassLike(x)) continue;
+    const name = ts.isClassLike(x) ? x.name?.getText(sf) ?? null : own(x);
+    names.unshift(name ?? '(anonymous)');
+  }
+  return names.join('.');
+}
+
+/** Functions longer than MAX_FUNCTION_LINES, unless on the legacy list. */
+function longFunctions(path: string, sf: ts.SourceFile): Array<{ node: ts.Node; rule: string }> {
+  const out: Array<{ node: ts.Node; rule: string }> = [];
+  const line = (pos: number): number => sf.getLineAndCharacterOfPosition(pos).line;
+  const visit = (n: ts.Node): void => {
+    if (ts.isFunctionLike(n) && 'body' in n && n.body !== undefined) {
+      const lines = line(n.getEnd()) - line(n.getStart(sf)) + 1;
+      const name = functionName(n, sf);
+      if (lines > MAX_FUNCTION_LINES && !LONG_FUNCTION_LEGACY.has(`${path}:${name}`)) {
+        out.push({ node: n, rule: `function longer than ${MAX_FUNCTION_LINES} lines (${name}: ${lines})` });
+      }
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return out;
+}
+
+/** Every function's name and length in lines (for the legacy list's check). */
+export function functionLengths(path: string, text: string): Map<string, number> {
+  const sf = ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const line = (pos: number): number => sf.getLineAndCharacterOfPosition(pos).line;
+  const out = new Map<string, number>();
+  const visit = (n: ts.Node): void => {
+    if (ts.isFunctionLike(n) && 'body' in n && n.body !== undefined) {
+      const name = functionName(n, sf);
+      out.set(name, Math.max(out.get(name) ?? 0, line(n.getEnd()) - line(n.getStart(sf)) + 1));
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return out;
+}
+
 /** Violations in one file; `path` is relative to the repository root, with `/` separators. */
 export function checkSource(path: string, text: string): Violation[] {
   const layer = layerOf(path);
@@ -267,6 +331,7 @@ export function checkSource(path: string, text: string): Violation[] {
   text.split('\n').forEach((raw, i) => {
     if (raw.replace(/\r$/, '').length > max) out.push({ path, line: i + 1, rule: `line longer than ${max} characters` });
   });
+  for (const u of longFunctions(path, sf)) out.push({ path, line: lineOf(u.node), rule: u.rule });
   const real = ALLOWED_REAL.some((r) => r.test(path));
   if (!real) for (const u of bannedUses(sf)) out.push({ path, line: lineOf(u.node), rule: u.rule });
   if (path.startsWith('src/lento/')) {
