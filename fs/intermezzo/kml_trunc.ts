@@ -60,13 +60,21 @@ export function* presto_kml_cut(fset: Fileset, upto: number, p: Process): Sys<0 
   }
   const buf = yield* log_read_all(fd.file, p);
   if (isErr(buf)) return buf;
-  const tail = buf.slice(cut, fd.offset);
+  const end = fd.offset;
+  const tail = buf.slice(cut, end);
   const write = fd.file.f_op.write;
   const setattr = fset.cache.filter.c2c_iops(fd.file.f_inode).setattr;
   if (write === undefined || setattr === undefined) return 0;
   // Copying the tail to the start fills the holes chunk boundaries left there: reserve for them.
   const space = { writes: () => [{ fd, pos: 0, len: tail.length }], reserve: true };
+  let raced = false;
   const r = yield* presto_in_trans(fset, 'kml_trunc', function* () {
+    // Records appended while this waited for its transaction are not in the tail read above:
+    // cutting now would drop them (zeros where they were, read as padding). Give up this round.
+    if (fd.offset !== end) {
+      raced = true;
+      return 0;
+    }
     if (tail.length > 0) {
       const w = noblock(write(fd.file, tail, 0, p), 'kml tail copy');
       if (isErr(w)) return w;
@@ -75,13 +83,18 @@ export function* presto_kml_cut(fset: Fileset, upto: number, p: Process): Sys<0 
     if (isErr(t)) return t;
     fset.kml_logical_off += cut;
     const z = yield* presto_write_kml_logical_offset(fset, p);
-    if (isErr(z)) fset.kml_logical_off -= cut;
-    return z;
+    if (isErr(z)) {
+      fset.kml_logical_off -= cut;
+      return z;
+    }
+    // In the same step as the copy: the next append goes after the tail, where it now ends.
+    fd.offset -= cut;
+    fset.lento_off = Math.max(0, fset.lento_off - cut);
+    return 0;
   }, space);
-  if (isErr(r)) return r;
-  fd.offset -= cut;
-  fset.lento_off = Math.max(0, fset.lento_off - cut);
   fset.truncating = false;
+  if (isErr(r)) return r;
+  if (raced) return 0; // the next append past the limit asks again
   fset.cache.sb.s_kernel.tracer.emit('presto.kml_trunc', {
     fset: fset.name,
     cut,

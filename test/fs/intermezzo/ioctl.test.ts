@@ -219,6 +219,54 @@ describe('presto ioctls', () => {
     expect(tail?.logical).toBe((lastBefore?.logical ?? 0) + (lastBefore?.bytes.length ?? 0));
   });
 
+  it('SET_KMLSIZE racing appends: a record logged while the cut waits for its transaction is kept', () => {
+    // The cut reads the tail, then starts its transaction; when that transaction would be too big it
+    // waits for a commit, and other changes append records meanwhile. They must not be lost (they
+    // were: the tail read before lacked them, zeros stood where they had been, read as padding).
+    const w = new World({ seed: 6, trace: { keep: true } });
+    const h = replicaHost(w, 'a', { dev: newExt3Disk(8192, 4), data: 'journal' });
+    const root = h.process('root');
+    const lento = h.process('lento');
+    h.kernel.spawn(lento, reader(lento, [], 0));
+    const s = hostSys(h, root);
+    const long = 'n'.repeat(150);
+    for (let i = 0; i < 420; i++) expect(s.sys_mkdir(`/izo/${long}${i}`, 0o755)).toBe(0);
+    // Journaled data fills the running transaction, so the cut's handle has to wait for a commit.
+    const fd = s.sys_open('/izo/big', O_CREAT | O_WRONLY, 0o644) as number;
+    expect(s.sys_write(fd, new Uint8Array(190 * 1024).fill(1))).toBe(190 * 1024);
+    const cutter = h.process('cut');
+    h.kernel.spawn(cutter, (function* () {
+      const dir = (yield* S.sys_open(cutter, '/izo', O_RDONLY | O_DIRECTORY)) as number;
+      yield* S.sys_ioctl(cutter, dir, IZO_IOC_SET_KMLSIZE, { offset: 4 * KML_CHUNK_SIZE });
+      return 0;
+    })());
+    for (let k = 0; k < 4; k++) {
+      const wr = h.process(`w${k}`);
+      h.kernel.spawn(wr, (function* () {
+        for (let i = 0; i < 10; i++) yield* S.sys_mkdir(wr, `/izo/w${k}-${i}`, 0o755);
+        return 0;
+      })());
+    }
+    w.runUntilQuiescent();
+    s.sys_close(fd);
+    const log = h.run(root, kmlRecords(root, '/izo', 'f'));
+    if (isErr(log)) throw new Error(String(log));
+    const recnos = log.records.map((r) => r.rec.recno);
+    const first = recnos[0] ?? 0;
+    expect(recnos).toEqual(recnos.map((_, i) => first + i)); // no record missing after the cut
+    const made = log.records.filter((r) => r.rec.body.op === 'MKDIR' && /^\/w\d-/.test(r.rec.body.path)).length;
+    expect(made).toBe(40); // every writer's mkdir is logged, none lost
+    // The cut that met appends gave up its round; asked again with nothing racing, it cuts.
+    const cuts = (): number => w.trace.records().filter((r) => r.ev === 'presto.kml_trunc').length;
+    expect(cuts()).toBe(0);
+    expect(ioctl(h, root, '/izo', IZO_IOC_SET_KMLSIZE, { offset: 4 * KML_CHUNK_SIZE })).toBe(0);
+    expect(cuts()).toBe(1);
+    const after = h.run(root, kmlRecords(root, '/izo', 'f'));
+    if (isErr(after)) throw new Error(String(after));
+    expect(after.records[0]?.logical).toBeGreaterThanOrEqual(KML_CHUNK_SIZE);
+    expect(after.records.at(-1)?.rec.recno).toBe(recnos.at(-1));
+  });
+
   it('ADJUST_LML cancels a pending close and trims the LML; the close that follows is still logged', () => {
     const { h, root } = host();
     const s = hostSys(h, root);
