@@ -167,7 +167,7 @@ export class BlockDevice {
 
   /** Copy block `blk` (its newest version, or zeros if never written) into `dst`. */
   read(blk: number, dst: Uint8Array): 0 | Errno {
-    this.checkRange(blk, dst.length);
+    if (!this.checkRange(blk, dst.length, 'read')) return EIO;
     if (this.faultHits(blk, this.faults.readErrors, this.faults.readChance)) {
       this.tracer.emit('blkdev.fault', { dev: this.name, blk, op: 'read' });
       return EIO;
@@ -182,7 +182,7 @@ export class BlockDevice {
 
   /** Queue a write of `src` to block `blk`; with `fua` it is durable on return. */
   write(blk: number, src: Uint8Array, opts: { readonly fua?: boolean } = {}): 0 | Errno {
-    this.checkRange(blk, src.length);
+    if (!this.checkRange(blk, src.length, 'write')) return EIO;
     if (this.faultHits(blk, this.faults.writeErrors, this.faults.writeChance)) {
       this.tracer.emit('blkdev.fault', { dev: this.name, blk, op: 'write' });
       return EIO;
@@ -331,7 +331,7 @@ export class BlockDevice {
   static fromBlocks(o: BlockDeviceOptions, blocks: Iterable<readonly [number, Uint8Array]>): BlockDevice {
     const dev = new BlockDevice({ ...o, log: false });
     for (const [blk, data] of blocks) {
-      dev.checkRange(blk, data.length);
+      assert(dev.checkRange(blk, data.length, 'write'), () => `${o.name}: block ${blk} outside 0..${o.blocks - 1}`);
       dev.durable.set(blk, data.slice());
     }
     if (o.log === true) dev.startLog();
@@ -418,11 +418,17 @@ export class BlockDevice {
     return v === undefined ? this.durable.get(blk) : v[v.length - 1];
   }
 
-  private checkRange(blk: number, length: number): void {
-    assert(Number.isSafeInteger(blk) && blk >= 0 && blk < this.blocks,
-      () => `${this.name}: block ${blk} outside 0..${this.blocks - 1}`);
+  /**
+   * A block past the end of the device is an I/O error, as Linux's block layer answers it ("attempt
+   * to access beyond end of device"): a damaged block pointer read from disk asks for one. A buffer
+   * of the wrong size is a bug of the caller (panic).
+   */
+  private checkRange(blk: number, length: number, op: 'read' | 'write'): boolean {
     assert(length === this.blockSize,
       () => `${this.name}: buffer of ${length} bytes for ${this.blockSize}-byte blocks`);
+    if (Number.isSafeInteger(blk) && blk >= 0 && blk < this.blocks) return true;
+    this.tracer.emit('blkdev.beyond_end', { dev: this.name, blk, blocks: this.blocks, op });
+    return false;
   }
 
   private faultHits(

@@ -54,8 +54,14 @@ export function kernel_of(p: Process): Kernel {
   return p.kernel;
 }
 
+/**
+ * getname's checks. A NUL cannot be inside a path that came through a real system call (it ends
+ * the C string), so a name holding one can only be a caller's mistake: EINVAL, the answer the C
+ * library's wrappers in other languages give it (Node's ERR_INVALID_ARG_VALUE, Python's ValueError).
+ */
 function check_path(name: string): 0 | Errno {
   if (name.length === 0) return ENOENT;
+  if (name.includes('\0')) return EINVAL;
   if (name.length >= PATH_MAX) return ENAMETOOLONG;
   return 0;
 }
@@ -414,6 +420,7 @@ export function* sys_mknod(p: Process, name: string, mode: number, rdev: number)
 export function* sys_symlink(p: Process, target: string, name: string): Sys<0 | Errno> {
   if (target.length === 0) return ENOENT;
   if (target.length >= PATH_MAX) return ENAMETOOLONG;
+  if (target.includes('\0')) return EINVAL;
   const l = yield* filename_create(p, name, false);
   if (isErr(l)) return l;
   return unlock(l, yield* vfs_symlink(p, l.dir, l.dentry, target));

@@ -265,8 +265,19 @@ export function* sys_fchmod(p: Process, fd: number, mode: number): Sys<0 | Errno
   return yield* chmod_common(p, file.f_dentry, mode);
 }
 
-function* chown_common(p: Process, dentry: Dentry, uid: number, gid: number): Sys<0 | Errno> {
+/** A 32-bit id (uid_t, gid_t) or -1 (written either way: -1 or 0xffffffff), "no change". */
+const ID_UNCHANGED = 0xffffffff;
+
+function validId(id: number): boolean {
+  return Number.isInteger(id) && id >= -1 && id <= ID_UNCHANGED;
+}
+
+function* chown_common(p: Process, dentry: Dentry, uidIn: number, gidIn: number): Sys<0 | Errno> {
   const inode = d_inode_of(dentry);
+  // Ids are 32 bits; one that does not fit names nobody (Linux: make_kuid fails, EINVAL).
+  if (!validId(uidIn) || !validId(gidIn)) return EINVAL;
+  const uid = uidIn === ID_UNCHANGED ? -1 : uidIn;
+  const gid = gidIn === ID_UNCHANGED ? -1 : gidIn;
   if (is_rdonly(inode)) return EROFS;
   const attr: Iattr = { ia_valid: 0 };
   if (uid !== -1) {

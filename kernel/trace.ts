@@ -20,6 +20,8 @@ export interface TraceEventMap {
   'blkdev.flush': { dev: string; seq: number; epoch: number };
   /** `blk` is null for a failed flush (nothing became durable). */
   'blkdev.fault': { dev: string; blk: number | null; op: 'read' | 'write' | 'flush' };
+  /** A read or write of a block past the end of the device (EIO): Linux's "access beyond end of device". */
+  'blkdev.beyond_end': { dev: string; blk: number; blocks: number; op: 'read' | 'write' };
   /** One pending block at a power failure: `version` 0 kept the durable content, k the k-th pending write. */
   'blkdev.crash_block': { dev: string; blk: number; choices: number; version: number; tornMask: number | null };
   'blkdev.crash': { dev: string; pending: number; torn: number };

@@ -11,7 +11,7 @@
  * the file in pieces instead of holding it (a file of any size, past 4 GiB too).
  * Text in scripts is UTF-8; paths and contents are turned into the kernel's byte strings here.
  */
-import { errnoName, isErr, type Errno } from '../kernel/errno.ts';
+import { EINVAL, errnoName, isErr, type Errno } from '../kernel/errno.ts';
 import {
   makeCred, O_APPEND, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IFIFO, S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO,
   S_ISLNK, S_ISREG, S_ISSOCK, type Stat,
@@ -138,7 +138,9 @@ function readDouble(text: string, from: number): { value: string; end: number } 
 export function parseScript(text: string, source = '<script>'): { commands: Command[] } | { errors: ParseError[] } {
   const commands: Command[] = [];
   const errors: ParseError[] = [];
-  text.split('\n').forEach((raw, idx) => {
+  // A byte order mark opening the text is no command (editors on some systems write one).
+  const body = text.startsWith('\ufeff') ? text.slice(1) : text;
+  body.split('\n').forEach((raw, idx) => {
     const line = idx + 1;
     const split = splitWords(raw.replace(/\r$/, ''));
     if ('error' in split) {
@@ -169,19 +171,24 @@ function describeArity(s: Spec): string {
 }
 
 const UINT = /^(0|[1-9][0-9]*)$/;
-const IDS = /^(0|[1-9][0-9]*):(0|[1-9][0-9]*)$/;
+/** UID:GID, each a whole number or -1 (no change, for chown); the range is the kernel's to judge. */
+const IDS = /^(-1|0|[1-9][0-9]*):(-1|0|[1-9][0-9]*)$/;
+
+/** A whole number the language can carry exactly (below 2^53; the kernel judges the range). */
+function whole(s: string, what: string): string | null {
+  if (!UINT.test(s)) return `${what} must be a whole number, got '${s}'`;
+  return Number.isSafeInteger(Number(s)) ? null : `${what} ${s} is too large (at most ${Number.MAX_SAFE_INTEGER})`;
+}
 
 function checkArgs(name: string, args: readonly string[]): string | null {
   const n = (i: number): string => args[i] as string;
   switch (name) {
     case 'writeb':
-      if (!UINT.test(n(1))) return `SIZE must be a whole number of bytes, got '${n(1)}'`;
-      if (args.length === 3 && !UINT.test(n(2))) return `SEED must be a whole number, got '${n(2)}'`;
-      return null;
+      return whole(n(1), 'SIZE') ?? (args.length === 3 ? whole(n(2), 'SEED') : null);
     case 'pwrite':
-      return UINT.test(n(1)) ? null : `OFFSET must be a whole number, got '${n(1)}'`;
+      return whole(n(1), 'OFFSET');
     case 'truncate':
-      return UINT.test(n(1)) ? null : `SIZE must be a whole number, got '${n(1)}'`;
+      return whole(n(1), 'SIZE');
     case 'chmod':
       return /^[0-7]{1,4}$/.test(n(0)) ? null : `MODE must be octal (like 644 or 0755), got '${n(0)}'`;
     case 'chown':
@@ -209,16 +216,52 @@ export function bytesOf(text: string): Uint8Array {
  */
 export function writebBytes(size: number, seed = 1): Uint8Array {
   const out = new Uint8Array(size);
-  let x = (seed >>> 0) || 0x9e3779b9;
-  for (let i = 0; i < size; i += 4) {
+  writebFill(out, (seed >>> 0) || 0x9e3779b9);
+  return out;
+}
+
+/** Fill `out` with the stream from state `x` (out's length a multiple of 4 but for the last piece); the next state. */
+function writebFill(out: Uint8Array, from: number): number {
+  let x = from;
+  for (let i = 0; i < out.length; i += 4) {
     x ^= x << 13;
     x >>>= 0;
     x ^= x >>> 17;
     x ^= x << 5;
     x >>>= 0;
-    for (let j = 0; j < 4 && i + j < size; j++) out[i + j] = (x >>> (8 * j)) & 0xff;
+    for (let j = 0; j < 4 && i + j < out.length; j++) out[i + j] = (x >>> (8 * j)) & 0xff;
   }
-  return out;
+  return x;
+}
+
+/** Bytes `writeb` hands to one write(2): the file is streamed, so memory stays small for any SIZE. */
+const WRITEB_CHUNK = 1 << 20;
+
+/**
+ * `writeb`: open, then the bytes in pieces of WRITEB_CHUNK, each piece one write; it stops at the
+ * first short or failed write and reports as one write(2) of all SIZE bytes would: ok if anything
+ * was written (a short count), else the errno.
+ */
+function* writebFile(p: Process, path: string, size: number, seed: number): Sys<Outcome> {
+  const fd = yield* sys_open(p, path, O_WRONLY | O_CREAT | O_TRUNC, 0o666);
+  if (isErr(fd)) return fd;
+  let x = (seed >>> 0) || 0x9e3779b9;
+  let done = 0;
+  let err: Errno | 0 = 0;
+  const buf = new Uint8Array(Math.min(size, WRITEB_CHUNK));
+  while (done < size) {
+    const piece = buf.subarray(0, Math.min(buf.length, size - done));
+    x = writebFill(piece, x);
+    const n = yield* sys_write(p, fd, piece);
+    if (isErr(n)) {
+      if (done === 0) err = n;
+      break;
+    }
+    done += n;
+    if (n < piece.length) break;
+  }
+  const c = yield* sys_close(p, fd);
+  return err !== 0 ? err : c;
 }
 
 function typeName(mode: number): string {
@@ -291,8 +334,7 @@ export function* runCommand(p: Process, c: Command): Sys<Outcome> {
   switch (c.name) {
     case 'write': return yield* writeFile(p, path(0), bytesOf(a[1] as string), O_WRONLY | O_CREAT | O_TRUNC);
     case 'append': return yield* writeFile(p, path(0), bytesOf(a[1] as string), O_WRONLY | O_CREAT | O_APPEND);
-    case 'writeb':
-      return yield* writeFile(p, path(0), writebBytes(Number(a[1]), a[2] === undefined ? 1 : Number(a[2])), O_WRONLY | O_CREAT | O_TRUNC);
+    case 'writeb': return yield* writebFile(p, path(0), Number(a[1]), a[2] === undefined ? 1 : Number(a[2]));
     case 'pwrite': {
       const fd = yield* sys_open(p, path(0), O_WRONLY | O_CREAT, 0o666);
       if (isErr(fd)) return fd;
@@ -323,6 +365,8 @@ export function* runCommand(p: Process, c: Command): Sys<Outcome> {
     case 'sync': return yield* sys_sync(p);
     case 'as': {
       const [uid, gid] = ids(a[0] as string);
+      // setresuid/setresgid: a 32-bit id, and -1 (4294967295) is no id at all.
+      if (!(uid >= 0 && uid < 0xffffffff && gid >= 0 && gid < 0xffffffff)) return EINVAL;
       p.cred = makeCred(uid, gid, [gid]);
       return 0;
     }

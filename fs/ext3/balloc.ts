@@ -11,12 +11,12 @@
  * hold back blocks for its logs (`Ext3SbInfo.reserved`): an ordinary allocation never takes the
  * last `reserved` allocatable blocks; only inodes marked `fromReserve` (presto's log files) may.
  * Invariants: a block is set in its bitmap exactly while allocated; free counts equal the bitmaps.
+ * A bitmap that breaks them was damaged on disk: ext3_error (EUCLEAN), never a panic.
  */
-import { assert } from '../../kernel/assert.ts';
 import { EIO, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import type { SuperBlock } from '../../kernel/fs.ts';
 import { bh2jh } from '../jbd/transaction.ts';
-import { EXT3_SB, markBitmap, markGroupDesc } from './super.ts';
+import { EXT3_SB, ext3_error, markBitmap, markGroupDesc } from './super.ts';
 
 function groupOf(sb: SuperBlock, blk: number): number {
   const s = EXT3_SB(sb);
@@ -89,6 +89,15 @@ export function ext3_allocatable_blocks(sb: SuperBlock): number {
   return n;
 }
 
+/** Whether `blk` is one of group `g`'s bitmaps or inode table blocks (Linux's "system zone"). */
+function inSystemZone(sb: SuperBlock, g: number, blk: number): boolean {
+  const s = EXT3_SB(sb);
+  const d = s.descs[g];
+  if (d === undefined) return false;
+  const tableBlocks = Math.ceil((s.raw.inodesPerGroup * s.raw.inodeSize) / s.blockSize);
+  return blk === d.blockBitmap || blk === d.inodeBitmap || (blk >= d.inodeTable && blk < d.inodeTable + tableBlocks);
+}
+
 /** A block near `goal`; `fromReserve`: the allocation may take the blocks held back (presto's logs). */
 export function ext3_new_block(sb: SuperBlock, goal: number, fromReserve = false): number | Errno {
   const s = EXT3_SB(sb);
@@ -109,6 +118,12 @@ export function ext3_new_block(sb: SuperBlock, goal: number, fromReserve = false
       s.cache.brelse(bh);
       continue;
     }
+    const found = s.raw.firstDataBlock + g * s.raw.blocksPerGroup + bit;
+    if (inSystemZone(sb, g, found)) {
+      // A bitmap that calls the group's own bitmaps or inode table free is damaged.
+      s.cache.brelse(bh);
+      return ext3_error(sb, 'ext3_new_block', `Allocating block in system zone - block = ${found}`);
+    }
     markBitmap(sb, bh, () => {
       bh.data[bit >> 3] = (bh.data[bit >> 3] as number) | (1 << (bit & 7));
     });
@@ -123,15 +138,27 @@ export function ext3_new_block(sb: SuperBlock, goal: number, fromReserve = false
   return ENOSPC;
 }
 
+/**
+ * Free `blk`. A block number read from a damaged inode (outside the data zone, or one of the
+ * group's own metadata blocks) or a bit already clear is ext3_error, as in Linux's
+ * ext3_free_blocks: the block is left alone and the caller goes on (0: a truncate finishes).
+ */
 export function ext3_free_block(sb: SuperBlock, blk: number): 0 | Errno {
   const s = EXT3_SB(sb);
   const g = groupOf(sb, blk);
   const desc = s.descs[g];
-  assert(desc !== undefined && blk < s.raw.blocksCount, () => `freeing block ${blk} outside the file system`);
+  if (desc === undefined || blk < s.raw.firstDataBlock || blk >= s.raw.blocksCount || inSystemZone(sb, g, blk)) {
+    ext3_error(sb, 'ext3_free_blocks', `Freeing blocks not in datazone - block = ${blk}, count = 1`);
+    return 0;
+  }
   const bit = blk - s.raw.firstDataBlock - g * s.raw.blocksPerGroup;
   const bh = s.cache.bread(desc.blockBitmap);
   if (isErr(bh)) return EIO;
-  assert((((bh.data[bit >> 3] as number) >> (bit & 7)) & 1) === 1, () => `freeing block ${blk}, which is already free`);
+  if ((((bh.data[bit >> 3] as number) >> (bit & 7)) & 1) === 0) {
+    s.cache.brelse(bh);
+    ext3_error(sb, 'ext3_free_blocks', `bit already cleared for block ${blk}`);
+    return 0;
+  }
   markBitmap(sb, bh, () => {
     bh.data[bit >> 3] = (bh.data[bit >> 3] as number) & ~(1 << (bit & 7));
   });

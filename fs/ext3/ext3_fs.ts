@@ -271,13 +271,13 @@ export function decodeInode(b: Uint8Array, off: number): RawInode {
   const isReg = (v.getUint16(0, true) & 0o170000) === 0o100000;
   return {
     mode: v.getUint16(0, true),
-    uid: v.getUint16(2, true) | (v.getUint16(120, true) << 16),
+    uid: (v.getUint16(2, true) | (v.getUint16(120, true) << 16)) >>> 0,
     size: v.getUint32(4, true) + (isReg ? v.getUint32(108, true) * 0x1_0000_0000 : 0),
     atime: v.getUint32(8, true),
     ctime: v.getUint32(12, true),
     mtime: v.getUint32(16, true),
     dtime: v.getUint32(20, true),
-    gid: v.getUint16(24, true) | (v.getUint16(122, true) << 16),
+    gid: (v.getUint16(24, true) | (v.getUint16(122, true) << 16)) >>> 0,
     linksCount: v.getUint16(26, true),
     blocks: v.getUint32(28, true),
     flags: v.getUint32(32, true),

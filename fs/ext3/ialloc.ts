@@ -13,7 +13,7 @@ import { assert } from '../../kernel/assert.ts';
 import { EIO, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import { S_ISDIR, type Inode, type SuperBlock } from '../../kernel/fs.ts';
 import { findClear } from './balloc.ts';
-import { EXT3_SB, markBitmap, markGroupDesc, markMeta } from './super.ts';
+import { EXT3_SB, ext3_error, markBitmap, markGroupDesc, markMeta } from './super.ts';
 
 function pickGroup(sb: SuperBlock, parentGroup: number, isDir: boolean): number {
   const s = EXT3_SB(sb);
@@ -50,6 +50,12 @@ export function ext3_new_inode(dir: Inode, mode: number): number | Errno {
     s.cache.brelse(bh);
     return ENOSPC;
   }
+  const ino = g * s.raw.inodesPerGroup + bit + 1;
+  if (sb.s_inodes.has(ino)) {
+    // The bitmap calls an inode free that is in use (in core): the bitmap is damaged.
+    s.cache.brelse(bh);
+    return ext3_error(sb, 'ext3_new_inode', `bit clear in the inode bitmap of group ${g} for inode ${ino}, which is in use`);
+  }
   const table = s.cache.bread(desc.inodeTable + Math.floor((bit * s.raw.inodeSize) / s.blockSize));
   if (isErr(table)) {
     s.cache.brelse(bh);
@@ -66,7 +72,6 @@ export function ext3_new_inode(dir: Inode, mode: number): number | Errno {
   s.raw.freeInodesCount--;
   if (S_ISDIR(mode)) desc.usedDirsCount++;
   markGroupDesc(sb, g);
-  const ino = g * s.raw.inodesPerGroup + bit + 1;
   sb.s_kernel.tracer.emit('ext3.new_inode', { dev: s.cache.dev.name, ino, group: g, dir: S_ISDIR(mode) });
   return ino;
 }
@@ -76,10 +81,18 @@ export function ext3_free_inode(sb: SuperBlock, ino: number, wasDir: boolean): 0
   const g = Math.floor((ino - 1) / s.raw.inodesPerGroup);
   const bit = (ino - 1) % s.raw.inodesPerGroup;
   const desc = s.descs[g];
-  assert(desc !== undefined, () => `freeing inode ${ino} outside the file system`);
+  if (desc === undefined || ino < s.raw.firstIno) {
+    ext3_error(sb, 'ext3_free_inode', `reserved or nonexistent inode ${ino}`);
+    return 0;
+  }
   const bh = s.cache.bread(desc.inodeBitmap);
   if (isErr(bh)) return EIO;
-  assert((((bh.data[bit >> 3] as number) >> (bit & 7)) & 1) === 1, () => `freeing inode ${ino}, which is already free`);
+  if ((((bh.data[bit >> 3] as number) >> (bit & 7)) & 1) === 0) {
+    // Linux's ext3_free_inode: damage, logged; the inode is left as it is.
+    s.cache.brelse(bh);
+    ext3_error(sb, 'ext3_free_inode', `bit already cleared for inode ${ino}`);
+    return 0;
+  }
   markBitmap(sb, bh, () => {
     bh.data[bit >> 3] = (bh.data[bit >> 3] as number) & ~(1 << (bit & 7));
   });

@@ -25,7 +25,7 @@ import { ext3_free_inode } from './ialloc.ts';
 import type { Sys } from '../../kernel/sched.ts';
 import { decodeDirBlock, decodeInode, encodeInode, EXT2_N_BLOCKS, EXT3_JOURNAL_DATA_FL, type RawInode } from './ext3_fs.ts';
 import {
-  EXT3_SB, ext3_force_commit, ext3_free_blocks, ext3_has_filetype, ext3_journaled, ext3_set_large_file, forgetBlock,
+  EXT3_SB, ext3_error, ext3_force_commit, ext3_free_blocks, ext3_has_filetype, ext3_journaled, ext3_set_large_file, forgetBlock,
   markData, markMeta,
 } from './super.ts';
 import { ext3_xattr_delete_inode } from './xattr.ts';
@@ -48,7 +48,7 @@ export function EXT3_I(inode: Inode): Ext3InodeInfo {
 export function* ext3_read_inode(inode: Inode): Sys<0 | Errno> {
   const s = EXT3_SB(inode.i_sb);
   const ino = inode.i_ino;
-  if (ino < 1 || ino > s.raw.inodesCount) return EUCLEAN;
+  if (ino < 1 || ino > s.raw.inodesCount) return ext3_error(inode.i_sb, 'ext3_read_inode', `bad inode number: ${ino}`);
   const g = Math.floor((ino - 1) / s.raw.inodesPerGroup);
   const idx = (ino - 1) % s.raw.inodesPerGroup;
   const desc = s.descs[g];
@@ -58,9 +58,17 @@ export function* ext3_read_inode(inode: Inode): Sys<0 | Errno> {
   if (isErr(bh)) return EIO;
   const raw = decodeInode(bh.data, byte % s.blockSize);
   s.cache.brelse(bh);
+  // A live inode of no known file type is damage (later Linux's "iget: bogus i_mode"); a free or
+  // never-used one (mode 0, no links) may be read: orphan cleanup and a fresh allocation do.
+  if (!VALID_TYPES.has(raw.mode & S_IFMT) && !(raw.mode === 0 && raw.linksCount === 0)) {
+    return ext3_error(inode.i_sb, 'ext3_read_inode', `inode ${ino}: bogus i_mode (0${raw.mode.toString(8)})`);
+  }
   fill(inode, raw);
   return 0;
 }
+
+/** The file types ext2 defines: fifo, character device, directory, block device, file, symlink, socket. */
+const VALID_TYPES: ReadonlySet<number> = new Set([0o010000, 0o020000, 0o040000, 0o060000, 0o100000, 0o120000, 0o140000]);
 
 export function fill(inode: Inode, raw: RawInode): void {
   inode.i_mode = raw.mode;
@@ -165,7 +173,7 @@ export function* walkDir(dir: Inode, from: number, each: (name: string, ino: num
     if (isErr(bh)) return bh;
     const ents = decodeDirBlock(bh.data);
     s.cache.brelse(bh);
-    if (typeof ents === 'string') return EUCLEAN;
+    if (typeof ents === 'string') return ext3_error(dir.i_sb, 'ext3_check_dir_entry', `bad entry in directory #${dir.i_ino}, block ${phys}: ${ents}`);
     for (const e of ents) {
       const at = lblk * bs + e.offset;
       if (at < from || e.inode === 0) continue;

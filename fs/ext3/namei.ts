@@ -30,7 +30,7 @@ import {
   EXT3_I, ext3_bmap, ext3_dir_inode_ops, ext3_file_inode_operations, ext3_file_operations, ext3_dir_operations, ext3_get_block,
   ext3_symlink_inode_operations, ext3_write_inode, type Ext3InodeInfo,
 } from './inode.ts';
-import { EXT3_SB, ext3_has_filetype, ext3_journaled, markMeta } from './super.ts';
+import { EXT3_SB, ext3_error, ext3_has_filetype, ext3_journaled, markMeta } from './super.ts';
 import { ext3_orphan_add } from './orphan.ts';
 
 const EXT2_LINK_MAX = 32000;
@@ -76,7 +76,7 @@ interface DirBlock {
   readonly ents: DirEntry[];
 }
 
-/** Directory `dir`'s logical block `lblk`, decoded; null for a hole; EIO for a damaged block. */
+/** Directory `dir`'s logical block `lblk`, decoded; null for a hole; a damaged block is ext3_error (EUCLEAN). */
 function dirBlock(dir: Inode, lblk: number): DirBlock | null | Errno {
   const s = EXT3_SB(dir.i_sb);
   const phys = ext3_bmap(dir, lblk);
@@ -86,7 +86,7 @@ function dirBlock(dir: Inode, lblk: number): DirBlock | null | Errno {
   if (isErr(bh)) return EIO;
   const ents = decodeDirBlock(bh.data);
   s.cache.brelse(bh);
-  return typeof ents === 'string' ? EIO : { phys, ents };
+  return typeof ents === 'string' ? ext3_error(dir.i_sb, 'ext3_check_dir_entry', `bad entry in directory #${dir.i_ino}, block ${phys}: ${ents}`) : { phys, ents };
 }
 
 function dirBlockCount(dir: Inode): number {

@@ -16,11 +16,11 @@
  * and unmount.
  */
 import type { BlockDevice } from '../../kernel/blkdev.ts';
-import { assert } from '../../kernel/assert.ts';
+import { assert, panic } from '../../kernel/assert.ts';
 import { BufferCache, type BufferHead } from '../../kernel/buffer.ts';
 import { d_alloc_root } from '../../kernel/dcache.ts';
-import { EINVAL, EIO, isErr, type Errno } from '../../kernel/errno.ts';
-import { Inode, MS_RDONLY, type FileSystemType, type StatFs, type SuperBlock, type SuperOperations } from '../../kernel/fs.ts';
+import { EINVAL, EIO, errnoName, EUCLEAN, isErr, type Errno } from '../../kernel/errno.ts';
+import { Inode, MS_RDONLY, S_ISDIR, type FileSystemType, type StatFs, type SuperBlock, type SuperOperations } from '../../kernel/fs.ts';
 import { runSync } from '../../kernel/sched.ts';
 import { iget } from '../../kernel/inode.ts';
 import { DEFAULT_JOURNAL_OPTIONS, journal_load, type Journal } from '../jbd/journal.ts';
@@ -33,10 +33,10 @@ import {
 import type { Sys } from '../../kernel/sched.ts';
 import {
   COMPAT_HAS_JOURNAL, COMPAT_NAMES, decodeGroupDesc, decodeSuperblock, encodeGroupDesc, encodeSuperblock,
-  EXT2_DYNAMIC_REV, EXT2_GOOD_OLD_FIRST_INO, EXT2_GOOD_OLD_REV, EXT2_ROOT_INO, EXT2_SUPER_MAGIC, EXT3_JOURNAL_INO,
+  EXT2_DYNAMIC_REV, EXT2_ERROR_FS, EXT2_GOOD_OLD_FIRST_INO, EXT2_GOOD_OLD_REV, EXT2_ROOT_INO, EXT2_SUPER_MAGIC, EXT3_JOURNAL_INO,
   GOOD_OLD_INODE_SIZE, GROUP_DESC_SIZE, INCOMPAT_FILETYPE, INCOMPAT_NAMES, INCOMPAT_RECOVER, RO_COMPAT_LARGE_FILE,
   RO_COMPAT_NAMES, SUPERBLOCK_OFFSET, SUPPORTED_COMPAT, SUPPORTED_INCOMPAT, SUPPORTED_RO_COMPAT, type GroupDesc,
-  type Superblock,
+  type Superblock, EXT2_VALID_FS,
 } from './ext3_fs.ts';
 import { ext3_bmap, ext3_delete_inode, ext3_read_inode, ext3_write_inode_op } from './inode.ts';
 import './namei.ts'; // fills the directory operations table
@@ -53,6 +53,11 @@ declare module '../../kernel/trace.ts' {
     'ext3.add_entry': { dev: string; dir: number; name: string; ino: number; blk: number; offset: number };
     'ext3.del_entry': { dev: string; dir: number; name: string };
     'ext3.feature': { dev: string; feature: string; rev: number };
+    /**
+     * Damage found in an on-disk structure at run time (ext3_error): `fn` is the function that
+     * found it, `message` names the inode or block; `action` is what the errors= behaviour did.
+     */
+    'ext3.error': { dev: string; fn: string; message: string; action: 'continue' | 'remount-ro' | 'panic' | 'read-only' };
   }
 }
 
@@ -80,7 +85,14 @@ export interface Ext3SbInfo {
    * its tr_hold); only inodes marked `fromReserve` allocate them. In memory only: 0 at mount.
    */
   reserved: number;
+  /** The errors= behaviour: the mount option, else the superblock's s_errors. */
+  readonly errors: ErrorsBehaviour;
+  /** ext3_error remounted a read-write mount read-only: the journal is still to be closed at unmount. */
+  remountedRo: boolean;
 }
+
+/** What ext3_error does after logging (Linux's errors=continue|remount-ro|panic). */
+export type ErrorsBehaviour = 'continue' | 'remount-ro' | 'panic';
 
 export type DataMode = 'ordered' | 'journal' | 'writeback';
 
@@ -198,7 +210,11 @@ export function* ext3_force_commit(sb: SuperBlock): Sys<0 | Errno> {
   return s.journal.aborted ? EIO : 0;
 }
 
-/** Write group `g`'s in-memory descriptor into the descriptor table buffer. */
+/**
+ * Write group `g`'s in-memory descriptor into the descriptor table buffer, and the superblock with
+ * its free totals: Linux 2.4's ext3_new_block and ext3_free_blocks journal the superblock buffer
+ * with every allocation, so the totals in the log agree with the descriptors they were logged with.
+ */
 export function markGroupDesc(sb: SuperBlock, g: number): 0 | Errno {
   const s = EXT3_SB(sb);
   const off = g * GROUP_DESC_SIZE;
@@ -206,7 +222,7 @@ export function markGroupDesc(sb: SuperBlock, g: number): 0 | Errno {
   if (isErr(bh)) return EIO;
   markMeta(sb, bh, () => encodeGroupDesc(bh.data, off % s.blockSize, s.descs[g] as GroupDesc));
   s.cache.brelse(bh);
-  return 0;
+  return ext3_write_super_now(sb);
 }
 
 export function ext3_write_super_now(sb: SuperBlock): 0 | Errno {
@@ -220,7 +236,7 @@ export function ext3_write_super_now(sb: SuperBlock): 0 | Errno {
 
 function* ext3_sync_fs(sb: SuperBlock): Sys<0 | Errno> {
   const s = EXT3_SB(sb);
-  if ((sb.s_flags & MS_RDONLY) !== 0) return 0;
+  if ((sb.s_flags & MS_RDONLY) !== 0 && !s.remountedRo) return 0;
   const r = yield* ext3_journaled(sb, 4, () => ext3_write_super_now(sb));
   if (isErr(r)) return r;
   if (s.journal !== null) return yield* ext3_force_commit(sb);
@@ -231,7 +247,7 @@ function* ext3_sync_fs(sb: SuperBlock): Sys<0 | Errno> {
 
 function* ext3_put_super(sb: SuperBlock): Sys<void> {
   const s = EXT3_SB(sb);
-  if ((sb.s_flags & MS_RDONLY) !== 0) return;
+  if ((sb.s_flags & MS_RDONLY) !== 0 && !s.remountedRo) return;
   const r = yield* ext3_journaled(sb, 4, () => ext3_write_super_now(sb));
   if (s.journal !== null && !isErr(r)) {
     // Commit, write everything home, mark the journal clean; then the file system is clean too.
@@ -239,7 +255,8 @@ function* ext3_put_super(sb: SuperBlock): Sys<void> {
     s.journal = null;
     s.raw.featureIncompat &= ~INCOMPAT_RECOVER;
   }
-  s.raw.state = 1;
+  // Clean, but an error found while mounted stays recorded (Linux writes back s_mount_state).
+  s.raw.state = EXT2_VALID_FS | (s.raw.state & EXT2_ERROR_FS);
   ext3_write_super_now(sb);
   s.cache.sync_dirty_buffers();
   s.cache.dev.flush();
@@ -247,6 +264,39 @@ function* ext3_put_super(sb: SuperBlock): Sys<void> {
 
 export function EXT3_SB(sb: SuperBlock): Ext3SbInfo {
   return sb.s_fs_info as Ext3SbInfo;
+}
+
+/**
+ * Damage read from disk (Linux's ext3_error and ext3_handle_error): a trace event naming the
+ * function and what is damaged, the file system marked with errors (s_state EXT3_ERROR_FS, written
+ * to the disk at once unless the mount is read-only), then the errors= behaviour: carry on,
+ * remount read-only, or panic (only when asked for: the mount option errors=panic). Returns
+ * EUCLEAN, the errno the caller passes up (Linux's EFSCORRUPTED; 2.4 said EIO).
+ */
+export function ext3_error(sb: SuperBlock, fn: string, message: string): Errno {
+  const s = EXT3_SB(sb);
+  s.raw.state |= EXT2_ERROR_FS;
+  const ro = (sb.s_flags & MS_RDONLY) !== 0;
+  const action = ro ? 'read-only' : s.errors;
+  sb.s_kernel.tracer.emit('ext3.error', { dev: s.cache.dev.name, fn, message, action });
+  if (ro) return EUCLEAN;
+  if (s.errors === 'panic') panic(`EXT3-fs (device ${s.cache.dev.name}): panic forced after error: ${fn}: ${message}`);
+  commitSuperNow(s);
+  if (s.errors === 'remount-ro') {
+    sb.s_flags |= MS_RDONLY;
+    s.remountedRo = true;
+  }
+  return EUCLEAN;
+}
+
+/** ext3_commit_super: the superblock straight to the disk, past the journal (it records an error). */
+function commitSuperNow(s: Ext3SbInfo): void {
+  const bh = s.cache.bread(s.sbBlock);
+  if (isErr(bh)) return;
+  const copy = bh.data.slice();
+  encodeSuperblock(copy.subarray(s.sbOffset, s.sbOffset + 1024), s.raw);
+  s.cache.dev.write(s.sbBlock, copy);
+  s.cache.brelse(bh);
 }
 
 function names(bits: number, table: Readonly<Record<number, string>>): string {
@@ -296,9 +346,53 @@ export function ext3_check_super(dev: BlockDevice, readWrite = false): Superbloc
   if ((raw.featureIncompat & INCOMPAT_RECOVER) !== 0 && !(readWrite && journaled)) {
     return 'the journal needs recovery (run izo recover first, or mount it read-write)';
   }
-  if (raw.inodeSize < 128 || (raw.inodeSize & (raw.inodeSize - 1)) !== 0) return `bad inode size ${raw.inodeSize}`;
+  const bad = badGeometry(raw, dev);
+  return bad === null ? raw : `${bad}: the superblock is not valid (${backupHint(dev.blockSize)})`;
+}
+
+/** Where e2fsck is told to look for a backup superblock: the first block of group 1. */
+export function backupHint(blockSize: number): string {
+  return `a backup superblock may be found with e2fsck -b ${blockSize === 1024 ? 8193 : blockSize * 8}`;
+}
+
+/**
+ * A superblock whose geometry cannot be trusted, named (ext3_fill_super's checks, with the later
+ * "bad geometry" one: a file system longer than its device), or null.
+ */
+function badGeometry(raw: Superblock, dev: BlockDevice): string | null {
+  const bs = dev.blockSize;
+  if (raw.inodeSize < 128 || raw.inodeSize > bs || (raw.inodeSize & (raw.inodeSize - 1)) !== 0) return `bad inode size ${raw.inodeSize}`;
   if (raw.blocksPerGroup === 0 || raw.inodesPerGroup === 0) return 'zero blocks or inodes per group';
-  return raw;
+  if (raw.blocksPerGroup > 8 * bs) return `${raw.blocksPerGroup} blocks per group, more than a bitmap block maps (${8 * bs})`;
+  if (raw.inodesPerGroup > 8 * bs) return `${raw.inodesPerGroup} inodes per group, more than a bitmap block maps (${8 * bs})`;
+  if (raw.firstDataBlock !== (bs === 1024 ? 1 : 0)) return `first data block ${raw.firstDataBlock} (expected ${bs === 1024 ? 1 : 0})`;
+  if (raw.blocksCount <= raw.firstDataBlock) return `block count ${raw.blocksCount} leaves no groups`;
+  if (raw.blocksCount > dev.blocks) return `bad geometry: block count ${raw.blocksCount} exceeds the size of the device (${dev.blocks} blocks; a truncated image?)`;
+  const groups = Math.ceil((raw.blocksCount - raw.firstDataBlock) / raw.blocksPerGroup);
+  if (raw.inodesCount !== groups * raw.inodesPerGroup) return `inode count ${raw.inodesCount} is not ${groups} groups of ${raw.inodesPerGroup}`;
+  if (raw.firstIno < EXT2_GOOD_OLD_FIRST_INO || raw.firstIno > raw.inodesCount) return `first inode ${raw.firstIno} out of range`;
+  const gdtBlocks = Math.ceil((groups * GROUP_DESC_SIZE) / bs);
+  if (raw.firstDataBlock + 1 + gdtBlocks > raw.blocksCount) return `${groups} groups' descriptors do not fit`;
+  return null;
+}
+
+/**
+ * ext3_check_descriptors: every group's bitmaps and inode table lie inside the group, or the
+ * refusal naming the group and the block ("group descriptors corrupted").
+ */
+export function ext3_check_descriptors(raw: Superblock, descs: readonly GroupDesc[], blockSize: number): string | null {
+  const tableBlocks = Math.ceil((raw.inodesPerGroup * raw.inodeSize) / blockSize);
+  for (const [g, d] of descs.entries()) {
+    const first = raw.firstDataBlock + g * raw.blocksPerGroup;
+    const last = Math.min(first + raw.blocksPerGroup, raw.blocksCount) - 1;
+    const inside = (b: number): boolean => b >= first && b <= last;
+    const what = !inside(d.blockBitmap) ? `block bitmap (block ${d.blockBitmap})`
+      : !inside(d.inodeBitmap) ? `inode bitmap (block ${d.inodeBitmap})`
+        : !inside(d.inodeTable) || !inside(d.inodeTable + tableBlocks - 1) ? `inode table (blocks ${d.inodeTable}..${d.inodeTable + tableBlocks - 1})`
+          : null;
+    if (what !== null) return `group descriptors corrupted: the ${what} of group ${g} is not in the group (${first}..${last})`;
+  }
+  return null;
 }
 
 function* ext3_statfs(sb: SuperBlock): Sys<StatFs | Errno> {
@@ -326,23 +420,29 @@ interface MountOptions {
   readonly barrier: boolean;
   readonly commitSec: number;
   readonly recoveryFault: RecoveryFault;
+  /** errors=: null to follow the superblock's s_errors. */
+  readonly errors: ErrorsBehaviour | null;
 }
 
 const RECOVERY_FAULTS: readonly string[] = ['none', 'skip-revoke', 'first-transaction-only'];
 
 /**
  * ext3's mount options: ro/rw, data=ordered|journal|writeback, barrier=0|1 (nobarrier), commit=N,
+ * errors=continue|remount-ro|panic (what ext3_error does; without it, the superblock's s_errors,
+ * except that s_errors=panic, a value read from disk, remounts read-only: the model panics only
+ * when the mount asked for it),
  * and the test-only recovery_fault=skip-revoke|first-transaction-only (a crash harness's negative
  * control: a deliberately broken journal recovery, never for real use).
  */
 export function parseMountOptions(data: string): MountOptions | string {
-  let o: MountOptions = { ro: false, dataMode: 'ordered', barrier: true, commitSec: 5, recoveryFault: 'none' };
+  let o: MountOptions = { ro: false, dataMode: 'ordered', barrier: true, commitSec: 5, recoveryFault: 'none', errors: null };
   for (const opt of data.split(',').filter((x) => x !== '')) {
     const [k, v] = opt.split('=');
     if (k === 'ro' || k === 'rw') o = { ...o, ro: k === 'ro' };
     else if (k === 'data' && (v === 'ordered' || v === 'journal' || v === 'writeback')) o = { ...o, dataMode: v };
     else if (k === 'barrier' && (v === '0' || v === '1')) o = { ...o, barrier: v === '1' };
     else if (k === 'nobarrier' && v === undefined) o = { ...o, barrier: false };
+    else if (k === 'errors' && (v === 'continue' || v === 'remount-ro' || v === 'panic')) o = { ...o, errors: v };
     else if (k === 'commit' && v !== undefined && /^[1-9][0-9]*$/.test(v)) o = { ...o, commitSec: Number(v) };
     else if (k === 'recovery_fault' && v !== undefined && RECOVERY_FAULTS.includes(v)) {
       o = { ...o, recoveryFault: v as RecoveryFault };
@@ -364,21 +464,27 @@ function readDescs(cache: BufferCache, raw: Superblock, groups: number): GroupDe
   return descs;
 }
 
+/** The superblock's s_errors (1 continue, 2 remount-ro, 3 panic): a panic read from disk is read-only. */
+function errorsOf(raw: Superblock): ErrorsBehaviour {
+  return raw.errors === 2 || raw.errors === 3 ? 'remount-ro' : 'continue';
+}
+
 function refuse(sb: SuperBlock, dev: BlockDevice, reason: string): Errno {
   sb.s_kernel.tracer.emit('ext3.refused', { dev: dev.name, reason });
   return EINVAL;
 }
 
-function makeInfo(dev: BlockDevice, cache: BufferCache, raw: Superblock, descs: GroupDesc[], sb: SuperBlock, mode: DataMode): Ext3SbInfo {
-  // The superblock's totals are not journaled and may lag after a crash: like ext3, count them from
-  // the group descriptors at every mount (they are written back at sync and unmount).
+function makeInfo(dev: BlockDevice, cache: BufferCache, raw: Superblock, descs: GroupDesc[], sb: SuperBlock, opts: MountOptions): Ext3SbInfo {
+  // The superblock's totals are journaled with every allocation (markGroupDesc), as in Linux 2.4,
+  // so they are exact after recovery; counting them from the descriptors at mount as well costs
+  // nothing and mends an image written by a kernel that let them lag (later Linux does).
   raw.freeBlocksCount = descs.reduce((n, d) => n + d.freeBlocksCount, 0);
   raw.freeInodesCount = descs.reduce((n, d) => n + d.freeInodesCount, 0);
   return {
     cache, raw, descs, blockSize: dev.blockSize, groups: descs.length, gdtStart: raw.firstDataBlock + 1,
     sbBlock: dev.blockSize === 1024 ? 1 : 0, sbOffset: dev.blockSize === 1024 ? 0 : SUPERBLOCK_OFFSET,
-    nextGeneration: sb.s_kernel.random?.u32() ?? 1, journal: null, handle: null, dataMode: mode, orphans: [],
-    reserved: 0,
+    nextGeneration: sb.s_kernel.random?.u32() ?? 1, journal: null, handle: null, dataMode: opts.dataMode, orphans: [],
+    reserved: 0, errors: opts.errors ?? errorsOf(raw), remountedRo: false,
   };
 }
 
@@ -405,7 +511,9 @@ function* ext3_read_super(sb: SuperBlock, dev: BlockDevice | null, data: string)
   let cache = new BufferCache(dev);
   let descs = readDescs(cache, raw, groups);
   if (isErr(descs)) return descs;
-  sb.s_fs_info = makeInfo(dev, cache, raw, descs, sb, opts.dataMode);
+  const badDescs = ext3_check_descriptors(raw, descs, dev.blockSize);
+  if (badDescs !== null) return refuse(sb, dev, badDescs);
+  sb.s_fs_info = makeInfo(dev, cache, raw, descs, sb, opts);
   sb.s_blocksize = dev.blockSize;
   sb.s_magic = EXT2_SUPER_MAGIC;
   sb.s_time_gran = 1_000_000_000;
@@ -430,7 +538,7 @@ function* ext3_read_super(sb: SuperBlock, dev: BlockDevice | null, data: string)
       raw = again;
       descs = readDescs(cache, raw, groups);
       if (isErr(descs)) return descs;
-      sb.s_fs_info = makeInfo(dev, cache, raw, descs, sb, opts.dataMode);
+      sb.s_fs_info = makeInfo(dev, cache, raw, descs, sb, opts);
     }
     // Mounted with a journal: needs recovery until a clean unmount says otherwise.
     raw.featureIncompat |= INCOMPAT_RECOVER;
@@ -441,7 +549,11 @@ function* ext3_read_super(sb: SuperBlock, dev: BlockDevice | null, data: string)
     if (isErr(cleaned)) return cleaned;
   }
   const root = yield* iget(sb, EXT2_ROOT_INO);
-  if (isErr(root)) return root;
+  if (isErr(root) || !S_ISDIR(root.i_mode) || root.i_blocks === 0 || root.i_size === 0) {
+    // ext3_fill_super's check: a root that is no directory is damage, refused, never mounted.
+    if (journal !== null) yield* journal_destroy(journal);
+    return refuse(sb, dev, isErr(root) ? `cannot read the root inode (${errnoName(root)})` : 'corrupt root inode, run e2fsck');
+  }
   sb.s_root = d_alloc_root(root);
   sb.s_kernel.tracer.emit('ext3.mount', { dev: dev.name, blocks: raw.blocksCount, groups, readonly: (sb.s_flags & MS_RDONLY) !== 0 });
   return 0;

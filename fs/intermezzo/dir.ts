@@ -11,16 +11,18 @@
  * calls presto_do_X (vfs.ts) and puts the permit back. Lookup of a name `...ino:<ino>:<gen>` (hex)
  * in any directory finds that inode by number and generation (presto_iopen: user space reads a
  * file's exact version for a peer's backfetch this way, whatever it is called now).
+ * presto's own logs under `/.intermezzo/<fset>/` may be read but not changed by ordinary system
+ * calls (`presto_log_guard`: EPERM; presto's kernel process and lento excepted).
  * Invariants: every permit taken here is put back on every path; a replay context is used only by
  * the process it was set for, and only for the one VFS call it was set around.
  */
 import { d_instantiate } from '../../kernel/dcache.ts';
-import { EBUSY, ENOENT, EROFS, EXDEV, isErr, type Errno } from '../../kernel/errno.ts';
+import { EBUSY, ENOENT, EPERM, EROFS, EXDEV, isErr, type Errno } from '../../kernel/errno.ts';
 import type { InodeKind } from '../../kernel/filter.ts';
 import { DCACHE_UNHASHED, type Dentry, type Iattr, type Inode, type InodeOperations } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { CACHE_CLIENT_RO, CACHE_LENTO_RO, presto_fset, presto_get_cache, type Fileset } from './intermezzo_fs.ts';
+import { CACHE_CLIENT_RO, CACHE_LENTO_RO, presto_fset, presto_get_cache, presto_log_owner, type Fileset } from './intermezzo_fs.ts';
 import { FSET_CLIENT_RO, FSET_LENTO_RO, islento, presto_get_permit, presto_put_permit } from './permit.ts';
 import {
   presto_do_create,
@@ -77,6 +79,17 @@ function* inFset(fset: Fileset, p: Process, op: (ctx: LentoVfsContext) => Sys<0 
   return r;
 }
 
+/**
+ * EPERM for a change to one of presto's logs (presto_log_owner) by anyone but presto's own kernel
+ * process and lento: a user's write, truncate, chmod, link, rename or unlink would break every
+ * later mount of the fileset.
+ */
+export function presto_log_guard(d: Dentry, p: Process): 0 | Errno {
+  const fset = presto_log_owner(d);
+  if (fset === null || p === fset.cache.kproc || islento(fset, p)) return 0;
+  return EPERM;
+}
+
 function parentOf(d: Dentry): Dentry {
   return d.d_parent ?? d;
 }
@@ -86,6 +99,8 @@ export function presto_iops(kind: InodeKind, low: InodeOperations): Partial<Inod
   const setattr = low.setattr;
   if (setattr !== undefined) {
     out.setattr = function* (d: Dentry, attr: Iattr, p: Process): Sys<0 | Errno> {
+      const guard = presto_log_guard(d, p);
+      if (guard !== 0) return guard;
       const fset = presto_fset(d);
       if (fset === null) return yield* setattr(d, attr, p);
       return yield* inFset(fset, p, (ctx) => presto_do_setattr(fset, d, attr, ctx, p));
@@ -181,6 +196,8 @@ function linkOps(low: InodeOperations, out: Partial<InodeOperations>): void {
   const { link, unlink, rmdir, rename } = low;
   if (link !== undefined) {
     out.link = function* (old: Dentry, dir: Inode, d: Dentry, p: Process): Sys<0 | Errno> {
+      const guard = presto_log_guard(old, p);
+      if (guard !== 0) return guard;
       const fset = presto_fset(parentOf(d));
       if (fset !== presto_fset(old)) return EXDEV;
       if (fset === null) return yield* link(old, dir, d, p);
@@ -189,6 +206,8 @@ function linkOps(low: InodeOperations, out: Partial<InodeOperations>): void {
   }
   if (unlink !== undefined) {
     out.unlink = function* (dir: Inode, d: Dentry, p: Process): Sys<0 | Errno> {
+      const guard = presto_log_guard(d, p);
+      if (guard !== 0) return guard;
       const fset = presto_fset(parentOf(d));
       if (fset === null) return yield* unlink(dir, d, p);
       return yield* inFset(fset, p, (ctx) => presto_do_unlink(fset, parentOf(d), d, ctx, p));
@@ -205,6 +224,8 @@ function linkOps(low: InodeOperations, out: Partial<InodeOperations>): void {
   }
   if (rename !== undefined) {
     out.rename = function* (od: Inode, old: Dentry, nd: Inode, target: Dentry, p: Process): Sys<0 | Errno> {
+      const guard = presto_log_guard(old, p) || presto_log_guard(target, p);
+      if (guard !== 0) return guard;
       const fset = presto_fset(parentOf(old));
       if (fset !== presto_fset(parentOf(target))) return EXDEV;
       if (fset === null) return yield* rename(od, old, nd, target, p);

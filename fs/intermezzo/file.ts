@@ -19,7 +19,7 @@ import { O_TRUNC, PATH_MAX, type File, type FileOperations, type Inode } from '.
 import type { Process } from '../../kernel/process.ts';
 import { EMPTY_BODY, izo_fileid_encode, izo_upc_upcall, IZO_UPC_OPEN } from './psdev.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { presto_enter, presto_leave } from './dir.ts';
+import { presto_enter, presto_leave, presto_log_guard } from './dir.ts';
 import {
   presto_d2d,
   presto_fset,
@@ -88,6 +88,10 @@ export function presto_fops(kind: InodeKind, low: FileOperations): Partial<FileO
   const write = low.write;
   return {
     *open(inode: Inode, file: File, p: Process): Sys<0 | Errno> {
+      if ((file.f_mode & 2) !== 0) {
+        const guard = presto_log_guard(file.f_dentry, p);
+        if (guard !== 0) return guard;
+      }
       const fset = presto_fset(file.f_dentry);
       if (fset !== null) {
         const f = yield* fetch_on_open(fset, file, p);

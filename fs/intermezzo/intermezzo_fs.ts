@@ -220,6 +220,22 @@ export function presto_is_izo(d: Dentry): boolean {
   return false;
 }
 
+/** The logs presto keeps for each fileset under `/.intermezzo/<fset>/`. */
+export const PRESTO_LOGS: readonly string[] = ['kml', 'lml', 'last_rcvd'];
+
+/**
+ * The fileset whose log `d` is (`/.intermezzo/<fset>/kml`, `lml` or `last_rcvd` of a fileset set
+ * up on this cache), or null. Those files are presto's: ordinary system calls may read them only.
+ */
+export function presto_log_owner(d: Dentry): Fileset | null {
+  const dir = d.d_parent;
+  const izo = dir?.d_parent;
+  if (dir == null || izo == null || !PRESTO_LOGS.includes(d.d_name)) return null;
+  if (izo.d_name !== IZO_DIR || izo.d_parent === null || !izo.d_parent.isRoot) return null;
+  const cache = d.d_inode === null ? null : presto_get_cache(d.d_inode.i_sb);
+  return cache?.filesets.get(dir.d_name) ?? null;
+}
+
 /** The fileset of `d`: the nearest ancestor (or `d`) that roots one; null under .intermezzo. */
 export function presto_fset(d: Dentry): Fileset | null {
   if (presto_is_izo(d)) return null;

@@ -264,11 +264,16 @@ export function* presto_write_kml_logical_offset(fset: Fileset, p: Process): Sys
 // ---------------------------------------------------------------------------------------------
 // Mount: where each log ends.
 
-/** Restore the KML's (or LML's) recno and write offset from its tail; damage is reported. */
+/**
+ * Restore the KML's (or LML's) recno and write offset from its tail. The whole log is checked
+ * first, record by record: damage anywhere (not only at the tail) is reported with its offset, and
+ * the fileset is refused rather than appended to after the damage.
+ */
 export function* izo_init_log(fset: Fileset, fd: LogFd, p: Process): Sys<0 | KmlDamage | Errno> {
   const buf = yield* log_read_all(fd.file, p);
   if (isErr(buf)) return buf;
-  const tail = kml_last_record(buf, fd.name === 'lml');
+  const whole = kml_scan(buf, fd.name === 'lml').damage;
+  const tail = whole ?? kml_last_record(buf, fd.name === 'lml');
   if (isDamage(tail)) {
     fset.cache.sb.s_kernel.tracer.emit('presto.log_damage', { fset: fset.name, log: fd.name, ...tail });
     return tail;
