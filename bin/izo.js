@@ -6,5 +6,11 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// A reader that stops early (`izo help | head -1`) closes the pipe: stop quietly, as a C program
+// killed by SIGPIPE would, instead of an unhandled EPIPE error with its stack.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 const { main } = await import(new URL('../src/cli/izo.ts', import.meta.url).href);
 process.exitCode = await main(process.argv.slice(2));

@@ -378,11 +378,14 @@ export function* runCommand(p: Process, c: Command): Sys<Outcome> {
 export interface ScriptOutput {
   readonly status: boolean;
   write(chunk: string | Uint8Array): void;
+  /** Called with each command before it runs (`izo sh --verbose`). */
+  echo?(c: Command): void;
 }
 
 export function* runScript(p: Process, commands: readonly Command[], out?: ScriptOutput): Sys<CommandResult[]> {
   const results: CommandResult[] = [];
   for (const c of commands) {
+    out?.echo?.(c);
     const base = { line: c.line, command: c.name, args: c.args };
     if (out !== undefined && c.name === 'cat') {
       const e = yield* streamCat(p, toBytestring(c.args[0] as string), out);

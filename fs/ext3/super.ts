@@ -330,12 +330,8 @@ function plural(bits: number): string {
  * that needs recovery is acceptable, recovery being a write). Reads only.
  */
 export function ext3_check_super(dev: BlockDevice, readWrite = false): Superblock | string {
-  const buf = new Uint8Array(dev.blockSize);
-  const blk = dev.blockSize === 1024 ? 1 : 0;
-  if (isErr(dev.read(blk, buf))) return 'I/O error reading the superblock';
-  const raw = decodeSuperblock(dev.blockSize === 1024 ? buf : buf.subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024));
-  if (raw.magic !== EXT2_SUPER_MAGIC) return `no ext2/ext3 superblock (magic 0x${raw.magic.toString(16)}, expected 0xef53)`;
-  if (1024 << raw.logBlockSize !== dev.blockSize) return `the file system's block size is ${1024 << raw.logBlockSize}, the device's ${dev.blockSize}`;
+  const raw = ext3_valid_super(dev);
+  if (typeof raw === 'string') return raw;
   const badIncompat = raw.featureIncompat & ~SUPPORTED_INCOMPAT;
   if (badIncompat !== 0) return `unsupported incompatible features: ${names(badIncompat, INCOMPAT_NAMES)}`;
   const unhonoured = readWrite ? ext3_unhonoured_features(raw) : null;
@@ -346,8 +342,25 @@ export function ext3_check_super(dev: BlockDevice, readWrite = false): Superbloc
   if ((raw.featureIncompat & INCOMPAT_RECOVER) !== 0 && !(readWrite && journaled)) {
     return 'the journal needs recovery (run izo recover first, or mount it read-write)';
   }
+  return raw;
+}
+
+/**
+ * The superblock, if it describes a file system at all (magic, block size, geometry), whatever its
+ * features and flags; or why not, with e2fsck's advice about the backup superblocks. Reads only.
+ */
+export function ext3_valid_super(dev: BlockDevice): Superblock | string {
+  const buf = new Uint8Array(dev.blockSize);
+  const blk = dev.blockSize === 1024 ? 1 : 0;
+  if (isErr(dev.read(blk, buf))) return 'I/O error reading the superblock';
+  const raw = decodeSuperblock(dev.blockSize === 1024 ? buf : buf.subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024));
+  const invalid = (why: string): string => `${why}: the superblock is not valid (${backupHint(dev.blockSize)})`;
+  if (raw.magic !== EXT2_SUPER_MAGIC) return invalid(`no ext2/ext3 superblock (magic 0x${raw.magic.toString(16)}, expected 0xef53)`);
+  if (raw.logBlockSize > 2 || 1024 << raw.logBlockSize !== dev.blockSize) {
+    return invalid(`the file system's block size is ${raw.logBlockSize > 2 ? `2^(10+${raw.logBlockSize})` : 1024 << raw.logBlockSize}, the device's ${dev.blockSize}`);
+  }
   const bad = badGeometry(raw, dev);
-  return bad === null ? raw : `${bad}: the superblock is not valid (${backupHint(dev.blockSize)})`;
+  return bad === null ? raw : invalid(bad);
 }
 
 /** Where e2fsck is told to look for a backup superblock: the first block of group 1. */
@@ -496,6 +509,8 @@ function journalBlocks(sb: SuperBlock): number[] | string {
   for (let n = 0; n * EXT3_SB(sb).blockSize < inode.i_size; n++) {
     const b = ext3_bmap(inode, n);
     if (isErr(b) || b === 0) return `journal block ${n} is not mapped`;
+    const raw = EXT3_SB(sb).raw;
+    if (b < raw.firstDataBlock || b >= raw.blocksCount) return `journal block ${n} maps to block ${b}, outside the file system`;
     map.push(b);
   }
   return map;

@@ -54,6 +54,8 @@ export type OptionTable = Readonly<Record<string, OptionSpec>>;
 
 export interface ParsedArgs {
   readonly positionals: readonly string[];
+  /** The options given (no defaults filled in). */
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
   /** A string option's value, or its default, or undefined when it has neither. */
   str(name: string): string | undefined;
   flag(name: string): boolean;
@@ -75,7 +77,7 @@ export function parseCommand(options: OptionTable, args: readonly string[]): Par
   }
   const { values, positionals } = parsed;
   return {
-    positionals,
+    positionals, values,
     str: (name) => {
       const v = values[name];
       return typeof v === 'string' ? v : options[name]?.default;

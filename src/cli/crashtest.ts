@@ -16,7 +16,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Prng } from '../../sim/prng.ts';
 import { loadImage, saveImage } from '../image.ts';
 import { recover } from '../crash/check.ts';
@@ -28,12 +27,29 @@ import {
 } from '../crash/run.ts';
 import { crashStates, formatState, imageOf } from '../crash/states.ts';
 import { MAX_OPS, workloadAt, workloadLines } from '../crash/workload.ts';
-import { parseNatural, UsageError, type Subcommand } from './command.ts';
+import { parseCommand, parseNatural, UsageError, type OptionTable, type Subcommand } from './command.ts';
 
 const MODES: readonly DataMode[] = ['ordered', 'journal', 'writeback'];
 const BROKEN: readonly BrokenRecovery[] = ['skip-revoke', 'first-transaction-only'];
 
+const CRASHTEST_OPTIONS: OptionTable = {
+  ops: { type: 'string', arg: 'N|A..B', default: '1..2', help: 'workload lengths: every workload of A to B operations' },
+  mode: { type: 'string', arg: 'ordered|journal|writeback|all', default: 'ordered', help: 'ext3 data mode (all: each in turn)' },
+  'no-barrier': { type: 'boolean', help: 'mount with barrier=0' },
+  aged: { type: 'boolean', help: 'start from an aged file system' },
+  seed: { type: 'string', arg: 'S', default: '1', help: 'the seed' },
+  'max-states': { type: 'string', arg: 'N', default: '100000', help: 'crash states checked at most per workload' },
+  jobs: { type: 'string', arg: 'N', help: 'worker threads (default: the number of cores)' },
+  sample: { type: 'string', arg: 'N', help: 'check N sampled workloads instead of all' },
+  'lying-flush': { type: 'boolean', help: 'a device that acknowledges flushes without doing them (a negative control)' },
+  'broken-recovery': { type: 'string', arg: 'skip-revoke|first-transaction-only', help: 'a deliberately broken recovery (a negative control)' },
+  e2fsck: { type: 'string', arg: 'N', default: '0', help: 'also judge N crash states with the real e2fsck' },
+  replay: { type: 'string', arg: 'TOKEN', help: 'replay one reported violation' },
+  quiet: { type: 'boolean', help: 'print only the summary' },
+};
+
 export const CRASHTEST: Subcommand = {
+  options: CRASHTEST_OPTIONS,
   name: 'crashtest',
   usage: 'izo crashtest [--ops 1..3] [--mode ordered|journal|writeback|all] [--no-barrier] [--aged] [--seed S] '
     + '[--max-states N] [--jobs N] [--sample N] [--lying-flush] [--broken-recovery skip-revoke|first-transaction-only] '
@@ -78,19 +94,10 @@ function planOf(values: Record<string, string | boolean | undefined>): RunPlan {
 }
 
 async function crashtest(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args, allowPositionals: true,
-    options: {
-      ops: { type: 'string' }, mode: { type: 'string' }, 'no-barrier': { type: 'boolean' },
-      aged: { type: 'boolean' }, seed: { type: 'string' }, 'max-states': { type: 'string' },
-      jobs: { type: 'string' }, sample: { type: 'string' },
-      'lying-flush': { type: 'boolean' }, 'broken-recovery': { type: 'string' }, e2fsck: { type: 'string' },
-      replay: { type: 'string' }, quiet: { type: 'boolean' },
-    },
-  });
+  const { values, positionals } = parseCommand(CRASHTEST_OPTIONS, args);
   if (positionals.length > 0) throw new UsageError(`crashtest takes no arguments, got '${positionals.join(' ')}'`);
   if (values.replay !== undefined) {
-    const r = parseReproducer(values.replay, 1);
+    const r = parseReproducer(String(values.replay), 1);
     if (typeof r === 'string') throw new UsageError(r);
     const { report, violations } = replay(r);
     process.stdout.write(report);
@@ -99,9 +106,9 @@ async function crashtest(args: string[]): Promise<number> {
   // --mode all: the three modes one after the other, each with its own figures.
   const modes = values.mode === 'all' ? MODES : [values.mode];
   const plans = modes.map((mode) => planOf({ ...values, mode }));
-  const jobs = values.jobs === undefined ? availableParallelism() : parseNatural('--jobs', values.jobs);
+  const jobs = values.jobs === undefined ? availableParallelism() : parseNatural('--jobs', String(values.jobs));
   if (jobs < 1) throw new UsageError('--jobs must be at least 1');
-  const e2 = values.e2fsck === undefined ? 0 : parseNatural('--e2fsck', values.e2fsck);
+  const e2 = values.e2fsck === undefined ? 0 : parseNatural('--e2fsck', String(values.e2fsck));
   let status = 0;
   for (const plan of plans) status = Math.max(status, await runPlan(plan, jobs, e2, values.quiet === true));
   return status;

@@ -7,20 +7,23 @@
  * (a block size other than 1024, 2048 or 4096); 8 an image that cannot be read (missing, or a size
  * that is not a multiple of the block size), the message naming the file.
  */
-import { parseArgs } from 'node:util';
 import { isBlockSize } from '../../kernel/blkdev.ts';
 import { loadImage } from '../image.ts';
-import { UsageError, type Subcommand } from './command.ts';
+import { parseCommand, UsageError, type OptionTable, type Subcommand } from './command.ts';
+
+const INFO_OPTIONS: OptionTable = {
+  'block-size': { type: 'string', arg: '1024|2048|4096', default: '1024', help: 'the block size to read the image with' },
+};
 
 export const IMAGE_INFO: Subcommand = {
   name: 'image-info',
   usage: 'izo image-info IMAGE [--block-size 1024|2048|4096]',
   summary: 'size, block size, blocks and not-all-zero blocks of a raw image',
+  options: INFO_OPTIONS,
   run(args) {
-    const { values, positionals } = parseArgs({
-      args, allowPositionals: true, options: { 'block-size': { type: 'string', default: '1024' } },
-    });
-    const [path, ...rest] = positionals;
+    const a = parseCommand(INFO_OPTIONS, args);
+    const values = { 'block-size': a.str('block-size') };
+    const [path, ...rest] = a.positionals;
     if (path === undefined) throw new UsageError('image-info needs an IMAGE');
     if (rest.length > 0) throw new UsageError(`image-info takes one IMAGE, got also '${rest.join(' ')}'`);
     const bs = Number(values['block-size']);

@@ -3,9 +3,10 @@
  *
  * Layer: user-space entry point (may touch real files and build simulated worlds). Interface:
  * `main(argv)` returns the exit status: 0 success, 2 bad usage (a message naming the problem on
- * stderr, then the usage line), 8 an image that cannot be used, others as each subcommand
- * documents. `izo`, `izo help` and `izo --help` list the subcommands; `izo help NAME` and
- * `izo NAME --help` show one. To add a subcommand, write it in its own file under src/cli/ as a
+ * stderr, then the usage line), 8 an image that cannot be used, 70 a bug (one line, never a stack
+ * trace), others as each subcommand documents (docs/errors.md). `izo`, `izo help` and
+ * `izo --help` list the subcommands; `izo help NAME` and `izo NAME ... --help` (anywhere among
+ * the arguments) show one, with every option and its default. To add a subcommand, write it in its own file under src/cli/ as a
  * `Subcommand` (command.ts) and add it to COMMANDS. bin/izo.js runs this file through tsx.
  */
 import { readFileSync } from 'node:fs';
@@ -16,8 +17,7 @@ import { JOURNAL_COMMANDS } from './journal_tools.ts';
 import { KML_COMMANDS } from './kml_tools.ts';
 import { IMAGE_INFO } from './image_info.ts';
 import { CRASHTEST } from './crashtest.ts';
-import { parseSeed, UsageError, type Subcommand } from './command.ts';
-import { parseArgs } from 'node:util';
+import { optionHelp, parseCommand, parseSeed, UsageError, type OptionTable, type Subcommand } from './command.ts';
 
 export { parseSeed, UsageError, type Subcommand } from './command.ts';
 
@@ -27,13 +27,18 @@ export function version(): string {
   return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
+const DEMO_OPTIONS: OptionTable = { seed: { type: 'string', arg: 'N', help: 'the seed (no seed: the built-in default)' } };
+
 const DEMO: Subcommand = {
   name: 'demo',
   usage: 'izo demo [--seed N]',
   summary: 'the demonstration `npm start` runs (same seed, same output)',
+  options: DEMO_OPTIONS,
   run(args) {
-    const { values } = parseArgs({ args, options: { seed: { type: 'string' } } });
-    process.stdout.write(values.seed === undefined ? demo() : demo(parseSeed(values.seed)));
+    const a = parseCommand(DEMO_OPTIONS, args);
+    if (a.positionals.length > 0) throw new UsageError(`demo takes no arguments, got '${a.positionals.join(' ')}'`);
+    const seed = a.str('seed');
+    process.stdout.write(seed === undefined ? demo() : demo(parseSeed(seed)));
     return 0;
   },
 };
@@ -48,11 +53,17 @@ export function commands(): readonly Subcommand[] {
 }
 
 const HELP: Subcommand = {
-  name: 'help', usage: 'izo help [COMMAND]', summary: 'list the subcommands, or show one', run: (args) => help(args),
+  name: 'help', usage: 'izo help [COMMAND]', summary: 'list the subcommands, or show one (its options and their defaults)',
+  run: (args) => help(parseCommand({}, args).positionals),
 };
 
 const VERSION: Subcommand = {
-  name: 'version', usage: 'izo version', summary: 'print the version', run: () => (out(`izo ${version()}\n`), 0),
+  name: 'version', usage: 'izo version', summary: 'print the version',
+  run(args) {
+    if (parseCommand({}, args).positionals.length > 0) throw new UsageError('version takes no arguments');
+    out(`izo ${version()}\n`);
+    return 0;
+  },
 };
 
 function out(s: string): void {
@@ -70,10 +81,12 @@ function help(args: readonly string[]): number {
   if (name !== undefined) {
     const cmd = find(name);
     if (cmd === undefined) throw new UsageError(`no command '${name}'`);
-    out(`usage: ${cmd.usage}\n  ${cmd.summary}\n`);
+    const opts = cmd.options === undefined || Object.keys(cmd.options).length === 0 ? '' : `\noptions:\n${optionHelp(cmd.options)}`;
+    out(`usage: ${cmd.usage}\n  ${cmd.summary}\n${opts}  -h, --help  show this help\n`);
     return 0;
   }
-  out('izo: tools for intermezzo-sim (exit status: 0 success, 2 bad usage, 8 unusable image)\n\n');
+  out('izo: tools for intermezzo-sim (exit status: 0 success, 1 failed, 2 bad usage, 4 damage found, 8 unusable image;'
+    + ' docs/errors.md)\n\n');
   for (const c of commands()) out(`  ${c.usage}\n      ${c.summary}\n`);
   return 0;
 }
@@ -94,7 +107,7 @@ async function run(cmd: Subcommand | undefined, name: string, rest: readonly str
     process.stderr.write(`izo: unknown command '${name}'; try 'izo help'\n`);
     return 2;
   }
-  if (rest[0] === '--help' || rest[0] === '-h') return help([name]);
+  if (asksHelp(rest)) return help([name]);
   try {
     return await cmd.run([...rest]);
   } catch (e) {
@@ -106,6 +119,18 @@ async function run(cmd: Subcommand | undefined, name: string, rest: readonly str
       process.stderr.write(`izo ${name}: ${e.message}\n`);
       return 8;
     }
-    throw e;
+    // Anything else is a bug in the model or the tool: said in one line, never as a stack trace.
+    const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    process.stderr.write(`izo ${name}: internal error (a bug, please report it): ${what}\n`);
+    return EXIT_BUG;
   }
+}
+
+/** The exit status of a bug (BSD's EX_SOFTWARE); the corruption fuzz test asserts it never happens. */
+export const EXIT_BUG = 70;
+
+/** `--help` or `-h` anywhere among the arguments (before a `--`). */
+function asksHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }

@@ -10,16 +10,16 @@ import { BlockDevice } from '../../kernel/blkdev.ts';
 import { isErr } from '../../kernel/errno.ts';
 import { Inode } from '../../kernel/fs.ts';
 import { runSync } from '../../kernel/sched.ts';
-import { World } from '../../sim/host.ts';
 import { COMPAT_HAS_JOURNAL, decodeSuperblock, EXT3_JOURNAL_INO, INCOMPAT_RECOVER, SUPERBLOCK_OFFSET } from '../../fs/ext3/ext3_fs.ts';
 import { ext3_bmap, ext3_read_inode } from '../../fs/ext3/inode.ts';
-import { ext3_fs_type } from '../../fs/ext3/super.ts';
+import { ext3_valid_super } from '../../fs/ext3/super.ts';
+import { mountOrFail, prestoHost } from './presto_image.ts';
 import { journal_recover, journal_scan } from '../../fs/jbd/recovery.ts';
 import { journalIo } from '../../fs/jbd/journal.ts';
 import { JFS_FLAG_ESCAPE } from '../../fs/jbd/jbd.ts';
 import { ImageError, loadImage, saveImage } from '../image.ts';
 import { imageBlockSize } from './image_tools.ts';
-import { UsageError, type Subcommand } from './command.ts';
+import { parseCommand, UsageError, type Subcommand } from './command.ts';
 
 function superblockBytes(dev: BlockDevice): { buf: Uint8Array; blk: number; off: number } {
   const blk = dev.blockSize === 1024 ? 1 : 0;
@@ -30,8 +30,8 @@ function superblockBytes(dev: BlockDevice): { buf: Uint8Array; blk: number; off:
 
 /** Journal block n -> device block, from inode 8's map (read through a throwaway read-only mount). */
 function journalMap(path: string, dev: BlockDevice): number[] {
-  const { buf, off } = superblockBytes(dev);
-  const sb = decodeSuperblock(buf.subarray(off, off + 1024));
+  const sb = ext3_valid_super(dev);
+  if (typeof sb === 'string') throw new ImageError(`${path}: ${sb}`);
   if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0 || sb.journalInum !== EXT3_JOURNAL_INO) {
     throw new ImageError(`${path}: has no journal (an ext2 image)`);
   }
@@ -41,23 +41,22 @@ function journalMap(path: string, dev: BlockDevice): number[] {
   const v = new DataView(cb.buf.buffer, cb.off);
   v.setUint32(0x60, v.getUint32(0x60, true) & ~INCOMPAT_RECOVER, true);
   copy.write(cb.blk, cb.buf);
-  const h = new World({ seed: 0 }).addHost('map');
-  h.registerFs(ext3_fs_type);
-  h.addDisk('hda', copy);
-  h.mountRoot('ext3', 'hda', 'ro');
+  const h = prestoHost(copy);
+  mountOrFail(h, 'ext3', 'ro', path);
   const inode = new Inode(h.kernel.rootMnt.mnt_sb, EXT3_JOURNAL_INO);
   if (isErr(runSync(ext3_read_inode(inode)))) throw new ImageError(`${path}: cannot read the journal inode`);
   const map: number[] = [];
   for (let n = 0; n * dev.blockSize < inode.i_size; n++) {
     const b = ext3_bmap(inode, n);
     if (isErr(b) || b === 0) throw new ImageError(`${path}: journal block ${n} is not mapped`);
+    if (b < sb.firstDataBlock || b >= sb.blocksCount) throw new ImageError(`${path}: journal block ${n} maps to block ${b}, outside the file system`);
     map.push(b);
   }
   return map;
 }
 
 function open(args: string[], name: string): { path: string; dev: BlockDevice; map: number[] } {
-  const [path, ...rest] = args;
+  const [path, ...rest] = parseCommand({}, args).positionals;
   if (path === undefined || rest.length > 0) throw new UsageError(`${name} takes exactly one IMAGE`);
   const dev = loadImage(path, imageBlockSize(path), 'image');
   return { path, dev, map: journalMap(path, dev) };
@@ -67,6 +66,7 @@ export const JOURNAL_COMMANDS: Subcommand[] = [
   {
     name: 'journal',
     usage: 'izo journal IMAGE',
+    options: {},
     summary: "print the ext3 journal: its superblock, whether it needs recovery, every transaction in the log",
     run(args) {
       const { path, dev, map } = open(args, 'journal');
@@ -96,6 +96,7 @@ export const JOURNAL_COMMANDS: Subcommand[] = [
   {
     name: 'recover',
     usage: 'izo recover IMAGE',
+    options: {},
     summary: 'replay the ext3 journal into the image, as a mount would, and clear needs_recovery',
     run(args) {
       const { path, dev, map } = open(args, 'recover');

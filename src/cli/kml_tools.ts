@@ -12,7 +12,6 @@
  * --fileset: the names are listed); 8 an unusable image (no filesets, unreadable logs).
  * Counterpart: the original's kml_unpack.c printers (kml_print_rec) and lento's KML dumps.
  */
-import { parseArgs } from 'node:util';
 import {
   isZeroUuid,
   kml_scan,
@@ -25,7 +24,7 @@ import {
   type ScannedRecord,
 } from '../../fs/intermezzo/kml.ts';
 import { ImageError, loadImage } from '../image.ts';
-import { UsageError, type Subcommand } from './command.ts';
+import { parseCommand, UsageError, type OptionTable, type Subcommand } from './command.ts';
 import { imageBlockSize } from './image_tools.ts';
 import { listFilesets, plainMount, readFilesetLogs, type FilesetLogs } from './presto_image.ts';
 
@@ -244,22 +243,22 @@ export function chooseFileset(names: readonly string[], asked: string | undefine
   return names[0] as string;
 }
 
+const KML_OPTIONS: OptionTable = {
+  fileset: { type: 'string', arg: 'NAME', help: 'the fileset (needed when the image has several)' },
+  json: { type: 'boolean', help: 'one JSON document instead of text' },
+  lml: { type: 'boolean', help: 'decode the LML instead of the KML' },
+};
+
 export const KML_COMMANDS: Subcommand[] = [
   {
     name: 'kml',
     usage: 'izo kml IMAGE [--fileset NAME] [--json] [--lml]',
     summary: 'decode a fileset\'s KML (or LML) and last_rcvd records, read-only (exit 1 if a log is damaged)',
+    options: KML_OPTIONS,
     run(args) {
-      const { values, positionals } = parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          fileset: { type: 'string' },
-          json: { type: 'boolean', default: false },
-          lml: { type: 'boolean', default: false },
-        },
-      });
-      const [image, ...rest] = positionals;
+      const a = parseCommand(KML_OPTIONS, args);
+      const values = { fileset: a.str('fileset'), json: a.flag('json'), lml: a.flag('lml') };
+      const [image, ...rest] = a.positionals;
       if (image === undefined || rest.length > 0) throw new UsageError('kml takes exactly one IMAGE');
       const m = plainMount(loadImage(image, imageBlockSize(image), 'image'), image);
       if (m.recovered) process.stderr.write(`izo kml: ${image}: the journal was recovered in memory only\n`);

@@ -32,9 +32,20 @@ import { read_dir, read_file } from '../libc.ts';
 /** The directory presto keeps its filesets in, at the cache's root. */
 export const IZO_DIR = '/.intermezzo';
 
-/** A one-host world whose kernel can mount ext3, ext2 and intermezzo, with `dev` as /dev/hda. */
+/**
+ * A one-host world whose kernel can mount ext3, ext2 and intermezzo, with `dev` as /dev/hda.
+ * Damage the file system finds while a tool runs (ext3_error) is said on stderr as the kernel
+ * log would say it: `EXT3-fs error (device hda): function: what`.
+ */
 export function prestoHost(dev: BlockDevice, seed = 0): Host {
-  const host = new World({ seed }).addHost('izo');
+  const world = new World({ seed });
+  const host = world.addHost('izo');
+  world.trace.listen((r) => {
+    if (r.ev !== 'ext3.error') return;
+    const e = r.data as { dev: string; fn: string; message: string; action: string };
+    const then = e.action === 'remount-ro' ? ' (remounted read-only)' : '';
+    process.stderr.write(`EXT3-fs error (device ${e.dev}): ${e.fn}: ${e.message}${then}\n`);
+  });
   host.registerFs(ext3_fs_type);
   host.registerFs(ext2_fs_type);
   host.registerFs(intermezzo_fs_type);
@@ -42,10 +53,23 @@ export function prestoHost(dev: BlockDevice, seed = 0): Host {
   return host;
 }
 
-/** Mount /dev/hda as the root, or an ImageError naming `what`, the type and the errno. */
+/**
+ * Mount /dev/hda as the root, or an ImageError naming `what`, the type, the errno and why (the
+ * refusal ext3 traced, or the damaged log presto found, with its offset).
+ */
 export function mountOrFail(host: Host, type: string, data: string, what: string): void {
+  const why: string[] = [];
+  host.world.trace.listen((r) => {
+    if (r.ev === 'ext3.refused') why.push((r.data as { reason: string }).reason);
+    if (r.ev === 'presto.log_damage') {
+      const d = r.data as { fset: string; log: string; offset: number; reason: string };
+      why.push(`fileset ${d.fset}: its ${d.log} is damaged at byte ${d.offset}: ${d.reason}`);
+    }
+  });
   const r: 0 | Errno = host.runKernel(host.kernel.mount_root(type, '/dev/hda', data));
-  if (isErr(r)) throw new ImageError(`${what}: mounting it as ${type} (${data}) failed: ${errnoName(r)}`);
+  if (isErr(r)) {
+    throw new ImageError(`${what}: mounting it as ${type} (${data}) failed: ${errnoName(r)}${why.length === 0 ? '' : ` (${why.join('; ')})`}`);
+  }
 }
 
 /** Whether the image's file system has a journal: then presto's cache is ext3, else ext2. */
