@@ -54,7 +54,8 @@ export function ext3_new_inode(dir: Inode, mode: number): number | Errno {
   if (sb.s_inodes.has(ino)) {
     // The bitmap calls an inode free that is in use (in core): the bitmap is damaged.
     s.cache.brelse(bh);
-    return ext3_error(sb, 'ext3_new_inode', `bit clear in the inode bitmap of group ${g} for inode ${ino}, which is in use`);
+    const why = `bit clear in the inode bitmap of group ${g} for inode ${ino}, which is in use`;
+    return ext3_error(sb, 'ext3_new_inode', why);
   }
   const table = s.cache.bread(desc.inodeTable + Math.floor((bit * s.raw.inodeSize) / s.blockSize));
   if (isErr(table)) {

@@ -86,7 +86,8 @@ function dirBlock(dir: Inode, lblk: number): DirBlock | null | Errno {
   if (isErr(bh)) return EIO;
   const ents = decodeDirBlock(bh.data);
   s.cache.brelse(bh);
-  return typeof ents === 'string' ? ext3_error(dir.i_sb, 'ext3_check_dir_entry', `bad entry in directory #${dir.i_ino}, block ${phys}: ${ents}`) : { phys, ents };
+  if (typeof ents !== 'string') return { phys, ents };
+  return ext3_error(dir.i_sb, 'ext3_check_dir_entry', `bad entry in directory #${dir.i_ino}, block ${phys}: ${ents}`);
 }
 
 function dirBlockCount(dir: Inode): number {

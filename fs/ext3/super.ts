@@ -357,7 +357,8 @@ export function ext3_valid_super(dev: BlockDevice): Superblock | string {
   const invalid = (why: string): string => `${why}: the superblock is not valid (${backupHint(dev.blockSize)})`;
   if (raw.magic !== EXT2_SUPER_MAGIC) return invalid(`no ext2/ext3 superblock (magic 0x${raw.magic.toString(16)}, expected 0xef53)`);
   if (raw.logBlockSize > 2 || 1024 << raw.logBlockSize !== dev.blockSize) {
-    return invalid(`the file system's block size is ${raw.logBlockSize > 2 ? `2^(10+${raw.logBlockSize})` : 1024 << raw.logBlockSize}, the device's ${dev.blockSize}`);
+    const fsBs = raw.logBlockSize > 2 ? `2^(10+${raw.logBlockSize})` : String(1024 << raw.logBlockSize);
+    return invalid(`the file system's block size is ${fsBs}, the device's ${dev.blockSize}`);
   }
   const bad = badGeometry(raw, dev);
   return bad === null ? raw : invalid(bad);
@@ -380,7 +381,9 @@ function badGeometry(raw: Superblock, dev: BlockDevice): string | null {
   if (raw.inodesPerGroup > 8 * bs) return `${raw.inodesPerGroup} inodes per group, more than a bitmap block maps (${8 * bs})`;
   if (raw.firstDataBlock !== (bs === 1024 ? 1 : 0)) return `first data block ${raw.firstDataBlock} (expected ${bs === 1024 ? 1 : 0})`;
   if (raw.blocksCount <= raw.firstDataBlock) return `block count ${raw.blocksCount} leaves no groups`;
-  if (raw.blocksCount > dev.blocks) return `bad geometry: block count ${raw.blocksCount} exceeds the size of the device (${dev.blocks} blocks; a truncated image?)`;
+  if (raw.blocksCount > dev.blocks) {
+    return `bad geometry: block count ${raw.blocksCount} exceeds the size of the device (${dev.blocks} blocks; a truncated image?)`;
+  }
   const groups = Math.ceil((raw.blocksCount - raw.firstDataBlock) / raw.blocksPerGroup);
   if (raw.inodesCount !== groups * raw.inodesPerGroup) return `inode count ${raw.inodesCount} is not ${groups} groups of ${raw.inodesPerGroup}`;
   if (raw.firstIno < EXT2_GOOD_OLD_FIRST_INO || raw.firstIno > raw.inodesCount) return `first inode ${raw.firstIno} out of range`;

@@ -22,7 +22,9 @@ import type { InodeKind } from '../../kernel/filter.ts';
 import { DCACHE_UNHASHED, type Dentry, type Iattr, type Inode, type InodeOperations } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
 import type { Sys } from '../../kernel/sched.ts';
-import { CACHE_CLIENT_RO, CACHE_LENTO_RO, presto_fset, presto_get_cache, presto_log_owner, type Fileset } from './intermezzo_fs.ts';
+import {
+  CACHE_CLIENT_RO, CACHE_LENTO_RO, presto_fset, presto_get_cache, presto_log_owner, type Fileset,
+} from './intermezzo_fs.ts';
 import { FSET_CLIENT_RO, FSET_LENTO_RO, islento, presto_get_permit, presto_put_permit } from './permit.ts';
 import {
   presto_do_create,

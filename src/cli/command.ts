@@ -67,12 +67,16 @@ export interface ParsedArgs {
  * UsageError naming it (exit 2). `--help` is answered by the dispatcher before a command runs.
  */
 export function parseCommand(options: OptionTable, args: readonly string[]): ParsedArgs {
-  const config = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short === undefined ? {} : { short: o.short }) }]));
+  const config = Object.fromEntries(Object.entries(options).map(([k, o]) => {
+    const short = o.short === undefined ? {} : { short: o.short };
+    return [k, { type: o.type, ...short }];
+  }));
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({ args: [...args], options: config, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (e) {
-    if (e instanceof TypeError && String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw new UsageError(e.message);
+    const code = String((e as { code?: unknown }).code);
+    if (e instanceof TypeError && code.startsWith('ERR_PARSE_ARGS')) throw new UsageError(e.message);
     throw e;
   }
   const { values, positionals } = parsed;
@@ -86,13 +90,16 @@ export function parseCommand(options: OptionTable, args: readonly string[]): Par
   };
 }
 
-/** Help's option lines: each option, its value's name, what it does and its default. */
+/** Help's option lines: each option, its value's name, what it does and its default; then -h. */
 export function optionHelp(options: OptionTable): string {
   const rows = Object.entries(options).map(([name, o]) => {
-    const left = `${o.short === undefined ? '' : `-${o.short}, `}--${name}${o.type === 'string' ? ` ${o.arg ?? 'VALUE'}` : ''}`;
-    const dflt = o.type === 'boolean' ? ' (default: off)' : o.default === undefined ? '' : ` (default: ${o.default === '' ? "''" : o.default})`;
+    const short = o.short === undefined ? '' : `-${o.short}, `;
+    const left = `${short}--${name}${o.type === 'string' ? ` ${o.arg ?? 'VALUE'}` : ''}`;
+    const dflt = o.type === 'boolean' ? ' (default: off)'
+      : o.default === undefined ? '' : ` (default: ${o.default === '' ? "''" : o.default})`;
     return [left, `${o.help}${dflt}`] as const;
   });
-  const width = Math.max(0, ...rows.map(([l]) => l.length));
+  rows.push(['-h, --help', 'show this help']);
+  const width = Math.max(...rows.map(([l]) => l.length));
   return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}\n`).join('');
 }

@@ -33,16 +33,28 @@ const MODES: readonly DataMode[] = ['ordered', 'journal', 'writeback'];
 const BROKEN: readonly BrokenRecovery[] = ['skip-revoke', 'first-transaction-only'];
 
 const CRASHTEST_OPTIONS: OptionTable = {
-  ops: { type: 'string', arg: 'N|A..B', default: '1..2', help: 'workload lengths: every workload of A to B operations' },
-  mode: { type: 'string', arg: 'ordered|journal|writeback|all', default: 'ordered', help: 'ext3 data mode (all: each in turn)' },
+  ops: {
+    type: 'string', arg: 'N|A..B', default: '1..2',
+    help: 'workload lengths: every workload of A to B operations',
+  },
+  mode: {
+    type: 'string', arg: 'ordered|journal|writeback|all', default: 'ordered',
+    help: 'ext3 data mode (all: each in turn)',
+  },
   'no-barrier': { type: 'boolean', help: 'mount with barrier=0' },
   aged: { type: 'boolean', help: 'start from an aged file system' },
   seed: { type: 'string', arg: 'S', default: '1', help: 'the seed' },
   'max-states': { type: 'string', arg: 'N', default: '100000', help: 'crash states checked at most per workload' },
   jobs: { type: 'string', arg: 'N', help: 'worker threads (default: the number of cores)' },
   sample: { type: 'string', arg: 'N', help: 'check N sampled workloads instead of all' },
-  'lying-flush': { type: 'boolean', help: 'a device that acknowledges flushes without doing them (a negative control)' },
-  'broken-recovery': { type: 'string', arg: 'skip-revoke|first-transaction-only', help: 'a deliberately broken recovery (a negative control)' },
+  'lying-flush': {
+    type: 'boolean',
+    help: 'a device that acknowledges flushes without doing them (a negative control)',
+  },
+  'broken-recovery': {
+    type: 'string', arg: 'skip-revoke|first-transaction-only',
+    help: 'a deliberately broken recovery (a negative control)',
+  },
   e2fsck: { type: 'string', arg: 'N', default: '0', help: 'also judge N crash states with the real e2fsck' },
   replay: { type: 'string', arg: 'TOKEN', help: 'replay one reported violation' },
   quiet: { type: 'boolean', help: 'print only the summary' },

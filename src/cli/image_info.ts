@@ -12,7 +12,10 @@ import { loadImage } from '../image.ts';
 import { parseCommand, UsageError, type OptionTable, type Subcommand } from './command.ts';
 
 const INFO_OPTIONS: OptionTable = {
-  'block-size': { type: 'string', arg: '1024|2048|4096', default: '1024', help: 'the block size to read the image with' },
+  'block-size': {
+    type: 'string', arg: '1024|2048|4096', default: '1024',
+    help: 'the block size to read the image with',
+  },
 };
 
 export const IMAGE_INFO: Subcommand = {

@@ -129,11 +129,17 @@ function fsckRun(args: string[]): number {
 }
 
 const SH_OPTIONS: OptionTable = {
-  status: { type: 'boolean', help: "print one status line per command ('ok' or the errno name) instead of a shell's output" },
+  status: {
+    type: 'boolean',
+    help: "print one status line per command ('ok' or the errno name) instead of a shell's output",
+  },
   verbose: { type: 'boolean', short: 'v', help: 'echo each command to stderr before it runs (as sh -x)' },
   'data-mode': { type: 'string', arg: 'ordered|journal|writeback', default: 'ordered', help: 'ext3 data mode' },
   'no-barrier': { type: 'boolean', help: 'mount with barrier=0' },
-  'crash-after-writes': { type: 'string', arg: 'N', help: 'cut the power after the Nth write to the disk (no crash: the image is unmounted cleanly)' },
+  'crash-after-writes': {
+    type: 'string', arg: 'N',
+    help: 'cut the power after the Nth write to the disk (no crash: the image is unmounted cleanly)',
+  },
   seed: { type: 'string', arg: 'S', default: '1', help: 'the world seed (which cached writes a crash keeps)' },
   ext3: { type: 'boolean', help: 'mount as plain ext3 even if the image has filesets' },
 };
@@ -240,9 +246,15 @@ function echoLine(c: Command): string {
 const MKFS_OPTIONS: OptionTable = {
   size: { type: 'string', arg: 'SIZE', default: '16M', help: 'the image size: bytes, or with K, M, G or T' },
   'block-size': { type: 'string', arg: '1024|2048|4096', default: '1024', help: 'the block size' },
-  inodes: { type: 'string', arg: 'N', help: 'at least N inodes (rounded up to fill whole inode-table blocks; default: one per 4 blocks of 4 KiB data)' },
+  inodes: {
+    type: 'string', arg: 'N',
+    help: 'at least N inodes (rounded up to fill whole inode-table blocks; default: one per 4 blocks of 4 KiB data)',
+  },
   label: { type: 'string', arg: 'L', default: '', help: 'the volume label, at most 16 bytes' },
-  'journal-blocks': { type: 'string', arg: 'N', default: '1024', help: 'the journal size in blocks, 1024 to 10240000 and at most half the file system' },
+  'journal-blocks': {
+    type: 'string', arg: 'N', default: '1024',
+    help: 'the journal size in blocks, 1024 to 10240000 and at most half the file system',
+  },
   'no-journal': { type: 'boolean', help: 'make ext2 (no journal)' },
   seed: { type: 'string', arg: 'S', default: '1', help: 'the seed of the file system uuid' },
   fileset: { type: 'string', arg: 'NAME', help: 'make it InterMezzo-ready, with fileset NAME at /' },
@@ -283,7 +295,9 @@ function mkfsPlan(a: ParsedArgs): MkfsPlan {
   if (Buffer.byteLength(label, 'utf8') > 16) throw new UsageError(`--label is at most 16 bytes, got ${Buffer.byteLength(label, 'utf8')} ('${label}')`);
   const inodesText = a.str('inodes');
   const inodes = inodesText === undefined ? undefined : parseNatural('--inodes', inodesText);
-  if (inodes !== undefined && inodes < 16) throw new UsageError(`--inodes must be at least 16 (11 are reserved, and the root and lost+found take two), got '${inodesText}'`);
+  if (inodes !== undefined && inodes < 16) {
+    throw new UsageError(`--inodes must be at least 16 (11 are reserved; the root and lost+found take two more), got '${inodesText}'`);
+  }
   const journalBlocks = a.flag('no-journal') ? 0 : journalSize(a.str('journal-blocks') ?? '1024', blocks);
   return { path, bs, blocks, inodes, label, journalBlocks, seed: parseSeed(a.str('seed') ?? '1'), fset };
 }

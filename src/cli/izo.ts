@@ -3,11 +3,12 @@
  *
  * Layer: user-space entry point (may touch real files and build simulated worlds). Interface:
  * `main(argv)` returns the exit status: 0 success, 2 bad usage (a message naming the problem on
- * stderr, then the usage line), 8 an image that cannot be used, 70 a bug (one line, never a stack
- * trace), others as each subcommand documents (docs/errors.md). `izo`, `izo help` and
+ * stderr, then the usage line), 8 an image that cannot be used, 70 a bug (one line, never a
+ * stack trace), others as each subcommand documents (docs/errors.md). `izo`, `izo help` and
  * `izo --help` list the subcommands; `izo help NAME` and `izo NAME ... --help` (anywhere among
- * the arguments) show one, with every option and its default. To add a subcommand, write it in its own file under src/cli/ as a
- * `Subcommand` (command.ts) and add it to COMMANDS. bin/izo.js runs this file through tsx.
+ * the arguments) show one, with every option and its default. To add a subcommand, write it in
+ * its own file under src/cli/ as a `Subcommand` (command.ts), its options parsed with
+ * `parseCommand`, and add it to COMMANDS. bin/izo.js runs this file through tsx.
  */
 import { readFileSync } from 'node:fs';
 import { demo } from './demo.ts';
@@ -27,7 +28,9 @@ export function version(): string {
   return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
-const DEMO_OPTIONS: OptionTable = { seed: { type: 'string', arg: 'N', help: 'the seed (no seed: the built-in default)' } };
+const DEMO_OPTIONS: OptionTable = {
+  seed: { type: 'string', arg: 'N', help: 'the seed (no seed: the built-in default)' },
+};
 
 const DEMO: Subcommand = {
   name: 'demo',
@@ -53,7 +56,8 @@ export function commands(): readonly Subcommand[] {
 }
 
 const HELP: Subcommand = {
-  name: 'help', usage: 'izo help [COMMAND]', summary: 'list the subcommands, or show one (its options and their defaults)',
+  name: 'help', usage: 'izo help [COMMAND]',
+  summary: 'list the subcommands, or show one (its options and their defaults)',
   run: (args) => help(parseCommand({}, args).positionals),
 };
 
@@ -81,8 +85,7 @@ function help(args: readonly string[]): number {
   if (name !== undefined) {
     const cmd = find(name);
     if (cmd === undefined) throw new UsageError(`no command '${name}'`);
-    const opts = cmd.options === undefined || Object.keys(cmd.options).length === 0 ? '' : `\noptions:\n${optionHelp(cmd.options)}`;
-    out(`usage: ${cmd.usage}\n  ${cmd.summary}\n${opts}  -h, --help  show this help\n`);
+    out(`usage: ${cmd.usage}\n  ${cmd.summary}\n\noptions:\n${optionHelp(cmd.options ?? {})}`);
     return 0;
   }
   out('izo: tools for intermezzo-sim (exit status: 0 success, 1 failed, 2 bad usage, 4 damage found, 8 unusable image;'

@@ -68,7 +68,8 @@ export function mountOrFail(host: Host, type: string, data: string, what: string
   });
   const r: 0 | Errno = host.runKernel(host.kernel.mount_root(type, '/dev/hda', data));
   if (isErr(r)) {
-    throw new ImageError(`${what}: mounting it as ${type} (${data}) failed: ${errnoName(r)}${why.length === 0 ? '' : ` (${why.join('; ')})`}`);
+    const because = why.length === 0 ? '' : ` (${why.join('; ')})`;
+    throw new ImageError(`${what}: mounting it as ${type} (${data}) failed: ${errnoName(r)}${because}`);
   }
 }
 
