@@ -136,6 +136,7 @@ export function* sys_open(p: Process, name: string, flags: number, mode = 0o666)
   if (fd < 0) return EMFILE;
   if (name.length === 0) return ENOENT;
   if (name.length >= PATH_MAX) return ENAMETOOLONG;
+  if (name.includes('\0')) return EINVAL; // getname: see namei.ts's check_path
   // Reserve the slot, so a task that blocks while opening cannot lose it to another open.
   p.reserved.add(fd);
   const r = yield* open_reserved(p, fd, name, flags, mode);

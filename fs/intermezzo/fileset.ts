@@ -16,7 +16,7 @@
 import { d_inode_of, dget, dput } from '../../kernel/dcache.ts';
 import { EEXIST, EINVAL, EIO, ENOENT, ENOSPC, isErr, type Errno } from '../../kernel/errno.ts';
 import {
-  File, FMODE_READ, FMODE_WRITE, O_DIRECTORY, O_RDONLY, O_RDWR, S_IFREG, S_ISDIR, type Dentry,
+  File, FMODE_READ, FMODE_WRITE, O_DIRECTORY, O_RDONLY, O_RDWR, S_IFREG, S_ISDIR, S_ISREG, type Dentry,
 } from '../../kernel/fs.ts';
 import { iput } from '../../kernel/inode.ts';
 import { LOOKUP_FOLLOW, path_lookup, sys_mkdir, sys_mknod, sys_symlink } from '../../kernel/namei.ts';
@@ -140,10 +140,20 @@ export function* izo_setup_filesets(cache: PrestoCache, flags: number): Sys<0 | 
   return 0;
 }
 
+/** The longest log presto reads whole at set-up (1 GiB); a longer one is taken as damage. */
+const LOG_SIZE_MAX = 1 << 30;
+
 function* open_log(cache: PrestoCache, name: string, log: (typeof LOGS)[number]): Sys<LogFd | Errno> {
   const d = yield* lookup(cache.kproc, izoPath(name, log));
   if (isErr(d)) return d;
   const inode = d_inode_of(d);
+  if (!S_ISREG(inode.i_mode) || inode.i_size > LOG_SIZE_MAX) {
+    // Damage on disk: a log that is no file, or longer than presto reads whole, refuses the fileset.
+    const reason = !S_ISREG(inode.i_mode) ? 'not a regular file'
+      : `${inode.i_size} bytes, past the ${LOG_SIZE_MAX} presto reads`;
+    cache.sb.s_kernel.tracer.emit('presto.log_damage', { fset: name, log, offset: 0, reason });
+    return EIO;
+  }
   const j = yield* cache.jops.tr_journal_data(inode);
   if (isErr(j)) return j;
   cache.jops.tr_log_file(inode);

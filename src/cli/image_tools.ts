@@ -142,6 +142,7 @@ const SH_OPTIONS: OptionTable = {
   },
   seed: { type: 'string', arg: 'S', default: '1', help: 'the world seed (which cached writes a crash keeps)' },
   ext3: { type: 'boolean', help: 'mount as plain ext3 even if the image has filesets' },
+  script: { type: 'string', arg: 'FILE', help: 'read the script from FILE (default: standard input)' },
 };
 
 /** The largest write count --crash-after-writes takes (2^32 - 1: far past any script). */
@@ -173,8 +174,13 @@ function shPlan(a: ParsedArgs): ShPlan {
  * The script on standard input as text: UTF-8, checked (invalid UTF-8 is refused with its line
  * and byte, never silently replaced); a UsageError (exit 2) if it is not.
  */
-function readScript(): string {
-  const bytes = readFileSync(0);
+function readScript(file: string | undefined): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file ?? 0);
+  } catch (e) {
+    throw new UsageError(`cannot read the script ${file ?? '<stdin>'}: ${(e as Error).message}`);
+  }
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
@@ -188,7 +194,7 @@ function readScript(): string {
       }
     }
     const line = bytes.subarray(0, at).filter((b) => b === 0x0a).length + 1;
-    throw new UsageError(`<stdin>:${line}: the script is not valid UTF-8 (byte ${at})`);
+    throw new UsageError(`${file ?? '<stdin>'}:${line}: the script is not valid UTF-8 (byte ${at})`);
   }
 }
 
@@ -196,7 +202,7 @@ function shRun(args: string[]): number {
   const a = parseCommand(SH_OPTIONS, args);
   const plan = shPlan(a);
   const { image, cut } = plan;
-  const parsed = parseScript(readScript(), '<stdin>');
+  const parsed = parseScript(readScript(a.str('script')), a.str('script') ?? '<stdin>');
   if ('errors' in parsed) {
     process.stderr.write(formatParseErrors(parsed.errors));
     return 2;
@@ -394,7 +400,7 @@ export const IMAGE_COMMANDS: Subcommand[] = [
   {
     name: 'sh',
     usage: 'izo sh IMAGE [--status] [--verbose] [--data-mode ordered|journal|writeback] [--no-barrier] '
-      + '[--crash-after-writes N] [--seed S] [--ext3] < SCRIPT',
+      + '[--crash-after-writes N] [--seed S] [--ext3] [--script FILE | < SCRIPT]',
     summary: 'run the command language (docs/commands.md) on an image (through presto if it has filesets, '
       + 'unless --ext3); unmount cleanly, or stop the world after N writes; exit 1 if a command failed',
     options: SH_OPTIONS, run: shRun,

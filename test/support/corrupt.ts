@@ -125,3 +125,34 @@ export function damage(img: Uint8Array, regions: Regions, region: Region, random
   });
   return { region, at, values };
 }
+
+/** The byte offset of inode `ino`'s record in an undamaged image. */
+export function inodeOffset(img: Uint8Array, ino: number): number {
+  const l = layoutOf(img);
+  const g = Math.floor((ino - 1) / l.sb.inodesPerGroup);
+  return groupDesc(img, g).inodeTable * l.bs + ((ino - 1) % l.sb.inodesPerGroup) * l.sb.inodeSize;
+}
+
+/** The byte offset of group `g`'s descriptor. */
+export function groupDescOffset(img: Uint8Array, g: number): number {
+  const l = layoutOf(img);
+  return (l.sb.firstDataBlock + 1) * l.bs + g * GROUP_DESC_SIZE;
+}
+
+export function groupDesc(img: Uint8Array, g: number): ReturnType<typeof decodeGroupDesc> {
+  return decodeGroupDesc(img, groupDescOffset(img, g));
+}
+
+/** Set a little-endian u32 or u16 at `off`. */
+export function poke32(img: Uint8Array, off: number, v: number): void {
+  new DataView(img.buffer, img.byteOffset).setUint32(off, v >>> 0, true);
+}
+
+export function poke16(img: Uint8Array, off: number, v: number): void {
+  new DataView(img.buffer, img.byteOffset).setUint16(off, v & 0xffff, true);
+}
+
+/** The byte range of the first fileset's KML in the image (its direct blocks), or null. */
+export function kmlRange(img: Uint8Array): readonly [number, number] | null {
+  return imageRegions(img).kml?.[0] ?? null;
+}
