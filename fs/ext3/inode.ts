@@ -63,6 +63,8 @@ export function* ext3_read_inode(inode: Inode): Sys<0 | Errno> {
   if (!VALID_TYPES.has(raw.mode & S_IFMT) && !(raw.mode === 0 && raw.linksCount === 0)) {
     return ext3_error(inode.i_sb, 'ext3_read_inode', `inode ${ino}: bogus i_mode (0${raw.mode.toString(8)})`);
   }
+  // A size no file can have (past s_maxbytes) is damage too (later Linux's "bad i_size").
+  if (raw.size > inode.i_sb.s_maxbytes) return ext3_error(inode.i_sb, 'ext3_read_inode', `inode ${ino}: bad i_size ${raw.size}`);
   fill(inode, raw);
   return 0;
 }
