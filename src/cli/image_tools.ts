@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { BlockDevice, isBlockSize, PowerCut } from '../../kernel/blkdev.ts';
+import { KernelPanic } from '../../kernel/assert.ts';
 import { Prng } from '../../sim/prng.ts';
 import { errnoName, isErr, type Errno } from '../../kernel/errno.ts';
 import { S_ISDIR, type Inode, type Stat } from '../../kernel/fs.ts';
@@ -136,6 +137,10 @@ const SH_OPTIONS: OptionTable = {
   verbose: { type: 'boolean', short: 'v', help: 'echo each command to stderr before it runs (as sh -x)' },
   'data-mode': { type: 'string', arg: 'ordered|journal|writeback', default: 'ordered', help: 'ext3 data mode' },
   'no-barrier': { type: 'boolean', help: 'mount with barrier=0' },
+  errors: {
+    type: 'string', arg: 'continue|remount-ro|panic',
+    help: "what damage found on disk does after it is reported (ext3's errors=; default: the superblock's s_errors)",
+  },
   'crash-after-writes': {
     type: 'string', arg: 'N',
     help: 'cut the power after the Nth write to the disk (no crash: the image is unmounted cleanly)',
@@ -153,6 +158,7 @@ interface ShPlan {
   readonly mode: 'ordered' | 'journal' | 'writeback';
   readonly cut: number | undefined;
   readonly seed: number;
+  readonly errors: string | undefined;
 }
 
 function shPlan(a: ParsedArgs): ShPlan {
@@ -167,7 +173,11 @@ function shPlan(a: ParsedArgs): ShPlan {
   if (cut !== undefined && (cut < 1 || cut > MAX_CRASH_WRITES)) {
     throw new UsageError(`--crash-after-writes must be between 1 and ${MAX_CRASH_WRITES}, got '${given}'`);
   }
-  return { image, mode, cut, seed: parseSeed(a.str('seed') ?? '1') };
+  const errors = a.str('errors');
+  if (errors !== undefined && errors !== 'continue' && errors !== 'remount-ro' && errors !== 'panic') {
+    throw new UsageError(`--errors must be continue, remount-ro or panic, got '${errors}'`);
+  }
+  return { image, mode, cut, seed: parseSeed(a.str('seed') ?? '1'), errors };
 }
 
 /**
@@ -224,18 +234,20 @@ function shRun(args: string[]): number {
   };
   let failed = false;
   try {
-    const data = `data=${plan.mode}${a.flag('no-barrier') ? ',barrier=0' : ''}`;
+    const data = `data=${plan.mode}${a.flag('no-barrier') ? ',barrier=0' : ''}${plan.errors === undefined ? '' : `,errors=${plan.errors}`}`;
     if (presto) mountOrFail(host, 'intermezzo', `cache_type=${cacheTypeOf(dev, image)},${data}`, image);
     else mountOrFail(host, 'ext3', data, image);
     const proc = host.process('izo');
     failed = host.run(proc, runScript(proc, parsed.commands, out)).some((r) => r.status !== 'ok');
     host.shutdown();
   } catch (e) {
-    if (!(e instanceof PowerCut)) throw e;
+    const forced = e instanceof KernelPanic && plan.errors === 'panic' && e.message.includes('panic forced after error');
+    if (!(e instanceof PowerCut) && !forced) throw e;
     const crashed = dev.crash({ random: Prng.fromSeed(plan.seed).stream('crash') });
     saveImage(image, crashed);
-    process.stderr.write(`izo sh: ${image}: power cut after write ${cut}; the image is left as the crash left it (run izo recover, or mount it)\n`);
-    return 0;
+    const what = forced ? `the kernel panicked, as --errors panic asked (${(e as Error).message})` : `power cut after write ${cut}`;
+    process.stderr.write(`izo sh: ${image}: ${what}; the image is left as the crash left it (run izo recover, or mount it)\n`);
+    return forced ? 1 : 0;
   }
   saveImage(image, dev);
   if (cut !== undefined) {
@@ -399,7 +411,7 @@ export const IMAGE_COMMANDS: Subcommand[] = [
   },
   {
     name: 'sh',
-    usage: 'izo sh IMAGE [--status] [--verbose] [--data-mode ordered|journal|writeback] [--no-barrier] '
+    usage: 'izo sh IMAGE [--status] [--verbose] [--data-mode ordered|journal|writeback] [--no-barrier] [--errors E] '
       + '[--crash-after-writes N] [--seed S] [--ext3] [--script FILE | < SCRIPT]',
     summary: 'run the command language (docs/commands.md) on an image (through presto if it has filesets, '
       + 'unless --ext3); unmount cleanly, or stop the world after N writes; exit 1 if a command failed',

@@ -118,6 +118,11 @@ describe('corrupt images', () => {
     expect(f.status).toBe(4);
     // The superblock records the error (s_state EXT3_ERROR_FS), as e2fsck sees it.
     expect(readFileSync(img).readUInt16LE(1024 + 0x3a) & 2).toBe(2);
+    // --errors panic: the panic asked for, said in one line (exit 1), not a bug's status.
+    const p = await sh(img, 'mkdir /f\nmkdir /g\nmkdir /h\n', '--errors', 'panic');
+    expect(p.status).toBe(1);
+    expect(p.err).toMatch(/the kernel panicked, as --errors panic asked \(EXT3-fs \(device image\): panic forced after error: /);
+    expect(p.err).not.toMatch(NO_TRACE);
   });
 
   it('a garbage root inode: the mount refuses it ("corrupt root inode"), so ls -l never lists / as a fifo', async () => {

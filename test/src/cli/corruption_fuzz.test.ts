@@ -4,8 +4,8 @@
  * table, directory blocks, journal, KML: test/support/corrupt.ts), then every image command run
  * on each: the exit is always one of the documented codes (docs/errors.md), never a stack trace,
  * a panic or the "bug" status 70, and the read-only commands never change the file (sha256 before
- * and after). IZO_FUZZ_CASES sets the number of damaged images per kind and region (default 2 in
- * CI; thousands locally: IZO_FUZZ_CASES=200 is 4,800 images); IZO_FUZZ_SEED the seed. A failure
+ * and after). IZO_FUZZ_CASES sets the number of damaged images per kind and region (default 4 in
+ * CI, about 30 s; thousands locally: IZO_FUZZ_CASES=200 is 4,800 images); IZO_FUZZ_SEED the seed. A failure
  * names the kind, region, case and the bytes written, so it can be replayed and made a fixed case.
  */
 import { createHash } from 'node:crypto';
@@ -18,7 +18,7 @@ import { damage, imageRegions, type Region } from '../../support/corrupt.ts';
 import { inProcessIzo, type IzoResult } from '../../support/cli.ts';
 
 const cli = inProcessIzo('izo-fuzz-');
-const CASES = Number(process.env.IZO_FUZZ_CASES ?? '2');
+const CASES = Number(process.env.IZO_FUZZ_CASES ?? '4');
 const SEED = Number(process.env.IZO_FUZZ_SEED ?? '15');
 
 const KINDS = {
