@@ -9,8 +9,8 @@
  * chunks of 256 blocks without storing all-zero blocks, as a device whose content is all durable.
  * This is the format e2fsck, debugfs and dumpe2fs read (Linux's `dd conv=sparse`, `e2image -r`).
  * Invariant: loading a saved device gives the same content, block for block.
- * Errors are ImageErrors naming the file and what is wrong (missing, unwritable, a size that is
- * not a positive multiple of the block size).
+ * Errors are ImageErrors naming the file and what is wrong (missing, unwritable, not a regular
+ * file, a size that is not a positive multiple of the block size).
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { BlockDevice, isBlockSize, isZero, type BlockSize } from '../kernel/blkdev.ts';
@@ -49,7 +49,9 @@ export function loadImage(path: string, blockSize: number, name = path): BlockDe
     throw new ImageError(`${path}: cannot open image: ${(e as Error).message}`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ImageError(`${path}: not a regular file (an image is a file)`);
+    const size = st.size;
     if (size === 0 || size % blockSize !== 0) {
       throw new ImageError(`${path}: size ${size} is not a positive multiple of the block size ${blockSize}`);
     }

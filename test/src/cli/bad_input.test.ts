@@ -165,6 +165,8 @@ describe('corrupt images', () => {
       expect(await izo(...args), args[0]).toMatchObject({ status: 8, err: `izo ${args[0]}: ${dir}: not a regular file (an image is a file)\n` });
     }
     expect((await sh(dir, 'ls /\n')).status).toBe(8);
+    expect(await izo('image-info', dir)).toMatchObject({ status: 8, err: `izo image-info: ${dir}: not a regular file (an image is a file)\n` });
+    expect((await izo('mkfs', dir)).status).toBe(8); // cannot write an image over a directory
   });
 
   it('after a crash and izo recover, izo fsck is clean, as e2fsck -fn is: the superblock totals were journaled', async () => {
