@@ -411,7 +411,7 @@ const CAT_CHUNK = 1 << 20;
  * errno of the open or of a read; a read that fails after output began ends the status line as
  * `ok "..." ERRNO`.
  */
-function* streamCat(p: Process, path: string, out: ScriptOutput): Sys<0 | Errno> {
+export function* streamCat(p: Process, path: string, out: ScriptOutput): Sys<0 | Errno> {
   const fd = yield* sys_open(p, path, O_RDONLY);
   if (isErr(fd)) {
     if (out.status) out.write(`${errnoName(fd)}\n`);

@@ -25,8 +25,8 @@ import { ext3_xattr_list } from '../../fs/ext3/xattr.ts';
 import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
 import { World, type Host } from '../../sim/host.ts';
 import { ImageError, loadImage, saveImage } from '../image.ts';
-import { read_dir, read_file } from '../libc.ts';
-import { formatParseErrors, parseScript, runScript, statJson, type Command } from '../sh.ts';
+import { read_dir } from '../libc.ts';
+import { formatParseErrors, parseScript, runScript, statJson, streamCat, type Command } from '../sh.ts';
 import type { Process } from '../../kernel/process.ts';
 import { parseCommand, parseNatural, parseSeed, UsageError, type OptionTable, type ParsedArgs, type Subcommand } from './command.ts';
 import { valid_fset_name } from '../../fs/intermezzo/fileset.ts';
@@ -229,7 +229,7 @@ function shRun(args: string[]): number {
   // Output goes out as each command ends (a cat streams: a file past 4 GiB too).
   const verbose = a.flag('verbose');
   const out = {
-    status: a.flag('status'), write: (chunk: string | Uint8Array) => void process.stdout.write(chunk),
+    status: a.flag('status'), write: stdoutWrite,
     ...(verbose ? { echo: (c: Command) => void process.stderr.write(`+ ${echoLine(c)}\n`) } : {}),
   };
   let failed = false;
@@ -376,6 +376,11 @@ function lsRun(args: string[]): number {
   return 0;
 }
 
+/** Text or bytes to standard output (bytes as a Buffer view: no copy, and a Buffer prints as bytes). */
+function stdoutWrite(chunk: string | Uint8Array): void {
+  process.stdout.write(typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+}
+
 /** IMAGE and PATH, and nothing else (cat, stat). */
 function imageAndPath(name: string, args: string[]): [string, string] {
   const [image, path, ...rest] = parseCommand({}, args).positionals;
@@ -386,10 +391,10 @@ function imageAndPath(name: string, args: string[]): [string, string] {
 function catRun(args: string[]): number {
   const [image, path] = imageAndPath('cat', args);
   const { host, proc } = openImage(image);
-  const data = host.run(proc, read_file(proc, bytes(path)));
-  if (typeof data === 'number') return fail('cat', path, data);
-  process.stdout.write(data);
-  return 0;
+  // Streamed in pieces, as the command language's cat: a file of any size (a sparse one of
+  // gigabytes, or one whose size was damaged) goes out in bounded memory.
+  const r = host.run(proc, streamCat(proc, bytes(path), { status: false, write: stdoutWrite }));
+  return r === 0 ? 0 : fail('cat', path, r);
 }
 
 function statRun(args: string[]): number {

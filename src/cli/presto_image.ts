@@ -131,9 +131,17 @@ export interface FilesetLogs {
   readonly last_rcvd: Uint8Array;
 }
 
+/** The longest log read whole (presto refuses a longer one at set-up too). */
+const LOG_READ_MAX = 1 << 30;
+
 /** Read one fileset's three logs through a mount; a missing or unreadable log is an ImageError. */
 export function readFilesetLogs(m: PlainMount, name: string, what: string): FilesetLogs {
   const read = (log: string): Uint8Array => {
+    const st = m.host.run(m.proc, sys_lstat(m.proc, `${IZO_DIR}/${name}/${log}`));
+    if (!isErr(st) && st.st_size > LOG_READ_MAX) {
+      const where = `${IZO_DIR}/${name}/${log}`;
+      throw new ImageError(`${what}: ${where} is ${st.st_size} bytes, more than ${LOG_READ_MAX} (damaged?)`);
+    }
     const data = m.host.run(m.proc, read_file(m.proc, `${IZO_DIR}/${name}/${log}`));
     if (typeof data === 'number') {
       throw new ImageError(`${what}: cannot read ${IZO_DIR}/${name}/${log}: ${errnoName(data as Errno)}`);

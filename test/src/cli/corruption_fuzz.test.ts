@@ -36,7 +36,7 @@ const REGIONS: readonly Region[] = [
 ];
 
 const SCRIPT = 'mkdir /d\nwrite /d/f "some text"\nwriteb /d/big 20000\nsymlink f /d/s\nmkfifo /p\nchown 7:8 /d/f\n';
-const RW_SCRIPT = 'ls /\ncat /d/f\nwrite /d/g new\nappend /d/f more\nrm /d/big\nmkdir /e\nmv /d/s /e/s\ntruncate /d/f 3\nsync\n';
+const RW_SCRIPT = 'ls /\nstat /d/f\nwrite /d/g new\nappend /d/f more\nrm /d/big\nmkdir /e\nmv /d/s /e/s\ntruncate /d/f 3\nsync\n';
 
 /** Exit statuses the tools document (docs/errors.md); 70 is a bug. */
 const DOCUMENTED = new Set([0, 1, 2, 4, 8]);
@@ -54,9 +54,19 @@ const READ_ONLY: ReadonlyArray<readonly string[]> = [
   ['fsck'], ['image-info'], ['ls', '/', '-l'], ['ls', '/d', '-l'], ['cat', '/d/f'], ['stat', '/d/f'], ['stat', '/p'], ['journal'], ['kml'],
 ];
 
+const MAX_CAT = 16 << 20;
+
+function sizeOf(r: IzoResult): number {
+  if (r.status !== 0) return 0;
+  return (JSON.parse(r.out) as { size: number }).size;
+}
+
 async function runAll(img: string, what: string): Promise<void> {
   const { izo } = cli;
   for (const [cmd, ...args] of READ_ONLY) {
+    // A damaged i_size can make /d/f a sparse file of gigabytes: cat would print them all, as
+    // Linux's would (izo cat streams them), more than this test's captured output should hold.
+    if (cmd === 'cat' && sizeOf(await izo('stat', img, '/d/f')) > MAX_CAT) continue;
     const before = sha(img);
     judge(await izo(cmd as string, img, ...args), `${what}: ${cmd} ${args.join(' ')}`);
     expect(sha(img), `${what}: ${cmd} changed the image`).toBe(before);
