@@ -72,7 +72,16 @@ export interface ClusterSpec {
   readonly trace?: TraceOptions;
   /** Keep every disk's I/O log (for crash enumeration; costs memory). */
   readonly ioLog?: boolean;
+  /**
+   * The conflict policy's name (the conflicts issue): 'manual' (the default: park every
+   * conflict) or server-wins, client-wins, newest, keep-both, merge. Carried as given; lento
+   * parks whatever it names until the policies exist.
+   */
+  readonly policy?: string;
 }
+
+/** The conflict policies a spec may name ('manual' is the default). */
+export const POLICY_NAMES: readonly string[] = ['manual', 'server-wins', 'client-wins', 'newest', 'keep-both', 'merge'];
 
 export const DEFAULT_SECRET = 'intermezzo';
 export const DEFAULT_DISK = 16 * 1024 * 1024;
@@ -269,6 +278,7 @@ export function checkSpec(spec: ClusterSpec): string | null {
   const servers = spec.nodes.filter((n) => n.role === 'server').length;
   if (servers !== 1) return `a fileset has exactly one server (${servers} declared)`;
   if (spec.nodes.length < 2) return 'a cluster needs at least one client';
+  if (spec.policy !== undefined && !POLICY_NAMES.includes(spec.policy)) return `no conflict policy '${spec.policy}'`;
   return null;
 }
 
@@ -342,16 +352,17 @@ export class Cluster {
   }
 
   /**
+   * (A paused host can be asked nothing: it counts as down here.)
    * Every live client has applied every record of the server's KML, and the server every record of
    * each client's: nothing is left to ship anywhere (the trees should then be equal).
    */
   caughtUp(): boolean {
     const s = this.server;
-    if (!s.host.up) return false;
+    if (s.host.state !== 'up') return false;
     const ss = s.status();
     if (isErr(ss)) return false;
     for (const c of this.clients) {
-      if (!c.host.up) return false;
+      if (c.host.state !== 'up') return false;
       const cs = c.status();
       if (isErr(cs)) return false;
       if ((cs.applied[s.name] ?? 0) !== ss.kmlRecno || (ss.applied[c.name] ?? 0) !== cs.kmlRecno) return false;
@@ -363,7 +374,7 @@ export class Cluster {
   treesEqual(): boolean {
     let first: string | null = null;
     for (const n of this.nodes.values()) {
-      if (!n.host.up) return false;
+      if (n.host.state !== 'up') return false;
       const t = n.tree();
       if (isErr(t)) return false;
       const j = JSON.stringify(t);
@@ -376,11 +387,11 @@ export class Cluster {
   /** Every pair that can talk has shipped all it has: caught up where a session is up. */
   quiet(): boolean {
     const s = this.server;
-    if (!s.host.up) return true;
+    if (s.host.state !== 'up') return true;
     const ss = s.status();
     if (isErr(ss)) return false;
     for (const c of this.clients) {
-      if (!c.host.up || this.sessions.get(c.name) !== true) continue;
+      if (c.host.state !== 'up' || this.sessions.get(c.name) !== true) continue;
       const cs = c.status();
       if (isErr(cs)) return false;
       if ((cs.applied[s.name] ?? 0) !== ss.kmlRecno || (ss.applied[c.name] ?? 0) !== cs.kmlRecno) return false;

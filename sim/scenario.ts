@@ -7,7 +7,12 @@
  * run command-language lines on a node as a user (optionally expecting an errno or an output);
  * network faults (partition, cut, isolate, heal, jam, release, reset, latency, bandwidth); host
  * faults (crash, restart, pause, resume); waits (until quiet, or until converged, within a
- * deadline). The result holds each node's fileset tree, its KML and last_rcvd summary, the parked
+ * deadline). A crash may wait for a trigger: the nth trace event of a kind on that node (say the
+ * server's first `lento.apply` from the laptop: the middle of a reintegration), optionally
+ * followed by a restart a given time later. After the last step the world runs `settle` µs, or
+ * until it is quiet (at most `quiet` µs). A step that cannot be done as written (a restart of a
+ * host that is up, a command on a host that is down or paused, a trigger that never fired) is a
+ * failure of that step, never a panic. The result holds each node's fileset tree, its KML and last_rcvd summary, the parked
  * conflicts, per-node counters (records made, shipped, applied, file bytes fetched), every step
  * that did not go as it said, and the trace hash. Counters come from trace events only, as
  * everything users see does. The YAML form and `izo run` are the scenarios issue's; tests use this.
@@ -15,7 +20,7 @@
  * and trace hash, byte for byte.
  */
 import { assert } from '../kernel/assert.ts';
-import { errnoName, isErr } from '../kernel/errno.ts';
+import { isErr } from '../kernel/errno.ts';
 import type { TreeNode } from '../src/tree.ts';
 import type { CommandResult } from '../src/sh.ts';
 import { Cluster, type ClusterSpec, type NodeStatus } from './cluster.ts';
@@ -34,11 +39,19 @@ export type StepAction =
   | { readonly reset: readonly [string, string] }
   | { readonly latency: { readonly between: readonly [string, string]; readonly value: number | LatencySpec } }
   | { readonly bandwidth: { readonly between: readonly [string, string]; readonly value: number | null } }
-  | { readonly crash: string }
+  | { readonly crash: string; readonly when?: CrashTrigger; readonly restartAfter?: number }
   | { readonly restart: string }
   | { readonly pause: string }
   | { readonly resume: string }
   | { readonly wait: 'quiet' | 'converged'; readonly within: number };
+
+/** Crash when the `nth` (default 1) event `event` on the node's host (from `peer`, if given) is traced. */
+export interface CrashTrigger {
+  readonly event: string;
+  readonly nth?: number;
+  /** Matches the event's `from`, `peer` or `to` field. */
+  readonly peer?: string;
+}
 
 export type Step = StepAction & { readonly at?: number; readonly after?: number };
 
@@ -47,6 +60,8 @@ export interface Scenario extends ClusterSpec {
   readonly steps: readonly Step[];
   /** Run this long (µs) after the last step before the results are taken (default 0). */
   readonly settle?: number;
+  /** Without `settle`: run after the last step until the world is quiet, at most this long (µs). */
+  readonly quiet?: number;
 }
 
 export interface Counters {
@@ -60,6 +75,10 @@ export interface Counters {
   /** File data fetched from peers: how many times, how many bytes. */
   fetches: number;
   fetchedBytes: number;
+  /** Peers this node refused (a wrong secret, an unknown node, damage) and refusals it heard. */
+  refused: number;
+  /** Times lento cut the head of this node's KML. */
+  truncations: number;
 }
 
 export interface StepFailure {
@@ -100,7 +119,7 @@ export interface ScenarioResult {
 }
 
 function zero(): Counters {
-  return { made: 0, shipped: 0, applied: 0, conflicts: 0, fetches: 0, fetchedBytes: 0 };
+  return { made: 0, shipped: 0, applied: 0, conflicts: 0, fetches: 0, fetchedBytes: 0, refused: 0, truncations: 0 };
 }
 
 /** Tally the counters a trace event moves. */
@@ -122,6 +141,12 @@ function tally(counters: Map<string, Counters>, conflicts: ConflictReport[], r: 
       c.conflicts++;
       conflicts.push({ node: r.host, from: d.from as string, recno: d.recno as number, cls: d.cls as string,
         op: d.op as string, path: d.path as string, reason: d.reason as string });
+      return;
+    case 'lento.refused':
+      c.refused++;
+      return;
+    case 'lento.truncate':
+      c.truncations++;
       return;
     case 'lento.fetch':
       if (d.status === 'ok') {
@@ -181,17 +206,58 @@ class Runner {
     if ('bandwidth' in step) {
       return net.setLinks(step.bandwidth.between[0], step.bandwidth.between[1], { bandwidth: step.bandwidth.value });
     }
-    if ('crash' in step) return c.node(step.crash).crash();
-    if ('restart' in step) return c.node(step.restart).restart();
+    if ('crash' in step) return this.crash(i, step);
+    if ('restart' in step) return this.restart(i, step.restart);
     if ('pause' in step) return c.node(step.pause).pause();
     if ('resume' in step) return c.node(step.resume).resume();
     return this.wait(i, step);
   }
 
+  /** Crash now, or arm the trigger: the crash (and the restart after it) happen when it fires. */
+  private crash(i: number, step: Extract<StepAction, { crash: string }>): void {
+    const node = this.cluster.node(step.crash);
+    const when = step.when;
+    if (when === undefined) {
+      node.crash();
+      if (step.restartAfter !== undefined) this.restartLater(i, step.crash, step.restartAfter);
+      return;
+    }
+    const sched = this.cluster.world.sched;
+    const pending = { seen: 0, step: i, fired: false };
+    this.triggers.push(pending);
+    this.cluster.world.trace.listen((r) => {
+      if (pending.fired || r.host !== step.crash || r.ev !== when.event) return;
+      const d = r.data as Record<string, unknown>;
+      if (when.peer !== undefined && ![d.from, d.peer, d.to].includes(when.peer)) return;
+      if (++pending.seen < (when.nth ?? 1)) return;
+      pending.fired = true;
+      // After the event's own work is done: a power cut between two events, as every crash is.
+      sched.at(sched.now(), `crash ${step.crash}`, () => {
+        node.crash();
+        if (step.restartAfter !== undefined) this.restartLater(i, step.crash, step.restartAfter);
+      });
+    });
+  }
+
+  private restartLater(i: number, name: string, delay: number): void {
+    const sched = this.cluster.world.sched;
+    sched.at((sched.now() + delay) as never, `restart ${name}`, () => this.restart(i, name));
+  }
+
+  private restart(i: number, name: string): void {
+    const node = this.cluster.node(name);
+    if (node.host.up) return this.fail(i, `restart ${name}`, 'a crashed host', `the host is ${node.host.state}`);
+    node.restart();
+  }
+
+  /** Triggers armed by crash steps; one that never fired is a failure of its step. */
+  readonly triggers: Array<{ seen: number; step: number; fired: boolean }> = [];
+
   private runLines(i: number, step: Extract<StepAction, { run: string }>): void {
     const node = this.cluster.node(step.on);
-    if (!node.host.up) {
-      this.fail(i, `run on ${step.on}`, 'a running host', 'the host is down');
+    if (node.host.state !== 'up') {
+      const why = node.host.state === 'paused' ? 'the host is paused' : 'the host is down';
+      this.fail(i, `run on ${step.on}`, 'a running host', why);
       this.outputs[i] = null;
       return;
     }
@@ -220,7 +286,11 @@ class Runner {
   }
 }
 
-export function runScenario(s: Scenario, trace: TraceOptions = {}): ScenarioResult {
+/**
+ * Play `s`. `end`, if given, is called with the cluster once the results are taken (to shut the
+ * nodes down and save their disks, say); what it does is not in the result or its hash.
+ */
+export function runScenario(s: Scenario, trace: TraceOptions = {}, end?: (c: Cluster) => void): ScenarioResult {
   const run = new Runner(s, trace);
   const c = run.cluster;
   const w = c.world;
@@ -233,20 +303,27 @@ export function runScenario(s: Scenario, trace: TraceOptions = {}): ScenarioResu
     run.play(i, step);
   });
   if ((s.settle ?? 0) > 0) w.runFor(s.settle ?? 0);
+  else if ((s.quiet ?? 0) > 0) c.runUntilQuiet(s.quiet ?? 0);
+  for (const t of run.triggers) {
+    if (!t.fired) run.fail(t.step, 'crash trigger', 'the event to happen', 'it never happened');
+  }
   const nodes: Record<string, NodeResult> = {};
   for (const n of c.nodes.values()) {
-    const tree = n.host.up ? n.tree() : null;
-    const status = n.host.up ? n.status() : null;
+    // A paused host answers nothing (it is frozen): like a crashed one, it has no tree to show.
+    const live = n.host.state === 'up';
+    const tree = live ? n.tree() : null;
+    const status = live ? n.status() : null;
     nodes[n.name] = {
-      up: n.host.up,
+      up: live,
       tree: tree === null || isErr(tree) ? null : tree,
       status: status === null || isErr(status) ? null : status,
       counters: run.counters.get(n.name) ?? zero(),
     };
   }
-  void errnoName;
-  return {
+  const result: ScenarioResult = {
     name: s.name, seed: s.seed, nodes, conflicts: run.conflicts, failures: run.failures, outputs: run.outputs,
     traceHash: w.trace.hash(), events: w.sched.executed, endTime: w.sched.now(),
   };
+  end?.(c);
+  return result;
 }
