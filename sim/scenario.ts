@@ -3,7 +3,8 @@
  * it, as typed data; running one gives what became of every node.
  *
  * Layer: simulation. Interface: `runScenario(s, opts)` builds the cluster (sim/cluster.ts) and
- * plays the steps in time order (`at` absolute, `after` relative to the previous step, in µs):
+ * plays the steps in time order (`at` absolute, `after` relative to when the previous step ended,
+ * in µs; a step whose time a wait or a command went past runs at once):
  * run command-language lines on a node as a user (optionally expecting an errno or an output);
  * network faults (partition, cut, isolate, heal, jam, release, reset, latency, bandwidth); host
  * faults (crash, restart, pause, resume); waits (until quiet, or until converged, within a
@@ -20,6 +21,7 @@
  * and trace hash, byte for byte.
  */
 import { assert } from '../kernel/assert.ts';
+import { PowerCut } from '../kernel/blkdev.ts';
 import { isErr } from '../kernel/errno.ts';
 import type { TreeNode } from '../src/tree.ts';
 import type { CommandResult } from '../src/sh.ts';
@@ -114,6 +116,8 @@ export interface ScenarioResult {
   /** Per step: the command results of a `run` step. */
   readonly outputs: ReadonlyArray<readonly CommandResult[] | null>;
   readonly traceHash: string;
+  /** When each step began (µs): its written time, or later if a wait or a command ran past it. */
+  readonly started: readonly number[];
   readonly events: number;
   readonly endTime: number;
 }
@@ -158,7 +162,7 @@ function tally(counters: Map<string, Counters>, conflicts: ConflictReport[], r: 
   }
 }
 
-/** When each step happens (µs): `at`, or `after` the previous one (0 for the first). */
+/** When each step is written to happen (µs): `at`, or `after` the previous one's (0 for the first). */
 export function stepTimes(steps: readonly Step[]): number[] {
   const out: number[] = [];
   let t = 0;
@@ -262,7 +266,16 @@ class Runner {
       return;
     }
     const [uid, gid] = step.as ?? [0, 0];
-    const r = node.sh(step.run, uid, gid);
+    let r: CommandResult[];
+    try {
+      r = node.sh(step.run, uid, gid);
+    } catch (e) {
+      // The host lost power while the commands ran (a crash trigger fired meanwhile).
+      if (!(e instanceof PowerCut)) throw e;
+      this.fail(i, `run on ${step.on}`, 'the commands to finish', 'the host crashed while they ran');
+      this.outputs[i] = null;
+      return;
+    }
     this.outputs[i] = r;
     const last = r[r.length - 1];
     const failed = r.find((x) => x.status !== 'ok');
@@ -287,18 +300,24 @@ class Runner {
 }
 
 /**
- * Play `s`. `end`, if given, is called with the cluster once the results are taken (to shut the
- * nodes down and save their disks, say); what it does is not in the result or its hash.
+ * Play `s`. `end`, if given, is called with the cluster and the result once the results are taken
+ * (to look at files, shut the nodes down, save their disks); what it does is not in the result or its hash.
  */
-export function runScenario(s: Scenario, trace: TraceOptions = {}, end?: (c: Cluster) => void): ScenarioResult {
+export function runScenario(
+  s: Scenario, trace: TraceOptions = {}, end?: (c: Cluster, r: ScenarioResult) => void,
+): ScenarioResult {
   const run = new Runner(s, trace);
   const c = run.cluster;
   const w = c.world;
-  const times = stepTimes(s.steps);
+  const written = stepTimes(s.steps);
+  const started: number[] = [];
   s.steps.forEach((step, i) => {
-    const t = times[i] as number;
-    assert(t >= w.sched.now() || i === 0, () => `step ${i} at ${t} µs is before the previous one`);
+    // `after` counts from when the previous step ended (a wait ends when its condition held); a
+    // step whose time a wait or a command already went past runs at once.
+    const t = step.at ?? (i === 0 ? 0 : w.sched.now()) + (step.after ?? 0);
+    assert(i === 0 || (written[i] as number) >= (written[i - 1] as number), () => `step ${i}: time goes backwards`);
     if (t > w.sched.now()) w.runUntil(t as never);
+    started.push(w.sched.now());
     run.outputs[i] = null;
     run.play(i, step);
   });
@@ -322,8 +341,8 @@ export function runScenario(s: Scenario, trace: TraceOptions = {}, end?: (c: Clu
   }
   const result: ScenarioResult = {
     name: s.name, seed: s.seed, nodes, conflicts: run.conflicts, failures: run.failures, outputs: run.outputs,
-    traceHash: w.trace.hash(), events: w.sched.executed, endTime: w.sched.now(),
+    traceHash: w.trace.hash(), events: w.sched.executed, endTime: w.sched.now(), started,
   };
-  end?.(c);
+  end?.(c, result);
   return result;
 }

@@ -470,9 +470,16 @@ function* reint_close(
   return yield* presto_trans(fset, 'close', ctx, p, [['CLOSE', path]], function* () {
     if (d === null || d.d_inode === null) return [NOOP]; // the file is gone: last_rcvd just advances
     const inode = d.d_inode;
+    const setattr = fset.cache.filter.c2c_iops(inode).setattr;
+    // On demand, the bytes here (fetched at an earlier open) are an older version's: drop them, so
+    // the file has no blocks and the next open fetches this version (tr_all_data says it lacks data).
+    if (onDemand && inode.i_size > 0) {
+      if (setattr === undefined) return ENOENT;
+      const z = noblock(setattr(d, { ia_valid: ATTR_SIZE, ia_size: 0 }, p), 'on-demand drop');
+      if (isErr(z)) return z;
+    }
     // The size of the version the record names (the bytes fetched may be a later version's).
     if (inode.i_size !== b.new_object.size) {
-      const setattr = fset.cache.filter.c2c_iops(inode).setattr;
       if (setattr === undefined) return ENOENT;
       const s = noblock(setattr(d, { ia_valid: ATTR_SIZE, ia_size: b.new_object.size }, p), 'on-demand size');
       if (isErr(s)) return s;

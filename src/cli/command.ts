@@ -18,6 +18,8 @@ export interface Subcommand {
   readonly summary: string;
   /** Every option, for help (each with its default); parsed with parseCommand. */
   readonly options?: OptionTable;
+  /** More text for `izo help NAME` (say, the keys of a file format), printed after the summary. */
+  readonly details?: string;
   run(args: string[]): number | Promise<number>;
 }
 

@@ -18,6 +18,7 @@ import { JOURNAL_COMMANDS } from './journal_tools.ts';
 import { KML_COMMANDS } from './kml_tools.ts';
 import { IMAGE_INFO } from './image_info.ts';
 import { CRASHTEST } from './crashtest.ts';
+import { RUN } from './run.ts';
 import { optionHelp, parseCommand, parseSeed, UsageError, type OptionTable, type Subcommand } from './command.ts';
 
 export { parseSeed, UsageError, type Subcommand } from './command.ts';
@@ -52,7 +53,7 @@ const DEMO: Subcommand = {
  * otherwise meet this table before their arrays exist (an import cycle).
  */
 export function commands(): readonly Subcommand[] {
-  return [HELP, VERSION, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...JOURNAL_COMMANDS, CRASHTEST];
+  return [HELP, VERSION, RUN, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...JOURNAL_COMMANDS, CRASHTEST];
 }
 
 const HELP: Subcommand = {
@@ -85,7 +86,8 @@ function help(args: readonly string[]): number {
   if (name !== undefined) {
     const cmd = find(name);
     if (cmd === undefined) throw new UsageError(`no command '${name}'`);
-    out(`usage: ${cmd.usage}\n  ${cmd.summary}\n\noptions:\n${optionHelp(cmd.options ?? {})}`);
+    out(`usage: ${cmd.usage}\n  ${cmd.summary}\n\noptions:\n${optionHelp(cmd.options ?? {})}` +
+      `${cmd.details === undefined ? '' : `${cmd.details}\n`}`);
     return 0;
   }
   out('izo: tools for intermezzo-sim (exit status: 0 success, 1 failed, 2 bad usage, 4 damage found, 8 unusable image;'
