@@ -366,8 +366,8 @@ class Builder {
   private runStep(v: Record<string, unknown>, path: readonly PathSeg[]): StepAction | null {
     const on = v.on as string;
     const ok = this.known(on, [...path, 'on']);
-    const text = v.run as string;
-    const parsed = parseScript(text, this.file);
+    const written = v.run as string;
+    const parsed = parseScript(written.replaceAll('{i}', '1'), this.file);
     if ('errors' in parsed) {
       for (const e of parsed.errors) {
         const w = this.scriptPlace([...path, 'run'], e.line, e.column);
@@ -376,6 +376,9 @@ class Builder {
       return null;
     }
     if (!ok) return null;
+    const repeat = (v.repeat as number | undefined) ?? 1;
+    const text = repeat === 1 && !written.includes('{i}') ? written
+      : Array.from({ length: repeat }, (_, k) => written.replaceAll('{i}', `${k + 1}`)).join('\n');
     const as = typeof v.as === 'string' ? (v.as.split(':').map(Number) as [number, number]) : undefined;
     return {
       on, run: text, ...(as === undefined ? {} : { as }),

@@ -141,7 +141,9 @@ export const TRIGGER_EVENTS: readonly string[] = [
 /** Each step action: its strict schema (its own keys, plus `at` and `after`). */
 export const STEP_ACTIONS: Readonly<Record<string, z.ZodType>> = {
   run: obj({ ...TIME, on: nodeName, run: word('command-language lines'), as: cred.optional(),
-    output: word('the output text').optional(), error: errno.optional() }),
+    output: word('the output text').optional(), error: errno.optional(),
+    repeat: count.min(1, { error: 'expected an integer from 1 to 10000' }).max(10_000, { error: 'expected an integer from 1 to 10000' })
+      .optional() }),
   partition: obj({ ...TIME, partition: z.array(z.array(nodeName).min(1, { error: 'expected a non-empty group' }),
     { error: 'expected a list of groups: [[a], [b, c]]' }).min(1, { error: 'expected at least one group' }) }),
   cut: obj({ ...TIME, cut: obj({ from: nodeName, to: nodeName }) }),
