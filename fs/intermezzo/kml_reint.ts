@@ -307,7 +307,9 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
   if (rp === null) return { kind: 'error', errno: EINVAL, recno: rec.recno };
   const c = (req.flags & REINT_FORCE) === 0 ? yield* reint_check(rp, rec) : null;
   if (c !== null && c !== 'done') {
-    const path = 'path' in rec.body ? rec.body.path : '';
+    // The object in conflict: for a removal, the entry (its record's path is the directory).
+    const b = rec.body;
+    const path = b.op === 'UNLINK' || b.op === 'RMDIR' ? join(b.path, b.name) : 'path' in b ? b.path : '';
     return { kind: 'conflict', cls: c.cls, recno: rec.recno, path, reason: c.reason };
   }
   const rcvd: RcvdRecord = {
