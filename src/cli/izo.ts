@@ -36,7 +36,7 @@ const DEMO_OPTIONS: OptionTable = {
 const DEMO: Subcommand = {
   name: 'demo',
   usage: 'izo demo [--seed N]',
-  summary: 'the demonstration `npm start` runs (same seed, same output)',
+  summary: 'the demonstration of the layers (`npm start` before scenario files; same seed, same output)',
   options: DEMO_OPTIONS,
   run(args) {
     const a = parseCommand(DEMO_OPTIONS, args);
@@ -53,7 +53,7 @@ const DEMO: Subcommand = {
  * otherwise meet this table before their arrays exist (an import cycle).
  */
 export function commands(): readonly Subcommand[] {
-  return [HELP, VERSION, RUN, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...JOURNAL_COMMANDS, CRASHTEST];
+  return [HELP, VERSION, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...JOURNAL_COMMANDS, CRASHTEST, RUN];
 }
 
 const HELP: Subcommand = {

@@ -36,7 +36,7 @@ describe('izo', () => {
     expect(await izo('help', 'image-info')).toMatchObject({ status: 0, out: expect.stringMatching(/^usage: izo image-info IMAGE/) });
     expect(await izo('demo', '--help')).toMatchObject({
       status: 0,
-      out: 'usage: izo demo [--seed N]\n  the demonstration `npm start` runs (same seed, same output)\n\noptions:\n'
+      out: 'usage: izo demo [--seed N]\n  the demonstration of the layers (`npm start` before scenario files; same seed, same output)\n\noptions:\n'
         + '  --seed N    the seed (no seed: the built-in default)\n  -h, --help  show this help\n',
     });
   });
