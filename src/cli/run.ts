@@ -205,7 +205,8 @@ function tell(file: string, loaded: LoadedScenario, s: Scenario, r: ScenarioResu
   for (const f of failures) err(`${failureLine(file, f)}\n`);
   if (!o.quiet || failures.length > 0) {
     const n = loaded.expectations.length + s.steps.filter((x) => 'run' in x && (x.output !== undefined || x.error !== undefined)).length;
-    const verdict = failures.length === 0 ? `ok: ${n} expectations held` : `FAILED: ${failures.length} of the expectations did not hold`;
+    const verdict = failures.length === 0 ? `ok: ${n} expectation${n === 1 ? '' : 's'} held`
+      : `FAILED: ${failures.length} failure${failures.length === 1 ? '' : 's'}`;
     out(`${s.name}: ${verdict} (trace ${r.traceHash}, ${r.events} events, ${(r.endTime / 1e6).toFixed(3)}s simulated)\n`);
   }
 }
