@@ -79,4 +79,55 @@ describe('the scenario API', () => {
     expect(JSON.stringify(two.nodes)).toBe(JSON.stringify(one.nodes));
     expect(runScenario({ ...faults, seed: 8 }).traceHash).not.toBe(one.traceHash);
   });
+
+  it('a crash trigger fires at the nth matching event, mid-reintegration, and the restart after it loses nothing', () => {
+    const events: string[] = [];
+    const s: Scenario = {
+      name: 'trigger', seed: 3, fileset: 'f', quiet: 60 * S,
+      nodes: [{ name: 'server', role: 'server' }, { name: 'laptop', role: 'client' }],
+      steps: [
+        { at: 1 * S, isolate: 'laptop' },
+        { at: 2 * S, on: 'laptop', run: Array.from({ length: 6 }, (_, i) => `write /f${i} 'file ${i}'`).join('\n') },
+        { at: 3 * S, crash: 'server', when: { event: 'lento.fetch', peer: 'laptop', nth: 3 }, restartAfter: 2 * S },
+        { at: 3 * S, heal: 'all' },
+        { after: 1 * S, wait: 'converged', within: 60 * S },
+      ],
+    };
+    const r = runScenario(s, { onEvent: (e) => {
+      if (e.host !== 'server') return;
+      if (e.ev === 'lento.fetch') events.push(e.ev);
+      if (e.ev === 'host.state') events.push((e.data as { state: string }).state);
+    } });
+    expect(r.failures).toEqual([]);
+    // Three fetches, then the power cut, the boot, and the fetches of what was not durable yet.
+    expect(events.slice(0, 6)).toEqual(['up', 'lento.fetch', 'lento.fetch', 'lento.fetch', 'crashed', 'up']);
+    expect(events.filter((e) => e === 'lento.fetch').length).toBeGreaterThanOrEqual(6);
+    expect(r.nodes.server?.tree).toEqual(r.nodes.laptop?.tree);
+    // The write waited for the permit (the server was unreachable), so the next steps ran late.
+    expect(r.started[2]).toBeGreaterThan(3 * S);
+    expect(r.started[3]).toBe(r.started[2]);
+  });
+
+  it('steps that cannot be done as written are failures of their steps, never panics', () => {
+    const s: Scenario = {
+      name: 'misuse', seed: 1, fileset: 'f',
+      nodes: [{ name: 'server', role: 'server' }, { name: 'a', role: 'client' }],
+      steps: [
+        { at: 1 * S, restart: 'server' },
+        { after: S, pause: 'a' },
+        { after: S, on: 'a', run: 'write /x y' },
+        { after: S, crash: 'a' },
+        { after: S, on: 'a', run: 'write /x y' },
+        { after: S, crash: 'server', when: { event: 'lento.conflict' } },
+      ],
+    };
+    const r = runScenario(s);
+    expect(r.failures).toEqual([
+      { step: 0, what: 'restart server', expected: 'a crashed host', actual: 'the host is up' },
+      { step: 2, what: 'run on a', expected: 'a running host', actual: 'the host is paused' },
+      { step: 4, what: 'run on a', expected: 'a running host', actual: 'the host is down' },
+      { step: 5, what: 'crash trigger', expected: 'the event to happen', actual: 'it never happened' },
+    ]);
+    expect(r.nodes.a).toMatchObject({ up: false, tree: null });
+  });
 });

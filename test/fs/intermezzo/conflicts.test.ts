@@ -111,6 +111,16 @@ describe('kml_reint conflict classes', () => {
     conflictCase("write /f 'base'", 'chmod 600 /f', 'rm /f', 'DELETE', 'SETATTR');
   });
 
+  it('DELETE of a file updated here names the entry removed, not its directory, as the path in conflict', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, "mkdir /d\nwrite /d/f 'base'");
+    x.replayA();
+    x.sh(x.a, x.pa, 'rm /d/f');
+    x.sh(x.b, x.pb, "append /d/f ' b changed it'");
+    const last = x.replayA().outcomes.at(-1);
+    expect(last).toMatchObject({ kind: 'conflict', cls: 'DELETE', path: '/d/f' });
+  });
+
   it('RENAME: both rename the same file to different names', () => {
     conflictCase("write /a 'base'", 'mv /a /b', 'mv /a /c', 'RENAME', 'RENAME');
   });

@@ -1,7 +1,8 @@
 /**
  * Data on demand through lento: a client in on-demand mode replays names and attributes only; a
  * file never opened there occupies no data blocks; the first open fetches it from the server (one
- * OPEN upcall, one fetch, counted); a second open fetches nothing; a file deleted on the server
+ * OPEN upcall, one fetch, counted); a second open fetches nothing; a file changed on the server
+ * after it was fetched is fetched again at its next open (the replayed CLOSE drops the old bytes); a file deleted on the server
  * before the client opens it is gone there too (ENOENT) once the deletion has arrived, and a fetch
  * that finds the server's file gone answers ENOENT; after a remount the client still knows where
  * each unfetched file's data is (lento.fileids and SET_FILEID).
@@ -51,6 +52,21 @@ describe('data on demand through lento', () => {
     const after = statOn(c, 'mirror', '/pub/index.html');
     if (isErr(after)) throw new Error(String(after));
     expect([after.st_mtime, after.st_ctime, after.st_size]).toEqual([before.st_mtime, before.st_ctime, 20_000]);
+  });
+
+  it('a file changed on the server after the client fetched it is fetched again at the next open', () => {
+    const c = cluster(5);
+    c.node('server').sh("write /page 'one'");
+    expect(c.runUntilCaughtUp(30_000_000)).toBe(true);
+    expect(c.node('mirror').sh('cat /page')[0]?.output).toBe('one');
+    c.node('server').sh("append /page ' two'");
+    expect(c.runUntilCaughtUp(30_000_000)).toBe(true);
+    // The replayed CLOSE dropped the old bytes: the file has no blocks until it is opened again.
+    const st = statOn(c, 'mirror', '/page');
+    if (isErr(st)) throw new Error(String(st));
+    expect([st.st_size, st.st_blocks]).toEqual([7, 0]);
+    expect(c.node('mirror').sh('cat /page')[0]?.output).toBe('one two');
+    expect(fetches(c).map((f) => f.bytes)).toEqual([3, 7]);
   });
 
   it('a file deleted on the server before the open is gone on the client (ENOENT)', () => {
