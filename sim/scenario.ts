@@ -13,10 +13,11 @@
  * followed by a restart a given time later. After the last step the world runs `settle` µs, or
  * until it is quiet (at most `quiet` µs). A step that cannot be done as written (a restart of a
  * host that is up, a command on a host that is down or paused, a trigger that never fired) is a
- * failure of that step, never a panic. The result holds each node's fileset tree, its KML and last_rcvd summary, the parked
- * conflicts, per-node counters (records made, shipped, applied, file bytes fetched), every step
- * that did not go as it said, and the trace hash. Counters come from trace events only, as
- * everything users see does. The YAML form and `izo run` are the scenarios issue's; tests use this.
+ * failure of that step, never a panic. The result holds each node's fileset tree, its KML and
+ * last_rcvd summary, the parked conflicts, per-node counters (records made, shipped, applied,
+ * file bytes fetched, refusals, KML truncations), every step that did not go as it said, when
+ * each step began, and the trace hash. Counters come from trace events only, as
+ * everything users see does. The YAML form is src/cli/scenario_file.ts's (`izo run`).
  * Invariants: steps run in non-decreasing time; the same scenario and seed give the same result
  * and trace hash, byte for byte.
  */

@@ -9,7 +9,8 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from './cli/izo.ts';
 
-const scenario = relative(process.cwd(), fileURLToPath(new URL('../scenarios/laptop-disconnect.yaml', import.meta.url)));
+const file = fileURLToPath(new URL('../scenarios/laptop-disconnect.yaml', import.meta.url));
+const scenario = relative(process.cwd(), file);
 const extra = process.argv.slice(2);
 const output = extra.some((a) => a === '--json' || a === '--quiet' || a === '--explain') ? [] : ['--explain'];
 process.exitCode = await main(['run', scenario, ...output, ...extra]);

@@ -123,7 +123,8 @@ export function runFile(file: string, o: RunOptions): number {
   const loaded = load(file);
   if (loaded === null) return EXIT_INVALID;
   if (o.check) {
-    if (!o.quiet && !o.json) out(`${file}: ok (${loaded.scenario.steps.length} steps, ${loaded.expectations.length} expectations)\n`);
+    const what = `${loaded.scenario.steps.length} steps, ${loaded.expectations.length} expectations`;
+    if (!o.quiet && !o.json) out(`${file}: ok (${what})\n`);
     return EXIT_OK;
   }
   const scenario: Scenario = o.seed === undefined ? loaded.scenario : { ...loaded.scenario, seed: o.seed };
@@ -204,15 +205,18 @@ function tell(file: string, loaded: LoadedScenario, s: Scenario, r: ScenarioResu
   }
   for (const f of failures) err(`${failureLine(file, f)}\n`);
   if (!o.quiet || failures.length > 0) {
-    const n = loaded.expectations.length + s.steps.filter((x) => 'run' in x && (x.output !== undefined || x.error !== undefined)).length;
+    const n = loaded.expectations.length + s.steps.filter((x) => 'run' in x && (x.output !== undefined
+      || x.error !== undefined)).length;
     const verdict = failures.length === 0 ? `ok: ${n} expectation${n === 1 ? '' : 's'} held`
       : `FAILED: ${failures.length} failure${failures.length === 1 ? '' : 's'}`;
-    out(`${s.name}: ${verdict} (trace ${r.traceHash}, ${r.events} events, ${(r.endTime / 1e6).toFixed(3)}s simulated)\n`);
+    const run = `trace ${r.traceHash}, ${r.events} events, ${(r.endTime / 1e6).toFixed(3)}s simulated`;
+    out(`${s.name}: ${verdict} (${run})\n`);
   }
 }
 
 /** The `--json` object; its keys and their order are a contract (docs/scenarios.md). */
-export function jsonReport(file: string, s: Scenario, r: ScenarioResult, failures: readonly Failure[], code: number): unknown {
+export function jsonReport(file: string, s: Scenario, r: ScenarioResult, failures: readonly Failure[],
+  code: number): unknown {
   const nodes: Record<string, unknown> = {};
   for (const n of s.nodes) {
     const nr = r.nodes[n.name];
@@ -221,13 +225,16 @@ export function jsonReport(file: string, s: Scenario, r: ScenarioResult, failure
       role: n.role, mode: n.role === 'server' ? null : (n.mode ?? 'replicate'), up: nr?.up ?? false,
       made: c?.made ?? 0, shipped: c?.shipped ?? 0, applied: c?.applied ?? 0, conflicts: c?.conflicts ?? 0,
       fetches: c?.fetches ?? 0, fetched_bytes: c?.fetchedBytes ?? 0, refused: c?.refused ?? 0,
-      truncations: c?.truncations ?? 0, kml_records: nr?.status?.kmlRecno ?? null, kml_bytes: nr?.status?.kmlOffset ?? null,
+      truncations: c?.truncations ?? 0, kml_records: nr?.status?.kmlRecno ?? null,
+      kml_bytes: nr?.status?.kmlOffset ?? null,
     };
   }
   return {
     name: s.name, file, seed: s.seed, ok: failures.length === 0, exit: code,
-    failures: failures.map((f) => ({ line: f.at.line, column: f.at.col, what: f.what, expected: f.expected, actual: f.actual })),
-    conflicts: r.conflicts.map((c) => ({ node: c.node, from: c.from, recno: c.recno, class: c.cls, op: c.op, path: c.path, reason: c.reason })),
+    failures: failures.map((f) => ({ line: f.at.line, column: f.at.col, what: f.what, expected: f.expected,
+      actual: f.actual })),
+    conflicts: r.conflicts.map((c) => ({ node: c.node, from: c.from, recno: c.recno, class: c.cls, op: c.op,
+      path: c.path, reason: c.reason })),
     nodes, trace_hash: r.traceHash, events: r.events, end_us: r.endTime,
   };
 }

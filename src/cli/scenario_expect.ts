@@ -26,7 +26,8 @@ export interface Failure {
 
 export function stepFailures(loaded: LoadedScenario, r: ScenarioResult): Failure[] {
   return r.failures.map((f) => ({
-    at: loaded.steps[f.step] ?? { line: 1, col: 1 }, what: `step ${f.step + 1}: ${f.what}`, expected: f.expected, actual: f.actual,
+    at: loaded.steps[f.step] ?? { line: 1, col: 1 }, what: `step ${f.step + 1}: ${f.what}`, expected: f.expected,
+      actual: f.actual,
   }));
 }
 
@@ -55,7 +56,8 @@ function fileVerdict(want: FileWant, got: { bytes: string }): { ok: boolean; exp
     const ok = got.bytes === toBytestring(want.content);
     return { ok, expected: quote(want.content), actual: quote(buf.toString('utf8')) };
   }
-  if ('size' in want) return { ok: buf.length === want.size, expected: `${want.size} bytes`, actual: `${buf.length} bytes` };
+  if ('size' in want) return { ok: buf.length === want.size, expected: `${want.size} bytes`,
+    actual: `${buf.length} bytes` };
   const h = createHash('sha256').update(buf).digest('hex');
   return { ok: h === want.sha256, expected: `sha256 ${want.sha256}`, actual: `sha256 ${h}` };
 }
@@ -68,7 +70,8 @@ function checkFile(e: Extract<Expectation, { kind: 'file' }>, c: Cluster, out: F
   for (const n of nodesFor(c, e.node)) {
     const what = `${e.path} on ${n}`;
     const got = readFile(c, n, e.path);
-    if (got === null) out.push({ at: e.at, what, expected: 'a running node', actual: `${n} is ${c.node(n).host.state}` });
+    if (got === null) out.push({ at: e.at, what, expected: 'a running node',
+      actual: `${n} is ${c.node(n).host.state}` });
     else if ('error' in got) out.push({ at: e.at, what, expected: describeWant(e.want), actual: got.error });
     else {
       const v = fileVerdict(e.want, got);
@@ -90,7 +93,8 @@ function checkAbsent(e: Extract<Expectation, { kind: 'absent' }>, c: Cluster, ou
       continue;
     }
     const r = node.sh(`stat ${word(e.path)}`)[0];
-    if (r?.status !== 'ENOENT') out.push({ at: e.at, what, expected: 'ENOENT', actual: r?.status === 'ok' ? 'it exists' : (r?.status ?? '?') });
+    if (r?.status !== 'ENOENT') out.push({ at: e.at, what, expected: 'ENOENT', actual: r?.status === 'ok'
+      ? 'it exists' : (r?.status ?? '?') });
   }
 }
 
@@ -104,7 +108,8 @@ function checkConverged(e: Extract<Expectation, { kind: 'converged' }>, r: Scena
     for (const [name, n] of nodes.slice(1)) {
       const diff = diffTrees(first?.tree as TreeNode, n.tree as TreeNode);
       if (diff.length > 0) {
-        actual = `not converged: ${firstName} and ${name} differ: ${diff.slice(0, 3).join('; ')}${diff.length > 3 ? '; ...' : ''}`;
+        const shown = `${diff.slice(0, 3).join('; ')}${diff.length > 3 ? '; ...' : ''}`;
+        actual = `not converged: ${firstName} and ${name} differ: ${shown}`;
         break;
       }
     }
@@ -135,7 +140,8 @@ export function checkFinal(loaded: LoadedScenario, r: ScenarioResult, c: Cluster
       case 'counter': {
         const got = (r.nodes[e.node]?.counters as unknown as Record<string, number> | undefined)?.[e.field] ?? 0;
         if (got < e.min || got > e.max) {
-          const expected = e.min === e.max ? `${e.min}` : e.max === Number.MAX_SAFE_INTEGER ? `at least ${e.min}` : `${e.min} to ${e.max}`;
+          const expected = e.min === e.max ? `${e.min}` : e.max === Number.MAX_SAFE_INTEGER ? `at least ${e.min}`
+            : `${e.min} to ${e.max}`;
           out.push({ at: e.at, what: `${e.key} on ${e.node}`, expected, actual: `${got}` });
         }
         break;

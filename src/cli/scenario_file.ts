@@ -38,7 +38,8 @@ export type FileWant = { readonly content: string } | { readonly size: number } 
 /** One expectation of `expect:`, with where it is written. `node` null: on every node. */
 export type Expectation =
   | { readonly kind: 'converged'; readonly want: boolean; readonly at: Where }
-  | { readonly kind: 'file'; readonly node: string | null; readonly path: string; readonly want: FileWant; readonly at: Where }
+  | { readonly kind: 'file'; readonly node: string | null; readonly path: string; readonly want: FileWant;
+      readonly at: Where }
   | { readonly kind: 'absent'; readonly node: string | null; readonly path: string; readonly at: Where }
   | { readonly kind: 'counter'; readonly node: string; readonly key: string; readonly field: string;
       readonly min: number; readonly max: number; readonly at: Where }
@@ -227,7 +228,8 @@ class Builder {
       const n = this.pr.parse(NODE, v, ['nodes', name]);
       if (n === null) continue;
       const where = ['nodes', name];
-      if (n.role === 'server' && n.mode !== undefined) this.pr.add([...where, 'mode'], 'mode is a client\'s (the server holds everything)');
+      if (n.role === 'server' && n.mode !== undefined) this.pr.add([...where, 'mode'],
+        'mode is a client\'s (the server holds everything)');
       if (n.disk !== undefined && (n.disk < MIN_DISK || n.disk > MAX_DISK)) {
         this.pr.add([...where, 'disk'], `disk: ${n.disk} bytes; expected from 8M (the journal needs 4M) to 1G`);
       }
@@ -241,7 +243,8 @@ class Builder {
     }
     const servers = out.filter((n) => n.role === 'server');
     if (servers.length > 1) {
-      this.pr.add(['nodes', servers[1]?.name ?? '', 'role'], `a second server (${servers.map((s) => s.name).join(', ')}): a fileset has exactly one`);
+      this.pr.add(['nodes', servers[1]?.name ?? '', 'role'],
+        `a second server (${servers.map((s) => s.name).join(', ')}): a fileset has exactly one`);
     } else if (servers.length === 0 && out.length === Object.keys(raw).length) {
       this.pr.add(['nodes'], 'no server: exactly one node has role: server');
     }
@@ -272,7 +275,8 @@ class Builder {
       const step = this.buildStep(s, path);
       if (step === null) return;
       if (step.at !== undefined && step.at < now) {
-        this.pr.add([...path, 'at'], `at ${showDuration(step.at)} is before the previous step (${showDuration(now)}); ` +
+        this.pr.add([...path, 'at'],
+          `at ${showDuration(step.at)} is before the previous step (${showDuration(now)}); ` +
           'steps run in time order (use after: for a relative time)');
       }
       now = step.at ?? now + (step.after ?? 0);
@@ -304,7 +308,8 @@ class Builder {
     }
     const act = this.action(action, v, path);
     if (act === null) return null;
-    return { ...act, ...(v.at === undefined ? {} : { at: v.at as number }), ...(v.after === undefined ? {} : { after: v.after as number }) } as Step;
+    return { ...act, ...(v.at === undefined ? {} : { at: v.at as number }), ...(v.after === undefined ? {}
+      : { after: v.after as number }) } as Step;
   }
 
   /** The typed action of a validated step, with its node names checked. */
@@ -342,10 +347,14 @@ class Builder {
         const o = v[kind] as { between: [string, string]; value: unknown };
         this.pairOk(o.between, [...path, kind, 'between']);
         const value = kind === 'latency' ? latencyOf(o.value as number | LatencyValue) : o.value;
-        return this.pr.list.length > before ? null : ({ [kind]: { between: o.between, value } } as unknown as StepAction);
+        return this.pr.list.length > before ? null : ({ [kind]: { between: o.between,
+          value } } as unknown as StepAction);
       }
       case 'crash': return this.crashStep(v, path);
-      case 'wait': return { wait: v.wait as 'quiet' | 'converged', within: (v.within as number | undefined) ?? DEFAULT_WITHIN };
+      case 'wait': {
+        const within = (v.within as number | undefined) ?? DEFAULT_WITHIN;
+        return { wait: v.wait as 'quiet' | 'converged', within };
+      }
       default: // isolate, restart, pause, resume: one node
         return this.known(n(kind), [...path, kind]) ? ({ [kind]: n(kind) } as unknown as StepAction) : null;
     }
@@ -358,7 +367,8 @@ class Builder {
     if (w?.from !== undefined) this.known(w.from, [...path, 'when', 'from']);
     if (!ok) return null;
     const when: CrashTrigger | undefined = w === undefined ? undefined
-      : { event: w.event, ...(w.nth === undefined ? {} : { nth: w.nth }), ...(w.from === undefined ? {} : { peer: w.from }) };
+      : { event: w.event, ...(w.nth === undefined ? {} : { nth: w.nth }), ...(w.from === undefined ? {}
+        : { peer: w.from }) };
     const ra = v['restart-after'] as number | undefined;
     return { crash: name, ...(when === undefined ? {} : { when }), ...(ra === undefined ? {} : { restartAfter: ra }) };
   }
@@ -409,7 +419,8 @@ class Builder {
     const at = (p: readonly PathSeg[]): Where => this.pr.places.at(p, true);
     if (e.converged !== undefined) out.push({ kind: 'converged', want: e.converged, at: at(['expect', 'converged']) });
     this.files(e.files, null, ['expect', 'files'], out);
-    (e.absent ?? []).forEach((p, i) => out.push({ kind: 'absent', node: null, path: p, at: this.pr.places.at(['expect', 'absent', i]) }));
+    (e.absent ?? []).forEach((p, i) => out.push({ kind: 'absent', node: null, path: p,
+      at: this.pr.places.at(['expect', 'absent', i]) }));
     for (const [name, raw] of Object.entries(e.on ?? {})) {
       const path = ['expect', 'on', name];
       if (!this.nodes.has(name)) {
@@ -419,14 +430,16 @@ class Builder {
       const ne = this.pr.parse(NODE_EXPECT, raw, path);
       if (ne === null) continue;
       this.files(ne.files, name, [...path, 'files'], out);
-      (ne.absent ?? []).forEach((p, i) => out.push({ kind: 'absent', node: name, path: p, at: this.pr.places.at([...path, 'absent', i]) }));
+      (ne.absent ?? []).forEach((p, i) => out.push({ kind: 'absent', node: name, path: p,
+        at: this.pr.places.at([...path, 'absent', i]) }));
       if (ne.counters !== undefined) this.counters(ne.counters, name, [...path, 'counters'], out);
     }
     if (e.conflicts !== undefined) this.conflicts(e.conflicts, out);
     return out;
   }
 
-  private files(files: Record<string, unknown> | undefined, node: string | null, path: PathSeg[], out: Expectation[]): void {
+  private files(files: Record<string, unknown> | undefined, node: string | null, path: PathSeg[],
+    out: Expectation[]): void {
     for (const [p, v] of Object.entries(files ?? {})) {
       const here = [...path, p];
       if (!p.startsWith('/')) this.pr.add(here, `'${p}': expected an absolute path: /dir/file`, true);
@@ -441,19 +454,22 @@ class Builder {
         this.pr.add(here, `${label(here)}: expected the content as text, or { size: N }, or { sha256: HEX }`);
         continue;
       }
-      out.push({ kind: 'file', node, path: p, want: w.size !== undefined ? { size: w.size } : { sha256: w.sha256 ?? '' }, at });
+      const want = w.size !== undefined ? { size: w.size } : { sha256: w.sha256 ?? '' };
+      out.push({ kind: 'file', node, path: p, want, at });
     }
   }
 
   private counters(raw: unknown, node: string, path: PathSeg[], out: Expectation[]): void {
-    const c = this.pr.parse(COUNTERS, raw, path) as Record<string, number | { min?: number; max?: number } | undefined> | null;
+    const c = this.pr.parse(COUNTERS, raw, path) as Record<string,
+      number | { min?: number; max?: number } | undefined> | null;
     if (c === null) return;
     for (const [key, v] of Object.entries(c)) {
       if (v === undefined) continue;
       const min = typeof v === 'number' ? v : (v.min ?? 0);
       const max = typeof v === 'number' ? v : (v.max ?? Number.MAX_SAFE_INTEGER);
       if (min > max) this.pr.add([...path, key], `${key}: min ${min} is above max ${max}`);
-      out.push({ kind: 'counter', node, key, field: COUNTER_KEYS[key] ?? key, min, max, at: this.pr.places.at([...path, key], true) });
+      out.push({ kind: 'counter', node, key, field: COUNTER_KEYS[key] ?? key, min, max,
+        at: this.pr.places.at([...path, key], true) });
     }
   }
 
@@ -491,7 +507,8 @@ function linkSpec(l: { latency?: number | LatencyValue | undefined; bandwidth?: 
   };
 }
 
-function lentoSpec(l: { heartbeat?: number | undefined; 'dead-after'?: number | undefined; 'kml-limit'?: number | undefined }):
+function lentoSpec(l: { heartbeat?: number | undefined; 'dead-after'?: number | undefined;
+  'kml-limit'?: number | undefined; }):
   NonNullable<Scenario['lento']> {
   return {
     ...(l.heartbeat === undefined ? {} : { heartbeat: l.heartbeat }),

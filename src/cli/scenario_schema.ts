@@ -84,7 +84,8 @@ const count = z.number({ error: 'expected an integer' }).int({ error: 'expected 
   .min(0, { error: 'expected an integer >= 0' });
 
 const fileset = z.string({ error: 'expected a fileset name' })
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/, { error: 'expected a fileset name: letters, digits, . _ -, at most 64' });
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/,
+    { error: 'expected a fileset name: letters, digits, . _ -, at most 64' });
 const secret = z.string({ error: 'expected a secret' })
   .regex(/^[!-~]{1,128}$/, { error: 'expected a secret of 1 to 128 printable characters, no spaces' });
 
@@ -129,9 +130,11 @@ export const EXPECT = obj({
 });
 
 const TIME = { at: duration.optional(), after: duration.optional() };
-const cred = z.string({ error: 'expected UID:GID' }).regex(/^\d{1,5}:\d{1,5}$/, { error: 'expected UID:GID, such as 1000:1000' });
+const cred = z.string({ error: 'expected UID:GID' }).regex(/^\d{1,5}:\d{1,5}$/,
+  { error: 'expected UID:GID, such as 1000:1000' });
 const errno = z.string({ error: 'expected an errno name' })
-  .refine((s) => /^E[A-Z0-9]+$/.test(s) && errnoByName(s) !== undefined, { error: 'expected an errno name: EROFS, ENOENT...' });
+  .refine((s) => /^E[A-Z0-9]+$/.test(s) && errnoByName(s) !== undefined,
+    { error: 'expected an errno name: EROFS, ENOENT...' });
 
 export const TRIGGER_EVENTS: readonly string[] = [
   'lento.apply', 'lento.ship', 'lento.ack', 'lento.fetch', 'lento.serve', 'lento.session', 'lento.repstatus',
@@ -142,7 +145,8 @@ export const TRIGGER_EVENTS: readonly string[] = [
 export const STEP_ACTIONS: Readonly<Record<string, z.ZodType>> = {
   run: obj({ ...TIME, on: nodeName, run: word('command-language lines'), as: cred.optional(),
     output: word('the output text').optional(), error: errno.optional(),
-    repeat: count.min(1, { error: 'expected an integer from 1 to 10000' }).max(10_000, { error: 'expected an integer from 1 to 10000' })
+    repeat: count.min(1, { error: 'expected an integer from 1 to 10000' }).max(10_000,
+      { error: 'expected an integer from 1 to 10000' })
       .optional() }),
   partition: obj({ ...TIME, partition: z.array(z.array(nodeName).min(1, { error: 'expected a non-empty group' }),
     { error: 'expected a list of groups: [[a], [b, c]]' }).min(1, { error: 'expected at least one group' }) }),
@@ -173,7 +177,8 @@ export const CONFLICT = obj({
 
 export const FILE_WANT = obj({
   size: count.optional(),
-  sha256: z.string({ error: 'expected 64 hex digits' }).regex(/^[0-9a-f]{64}$/, { error: 'expected 64 lowercase hex digits' })
+  sha256: z.string({ error: 'expected 64 hex digits' }).regex(/^[0-9a-f]{64}$/,
+    { error: 'expected 64 lowercase hex digits' })
     .optional(),
 });
 
@@ -219,11 +224,13 @@ function issuesOf(e: z.ZodError, prefix: readonly PathSeg[]): Issue[] {
       }
     } else if (iss.code === 'invalid_type' && input === undefined && path.length > 0) {
       const key = path[path.length - 1];
-      out.push({ path: path.slice(0, -1), key: false, message: `${label(path.slice(0, -1))}: missing key '${String(key)}'` });
+      out.push({ path: path.slice(0, -1), key: false,
+        message: `${label(path.slice(0, -1))}: missing key '${String(key)}'` });
     } else if (iss.code === 'invalid_union') {
       out.push({ path, key: false, message: `${label(path)}: got ${show(input)}; ${iss.message}` });
     } else {
-      out.push({ path, key: false, message: `${label(path)}: ${iss.code === 'custom' ? '' : `got ${show(input)}; `}${iss.message}` });
+      out.push({ path, key: false,
+        message: `${label(path)}: ${iss.code === 'custom' ? '' : `got ${show(input)}; `}${iss.message}` });
     }
   }
   return out;

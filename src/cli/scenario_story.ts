@@ -37,7 +37,9 @@ class CutLinks {
     const d = r.data as D;
     if (r.ev === 'net.partition') {
       const groups = d.groups as string[][];
-      for (const g of groups) for (const h of groups) if (g !== h) for (const a of g) for (const b of h) this.cut.add(`${a}->${b}`);
+      for (const g of groups) {
+        for (const h of groups) if (g !== h) for (const a of g) for (const b of h) this.cut.add(`${a}->${b}`);
+      }
     } else if (r.ev === 'net.cut') {
       this.cut.add(`${String(d.from)}->${String(d.to)}`);
     } else if (r.ev === 'net.isolate') {
@@ -50,7 +52,8 @@ class CutLinks {
   }
 
   isCut(a: string, b: string): boolean {
-    return this.cut.has(`${a}->${b}`) || this.cut.has(`${b}->${a}`) || this.cut.has(`${a}->*`) || this.cut.has(`${b}->*`);
+    return this.cut.has(`${a}->${b}`) || this.cut.has(`${b}->${a}`) || this.cut.has(`${a}->*`)
+      || this.cut.has(`${b}->*`);
   }
 }
 
@@ -120,15 +123,18 @@ export class Story {
   }
 
   private describeMerged(first: TraceRecord, r: TraceRecord, a: {
-    n: number; first: number; last: number; applied: number; bytes: number; ops: string[]; paths: string[]; conflicts: number;
+    n: number; first: number; last: number; applied: number; bytes: number; ops: string[]; paths: string[];
+    conflicts: number;
   }): string {
     const d = r.data as D;
     switch (r.ev) {
       case 'lento.apply': return this.applyText(r.host, String(d.from), a.first, a.last, a.applied, a.conflicts);
-      case 'lento.ship': return this.shipText(r.host, String(d.to), a.first, a.last, (first.data as D).noops === (first.data as D).records, a.bytes);
-      case 'lento.ack': return `${String(d.from)} acknowledges ${r.host}'s records up to ${a.last}: applied and durable there (KML_ACK)`;
+      case 'lento.ship': return this.shipText(r.host, String(d.to), a.first, a.last,
+        (first.data as D).noops === (first.data as D).records, a.bytes);
+      case 'lento.ack': return ackText(r.host, String(d.from), a.last);
       case 'lento.fetch': return this.fetchText(r.host, String(d.from), String(d.why), a.paths, a.bytes);
-      case 'lento.connect': return `${r.host} cannot reach ${String(d.peer)} (${a.n} tries, last: ${String(d.error)}); it keeps trying`;
+      case 'lento.connect':
+        return `${r.host} cannot reach ${String(d.peer)} (${a.n} tries, last: ${String(d.error)}); it keeps trying`;
       case 'presto.kml': return this.kmlText(r.host, a.first, a.last, a.ops, a.paths, d.relog === true);
       default: return '';
     }
@@ -149,9 +155,12 @@ export class Story {
         (ex ? ' (a refused peer\'s records are never applied)' : '');
       case 'lento.conflict': return this.conflictText(r.host, d);
       case 'lento.apply': return r.host === this.server || ex
-        ? this.applyText(r.host, String(d.from), Number(d.first), Number(d.last), Number(d.applied), Number(d.conflicts)) : null;
-      case 'lento.fetch': return d.status !== 'ok' ? `${r.host}: fetching ${String(d.path)} from ${String(d.from)} failed (${String(d.status)})`
-        : d.why === 'open' || ex || r.host === this.server ? this.fetchText(r.host, String(d.from), String(d.why), [String(d.path)], Number(d.bytes)) : null;
+        ? this.applyText(r.host, String(d.from), Number(d.first), Number(d.last), Number(d.applied),
+          Number(d.conflicts)) : null;
+      case 'lento.fetch': return d.status !== 'ok'
+        ? `${r.host}: fetching ${String(d.path)} from ${String(d.from)} failed (${String(d.status)})`
+        : d.why === 'open' || ex || r.host === this.server ? this.fetchText(r.host, String(d.from), String(d.why),
+          [String(d.path)], Number(d.bytes)) : null;
       case 'lento.truncate': return `${r.host} cuts the head of its KML up to logical offset ${String(d.upto)}` +
         ` (past its limit of ${showBytes(Number(d.limit))}; every peer had acknowledged it)`;
       default: return ex ? this.explainOnly(r) : null;
@@ -161,14 +170,18 @@ export class Story {
   private explainOnly(r: TraceRecord): string | null {
     const d = r.data as D;
     switch (r.ev) {
-      case 'presto.kml': return this.kmlText(r.host, Number(d.recno), Number(d.recno), [String(d.op)], [String(d.path)], d.relog === true);
-      case 'lento.ship': return this.shipText(r.host, String(d.to), Number(d.first), Number(d.last), d.noops === d.records, Number(d.bytes));
-      case 'lento.ack': return `${String(d.from)} acknowledges ${r.host}'s records up to ${String(d.recno)}: applied and durable there (KML_ACK)`;
+      case 'presto.kml': return this.kmlText(r.host, Number(d.recno), Number(d.recno), [String(d.op)],
+        [String(d.path)], d.relog === true);
+      case 'lento.ship': return this.shipText(r.host, String(d.to), Number(d.first), Number(d.last),
+        d.noops === d.records, Number(d.bytes));
+      case 'lento.ack': return ackText(r.host, String(d.from), Number(d.recno));
       case 'lento.repstatus': return r.host === this.server && Number(d.kml) <= Number(d.peer_applied) ? null
         : this.repstatusText(r.host, d);
-      case 'lento.connect': return d.error === null ? null : `${r.host} cannot reach ${String(d.peer)} (${String(d.error)}); it keeps trying`;
+      case 'lento.connect': return d.error === null ? null
+        : `${r.host} cannot reach ${String(d.peer)} (${String(d.error)}); it keeps trying`;
       case 'presto.permit': return d.how === 'stolen'
-        ? `${r.host} cannot ask the server for the write permit, so presto takes it locally: disconnected operation (from now on a conflict is possible)`
+        ? `${r.host} cannot ask the server for the write permit, so presto takes it locally: disconnected ` +
+          'operation (from now on a conflict is possible)'
         : null;
       case 'lento.start': return r.t === 0 ? null : `lento starts on ${r.host} (${String(d.role)}, ${String(d.mode)})`;
       default: return null;
@@ -181,7 +194,9 @@ export class Story {
       case 'crashed': return `${host} CRASHES (${String(d.why)})` +
         (ex ? ': every write its disk had not made durable is gone; its peers notice only when it falls silent' : '');
       case 'up': return Number(d.incarnation) === 1 ? ''
-        : `${host} boots again` + (ex ? ': ext3 replays its journal, presto finds its KML and last_rcvd as they were committed, lento restarts' : '');
+        : `${host} boots again` + (ex
+          ? ': ext3 replays its journal, presto finds its KML and last_rcvd as they were committed, lento restarts'
+            : '');
       case 'paused': return `${host} is paused (frozen: it sends nothing, what is sent to it waits)`;
       default: return `${host} resumes`;
     }
@@ -196,15 +211,18 @@ export class Story {
     if (up) {
       const again = this.everUp.has(host);
       this.everUp.add(host);
-      if (!again) return this.explain() ? `${host} connects to ${String(d.peer)}: authenticated (HMAC of the shared secret)` : null;
-      return `${host} reconnects to ${String(d.peer)}` + (this.explain() ? ': the two compare logs and ship what the other lacks' : '');
+      if (!again) return this.explain()
+        ? `${host} connects to ${String(d.peer)}: authenticated (HMAC of the shared secret)` : null;
+      return `${host} reconnects to ${String(d.peer)}` + (this.explain()
+        ? ': the two compare logs and ship what the other lacks' : '');
     }
     return `${host} loses its session with ${String(d.peer)} (${String(d.reason)})` +
       (this.explain() ? '; it keeps working on its own copy and logging every change' : '');
   }
 
   private conflictText(host: string, d: D): string {
-    const head = `CONFLICT on ${host}: ${String(d.from)}'s record ${String(d.recno)} (${String(d.op)} ${String(d.path)}) is a` +
+    const rec = `${String(d.from)}'s record ${String(d.recno)} (${String(d.op)} ${String(d.path)})`;
+    const head = `CONFLICT on ${host}: ${rec} is a` +
       ` ${String(d.cls)} conflict: ${String(d.reason)}`;
     if (!this.explain()) return `${head}; ${String(d.action)}`;
     return `${head}. Presto refused to replay it over a change made here meanwhile; the policy ` +
@@ -212,7 +230,8 @@ export class Story {
       'takes its place, so the stream goes on and nothing is lost';
   }
 
-  private applyText(host: string, from: string, first: number, last: number, applied: number, conflicts: number): string {
+  private applyText(host: string, from: string, first: number, last: number, applied: number,
+    conflicts: number): string {
     const re = host === this.server ? 'reintegration: ' : '';
     const base = `${re}${host} replays ${from}'s ${recs(first, last)} (${applied} applied` +
       `${conflicts > 0 ? `, ${conflicts} conflicts` : ''})`;
@@ -223,7 +242,8 @@ export class Story {
   private shipText(host: string, to: string, first: number, last: number, noops: boolean, bytes: number): string {
     const what = noops ? `sends ${to} its own ${recs(first, last)} back as NOOPs (${to} only advances its last_rcvd)`
       : `sends ${recs(first, last)} to ${to} (${showBytes(bytes)} bytes)`;
-    const cut = this.links.isCut(host, to) ? `; the link is cut: they wait behind the partition (TCP resends them when it heals)` : '';
+    const cut = this.links.isCut(host, to)
+      ? `; the link is cut: they wait behind the partition (TCP resends them when it heals)` : '';
     return `${host} ${what}${cut}`;
   }
 
@@ -232,11 +252,13 @@ export class Story {
     if (why === 'open') {
       return `${host} opens ${files} for the first time: on demand, fetched from ${from} (${showBytes(bytes)} bytes)`;
     }
-    return `${host} fetches the data of ${files} from ${from} (${showBytes(bytes)} bytes; a CLOSE record carries no data: BACKFETCH)`;
+    return `${host} fetches the data of ${files} from ${from} (${showBytes(bytes)} bytes; ` +
+      'a CLOSE record carries no data: BACKFETCH)';
   }
 
   private kmlText(host: string, first: number, last: number, ops: string[], paths: string[], relog: boolean): string {
-    const shown = ops.slice(0, 4).map((o, i) => `${o} ${paths[i] ?? ''}`.trim()).join(', ') + (ops.length > 4 ? ', ...' : '');
+    const shown = ops.slice(0, 4).map((o, i) => `${o} ${paths[i] ?? ''}`.trim()).join(', ') + (ops.length > 4
+      ? ', ...' : '');
     if (relog) return `${host} re-logs them as its own ${recs(first, last)}, for the other clients`;
     const cut = host !== this.server && this.links.isCut(host, this.server)
       ? ` (cut off from ${this.server}: they wait in ${host}'s KML)` : '';
@@ -246,17 +268,24 @@ export class Story {
   private repstatusText(host: string, d: D): string {
     const peer = String(d.peer);
     const toSend = Number(d.kml) - Number(d.peer_applied);
-    return `${host} and ${peer} compare logs (REPSTATUS): ${peer} has applied ${host}'s records up to ${String(d.peer_applied)}` +
-      ` (its last_rcvd), ${host}'s KML ends at ${String(d.kml)}: ${toSend > 0 ? `${toSend} to send` : 'nothing to send'}`;
+    const verdict = toSend > 0 ? `${toSend} to send` : 'nothing to send';
+    return `${host} and ${peer} compare logs (REPSTATUS): ${peer} has applied ${host}'s records up to ` +
+      `${String(d.peer_applied)} (its last_rcvd), ${host}'s KML ends at ${String(d.kml)}: ${verdict}`;
   }
 
   /** The lines: each step at its time, then the events (in the order they happened). */
   render(times: readonly number[]): string[] {
-    const steps = this.scenario.steps.map((s, i) => ({ t: times[i] ?? 0, text: `step ${i + 1}: ${describeStep(s)}`, step: true }));
-    const all = [...steps, ...this.entries.filter((e) => e.text !== '').map((e) => ({ t: e.t, text: e.text, step: false }))];
+    const steps = this.scenario.steps.map((s, i) => ({ t: times[i] ?? 0, text: `step ${i + 1}: ${describeStep(s)}`,
+      step: true }));
+    const all = [...steps, ...this.entries.filter((e) => e.text !== '').map((e) => ({ t: e.t, text: e.text,
+      step: false }))];
     all.sort((a, b) => a.t - b.t || Number(b.step) - Number(a.step));
     return all.map((e) => `${showTime(e.t).padStart(9)}  ${e.step ? '' : '  '}${e.text}`);
   }
+}
+
+function ackText(host: string, from: string, recno: number): string {
+  return `${from} acknowledges ${host}'s records up to ${recno}: applied and durable there (KML_ACK)`;
 }
 
 function ordinal(n: number): string {
@@ -282,15 +311,18 @@ export function describeStep(s: Step): string {
   if ('reset' in s) return `reset the connections ${s.reset.join(' <-> ')}`;
   if ('latency' in s) {
     const v = s.latency.value;
-    return `latency ${s.latency.between.join(' <-> ')} ${typeof v === 'number' ? showDuration(v) : `${showDuration(v.min)}..${showDuration(v.max)}`}`;
+    const value = typeof v === 'number' ? showDuration(v) : `${showDuration(v.min)}..${showDuration(v.max)}`;
+    return `latency ${s.latency.between.join(' <-> ')} ${value}`;
   }
   if ('bandwidth' in s) {
-    return `bandwidth ${s.bandwidth.between.join(' <-> ')} ${s.bandwidth.value === null ? 'none' : `${showBytes(s.bandwidth.value)}/s`}`;
+    const value = s.bandwidth.value === null ? 'none' : `${showBytes(s.bandwidth.value)}/s`;
+    return `bandwidth ${s.bandwidth.between.join(' <-> ')} ${value}`;
   }
   if ('crash' in s) {
     const when = s.when === undefined ? '' : ` at its ${ordinal(s.when.nth ?? 1)} ${s.when.event} event` +
       `${s.when.peer === undefined ? '' : ` with ${s.when.peer}`}`;
-    return `crash ${s.crash}${when}${s.restartAfter === undefined ? '' : `, restart ${showDuration(s.restartAfter)} later`}`;
+    const restart = s.restartAfter === undefined ? '' : `, restart ${showDuration(s.restartAfter)} later`;
+    return `crash ${s.crash}${when}${restart}`;
   }
   if ('restart' in s) return `restart ${s.restart}`;
   if ('pause' in s) return `pause ${s.pause}`;
@@ -311,7 +343,8 @@ export function table(s: Scenario, r: ScenarioResult): string[] {
       `${c?.fetches ?? 0} (${showBytes(c?.fetchedBytes ?? 0)})`, `${c?.conflicts ?? 0}`, kml];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((x, i) => (i < 2 ? x.padEnd(widths[i] ?? 0) : x.padStart(widths[i] ?? 0)))
+  const line = (cells: string[]): string => cells.map((x, i) => (i < 2 ? x.padEnd(widths[i] ?? 0)
+    : x.padStart(widths[i] ?? 0)))
     .join('  ').trimEnd();
   return [line(head), ...rows.map(line)];
 }
