@@ -102,7 +102,7 @@ function checkConverged(e: Extract<Expectation, { kind: 'converged' }>, r: Scena
   const nodes = Object.entries(r.nodes);
   const down = nodes.filter(([, n]) => n.tree === null).map(([name]) => name);
   let actual = 'every tree identical';
-  if (down.length > 0) actual = `not converged: ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`;
+  if (down.length > 0) actual = `not converged: no tree from ${down.join(', ')} (down or paused)`;
   else {
     const [firstName, first] = nodes[0] ?? ['', null];
     for (const [name, n] of nodes.slice(1)) {
