@@ -202,6 +202,8 @@ class Builder {
       ? this.buildNodes(rawNodes as Record<string, unknown>) : null;
     const steps = Array.isArray(raw.steps) ? this.buildSteps(raw.steps) : null;
     const expectations = raw.expect === undefined ? [] : this.buildExpect(raw.expect);
+    if (top?.settle !== undefined && top.settle > MAX_TIME) this.pr.add(['settle'],
+      `settle ${showDuration(top.settle)}: at most 24h`);
     if (top === null || nodes === null || steps === null) return null;
     const links = (top.links ?? []).map((l, i) => {
       this.pairOk(l.between, ['links', i, 'between']);
@@ -353,6 +355,7 @@ class Builder {
       case 'crash': return this.crashStep(v, path);
       case 'wait': {
         const within = (v.within as number | undefined) ?? DEFAULT_WITHIN;
+        if (within > MAX_TIME) this.pr.add([...path, 'within'], `within ${showDuration(within)}: at most 24h`);
         return { wait: v.wait as 'quiet' | 'converged', within };
       }
       default: // isolate, restart, pause, resume: one node
@@ -370,6 +373,8 @@ class Builder {
       : { event: w.event, ...(w.nth === undefined ? {} : { nth: w.nth }), ...(w.from === undefined ? {}
         : { peer: w.from }) };
     const ra = v['restart-after'] as number | undefined;
+    if (ra !== undefined && ra > MAX_TIME) this.pr.add([...path, 'restart-after'],
+      `restart-after ${showDuration(ra)}: at most 24h`);
     return { crash: name, ...(when === undefined ? {} : { when }), ...(ra === undefined ? {} : { restartAfter: ra }) };
   }
 

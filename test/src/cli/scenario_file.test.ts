@@ -106,6 +106,7 @@ const CASES: Array<[string, string, RegExp, Edit[]]> = [
     [9, '  - { at: 2s, partition: [[laptop], [server]] }', ''], [10, '  - { at: 3s, heal: all }', ''],
     [11, '  - { after: 1s, wait: converged, within: 30s }', '']]],
   ['a within that is not a duration', '11:43', /has no unit/, [[11, 'within: 30s', 'within: 30']]],
+  ['a wait longer than a day', '11:43', /within 1500m: at most 24h/, [[11, 'within: 30s', 'within: 1500m']]],
   ['a heal naming an undeclared node', '10:30', /no node 'dsk'/, [[10, 'heal: all', 'heal: [laptop, dsk]']]],
   ['a jam between a node and itself', '10:20', /names one node twice/, [[10, 'heal: all', 'jam: [laptop, laptop]']]],
 ];
