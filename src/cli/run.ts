@@ -188,6 +188,22 @@ function panicked(file: string, s: Scenario, e: unknown): void {
   else err('  (IZO_DEBUG=1 shows the stack)\n');
 }
 
+/** Words wrapped to lines of at most `width` characters (a longer word stands alone). */
+function wrapText(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines.join('\n');
+}
+
 function failureLine(file: string, f: Failure): string {
   return `${file}:${f.at.line}:${f.at.col}: FAILED ${f.what}: expected ${f.expected}, got ${f.actual}`;
 }
@@ -196,7 +212,7 @@ function tell(file: string, loaded: LoadedScenario, s: Scenario, r: ScenarioResu
   story: Story, o: RunOptions): void {
   if (!o.quiet) {
     out(`== ${s.name} (${file}, seed ${s.seed})\n`);
-    if (o.explain && loaded.description !== null) out(`${loaded.description.trim()}\n`);
+    if (o.explain && loaded.description !== null) out(`${wrapText(loaded.description.trim(), 96)}\n`);
     out('\n');
     for (const l of story.render(r.started)) out(`${l}\n`);
     out('\n');
