@@ -14,13 +14,12 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { KernelPanic } from '../../kernel/assert.ts';
 import type { Cluster } from '../../sim/cluster.ts';
 import { runScenario, type Scenario, type ScenarioResult } from '../../sim/scenario.ts';
 import { traceLine, type TraceRecord } from '../../sim/trace.ts';
 import { saveImage } from '../image.ts';
-import { parseSeed, UsageError, type Subcommand } from './command.ts';
+import { parseCommand, parseSeed, UsageError, type OptionTable, type Subcommand } from './command.ts';
 import { checkFinal, stepFailures, type Failure } from './scenario_expect.ts';
 import { formatProblem, loadScenario, type LoadedScenario } from './scenario_file.ts';
 import { Story, table } from './scenario_story.ts';
@@ -74,31 +73,38 @@ A scenario file (YAML; docs/scenarios.md has every key, with examples):
   Durations: us, ms, s, m. Sizes: bytes, K, M, G; bandwidth with /s.
 Exit status: 0 every expectation held, 1 one failed, 2 bad usage or invalid file, 3 model panic.`;
 
+const RUN_OPTIONS: OptionTable = {
+  seed: { type: 'string', arg: 'S', help: 'the seed (instead of the file\'s seed:, default 1)' },
+  explain: { type: 'boolean', help: 'narrate the protocol for a learner, from the trace events' },
+  json: { type: 'boolean', help: 'one JSON object per file (docs/scenarios.md: a contract)' },
+  quiet: { type: 'boolean', help: 'print only failures' },
+  check: { type: 'boolean', help: 'validate the files only; run nothing' },
+  trace: { type: 'string', arg: 'OUT.jsonl', help: 'write the run\'s JSON Lines trace (one FILE only)' },
+  'save-images': { type: 'string', arg: 'DIR', help: 'write each node\'s disk as DIR/NODE.img after a clean unmount' },
+};
+
 export const RUN: Subcommand = {
   name: 'run',
   usage: 'izo run FILE... [--seed S] [--explain] [--json] [--quiet] [--check] [--trace OUT.jsonl] [--save-images DIR]',
   summary: 'play scenario files (docs/scenarios.md): 0 all held, 1 an expectation failed, 2 invalid, 3 model panic',
+  options: RUN_OPTIONS,
   details: FORMAT_HELP,
   run(args) {
-    const { values, positionals } = parseArgs({
-      args, allowPositionals: true,
-      options: {
-        seed: { type: 'string' }, explain: { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean' },
-        check: { type: 'boolean' }, trace: { type: 'string' }, 'save-images': { type: 'string' },
-      },
-    });
-    if (positionals.length === 0) throw new UsageError('no scenario FILE given');
-    if ([values.explain, values.json, values.quiet].filter((x) => x === true).length > 1) {
+    const a = parseCommand(RUN_OPTIONS, args);
+    const files = a.positionals;
+    if (files.length === 0) throw new UsageError('no scenario FILE given');
+    if (['explain', 'json', 'quiet'].filter((x) => a.flag(x)).length > 1) {
       throw new UsageError('--explain, --json and --quiet choose the output: give at most one');
     }
-    if (values.trace !== undefined && positionals.length > 1) throw new UsageError('--trace takes one scenario FILE');
+    const trace = a.str('trace');
+    if (trace !== undefined && files.length > 1) throw new UsageError('--trace takes one scenario FILE');
+    const seed = a.str('seed');
     const o: RunOptions = {
-      seed: values.seed === undefined ? undefined : parseSeed(values.seed), explain: values.explain === true,
-      json: values.json === true, quiet: values.quiet === true, check: values.check === true, trace: values.trace,
-      images: values['save-images'], several: positionals.length > 1,
+      seed: seed === undefined ? undefined : parseSeed(seed), explain: a.flag('explain'), json: a.flag('json'),
+      quiet: a.flag('quiet'), check: a.flag('check'), trace, images: a.str('save-images'), several: files.length > 1,
     };
     let worst = EXIT_OK;
-    for (const f of positionals) worst = Math.max(worst, runFile(f, o));
+    for (const f of files) worst = Math.max(worst, runFile(f, o));
     return worst;
   },
 };
