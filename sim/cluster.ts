@@ -38,8 +38,11 @@ import {
 import { intermezzo_fs_type } from '../fs/intermezzo/super.ts';
 import { DEFAULTS, formatConfig, LENTO_PORT, type LentoConfig, type Mode, type PeerConf } from '../src/lento/config.ts';
 import { CONFIG_PATH, lento_main } from '../src/lento/lento.ts';
+import { isPolicyName, POLICIES, type PolicyName } from '../src/lento/policy.ts';
 import { parseScript, runScript, type CommandResult } from '../src/sh.ts';
 import { snapshotTree, type TreeNode } from '../src/tree.ts';
+import { read_file } from '../src/libc.ts';
+import type { AuditJson } from '../src/lento/state.ts';
 import { World, type Host } from './host.ts';
 import type { LinkSpec } from './network.ts';
 import type { TraceOptions, TraceRecord } from './trace.ts';
@@ -72,6 +75,10 @@ export interface ClusterSpec {
   readonly trace?: TraceOptions;
   /** Keep every disk's I/O log (for crash enumeration; costs memory). */
   readonly ioLog?: boolean;
+  /** The fileset's conflict policy (src/lento/policy.ts; default manual), the same on every node. */
+  readonly policy?: string;
+  /** Overrides by path pattern (`*` within a component, `**` across), first match wins. */
+  readonly policies?: ReadonlyArray<{ readonly path: string; readonly policy: string }>;
 }
 
 export const DEFAULT_SECRET = 'intermezzo';
@@ -141,6 +148,8 @@ export class Node {
       secret: this.spec.secret ?? c.spec.secret ?? DEFAULT_SECRET, peers,
       kmlLimit: c.spec.lento?.kmlLimit ?? DEFAULTS.kmlLimit, heartbeat: c.spec.lento?.heartbeat ?? DEFAULTS.heartbeat,
       deadAfter: c.spec.lento?.deadAfter ?? DEFAULTS.deadAfter,
+      policy: (c.spec.policy ?? 'manual') as PolicyName,
+      policyPaths: (c.spec.policies ?? []).map((x) => ({ pattern: x.path, policy: x.policy as PolicyName })),
     };
   }
 
@@ -210,6 +219,26 @@ export class Node {
     return this.runOnce(p, snapshotTree(p, '/', TREE));
   }
 
+  /**
+   * lento's audit log on this node (every version a conflict policy discarded here), as an operator
+   * would read /.intermezzo/<fset>/lento.audit; lines that do not parse are left out.
+   */
+  audit(): AuditJson[] {
+    const p = this.filesetProcess('audit');
+    const bytes = this.runOnce(p, read_file(p, `/.intermezzo/${this.cluster.spec.fileset}/lento.audit`));
+    if (isErr(bytes)) return [];
+    const out: AuditJson[] = [];
+    for (const line of Buffer.from(bytes).toString('latin1').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        out.push(JSON.parse(line) as AuditJson);
+      } catch {
+        // a torn last line after a crash
+      }
+    }
+    return out;
+  }
+
   /** Where this node's KML ends and how far it has applied each peer's (presto's answers). */
   status(): NodeStatus | Errno {
     const p = this.host.process('izo-status');
@@ -269,6 +298,12 @@ export function checkSpec(spec: ClusterSpec): string | null {
   const servers = spec.nodes.filter((n) => n.role === 'server').length;
   if (servers !== 1) return `a fileset has exactly one server (${servers} declared)`;
   if (spec.nodes.length < 2) return 'a cluster needs at least one client';
+  for (const p of [spec.policy ?? 'manual', ...(spec.policies ?? []).map((x) => x.policy)]) {
+    if (!isPolicyName(p)) return `unknown conflict policy '${p}' (known: ${POLICIES.join(', ')})`;
+  }
+  for (const x of spec.policies ?? []) {
+    if (!x.path.startsWith('/') || /\s/.test(x.path)) return `policy path pattern '${x.path}' is not an absolute path`;
+  }
   return null;
 }
 

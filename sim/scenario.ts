@@ -17,6 +17,7 @@
 import { assert } from '../kernel/assert.ts';
 import { errnoName, isErr } from '../kernel/errno.ts';
 import type { TreeNode } from '../src/tree.ts';
+import type { AuditJson } from '../src/lento/state.ts';
 import type { CommandResult } from '../src/sh.ts';
 import { Cluster, type ClusterSpec, type NodeStatus } from './cluster.ts';
 import type { LatencySpec } from './network.ts';
@@ -69,6 +70,14 @@ export interface StepFailure {
   readonly actual: string;
 }
 
+/** One version in a conflict: the node it comes from, its side of the link, mtime (SEC.NSEC), size. */
+export interface ConflictVersion {
+  readonly node: string;
+  readonly side: string;
+  readonly mtime: string;
+  readonly size: number;
+}
+
 export interface ConflictReport {
   readonly node: string;
   readonly from: string;
@@ -77,11 +86,24 @@ export interface ConflictReport {
   readonly op: string;
   readonly path: string;
   readonly reason: string;
+  /** What the policy did (src/lento/resolve.ts), under which policy; the loser's copy, or ''. */
+  readonly action: string;
+  readonly policy: string;
+  readonly local: ConflictVersion | null;
+  readonly remote: ConflictVersion | null;
+  readonly copy: string;
+  /**
+   * How far the clock of the node deciding runs ahead of the peer's (µs, from the spec): the
+   * mtimes `newest` compares are read on these two clocks, so a skew is a bias it reports.
+   */
+  readonly skew: number;
 }
 
 export interface NodeResult {
   readonly up: boolean;
   readonly tree: TreeNode | null;
+  /** lento's audit log here: the versions conflict policies discarded on this node. */
+  readonly audit: readonly AuditJson[];
   readonly status: NodeStatus | null;
   readonly counters: Counters;
 }
@@ -104,7 +126,8 @@ function zero(): Counters {
 }
 
 /** Tally the counters a trace event moves. */
-function tally(counters: Map<string, Counters>, conflicts: ConflictReport[], r: TraceRecord): void {
+function tally(counters: Map<string, Counters>, conflicts: ConflictReport[], r: TraceRecord,
+  skews: ReadonlyMap<string, number>): void {
   const c = counters.get(r.host);
   if (c === undefined) return;
   const d = r.data as Record<string, unknown>;
@@ -121,7 +144,10 @@ function tally(counters: Map<string, Counters>, conflicts: ConflictReport[], r: 
     case 'lento.conflict':
       c.conflicts++;
       conflicts.push({ node: r.host, from: d.from as string, recno: d.recno as number, cls: d.cls as string,
-        op: d.op as string, path: d.path as string, reason: d.reason as string });
+        op: d.op as string, path: d.path as string, reason: d.reason as string, action: d.action as string,
+        policy: d.policy as string, local: d.local as ConflictVersion | null,
+        remote: d.remote as ConflictVersion | null,
+        copy: d.copy as string, skew: (skews.get(r.host) ?? 0) - (skews.get(d.from as string) ?? 0) });
       return;
     case 'lento.fetch':
       if (d.status === 'ok') {
@@ -153,8 +179,9 @@ class Runner {
 
   constructor(readonly s: Scenario, trace: TraceOptions) {
     for (const n of s.nodes) this.counters.set(n.name, zero());
+    const skews = new Map(s.nodes.map((n) => [n.name, n.clockSkew ?? 0]));
     const onEvent = (r: TraceRecord): void => {
-      tally(this.counters, this.conflicts, r);
+      tally(this.counters, this.conflicts, r, skews);
       trace.onEvent?.(r);
     };
     this.cluster = Cluster.build({ ...s, trace: { ...trace, onEvent } });
@@ -240,6 +267,7 @@ export function runScenario(s: Scenario, trace: TraceOptions = {}): ScenarioResu
     nodes[n.name] = {
       up: n.host.up,
       tree: tree === null || isErr(tree) ? null : tree,
+      audit: n.host.up ? n.audit() : [],
       status: status === null || isErr(status) ? null : status,
       counters: run.counters.get(n.name) ?? zero(),
     };

@@ -79,7 +79,9 @@ import {
   type RenameBody, type RmdirBody, type UnlinkBody,
 } from './kml.ts';
 import { FSET_DATA_ON_DEMAND } from './permit.ts';
-import { closeBody, force_times, merge_parent, LENTO_FL_EXPECT, LENTO_FL_KML, presto_trans, type LentoVfsContext } from './vfs.ts';
+import {
+  closeBody, force_times, merge_parent, LENTO_FL_EXPECT, LENTO_FL_KML, presto_trans, type LentoVfsContext,
+} from './vfs.ts';
 
 declare module '../../kernel/trace.ts' {
   interface TraceEventMap {
@@ -339,7 +341,8 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
     rcvd,
   };
   if (c !== null && c !== 'done') {
-    const merged = c.cls === 'NAME' && (req.flags & REINT_MERGE) !== 0 ? yield* reint_merge(fset, rec, ctx, rp, p) : null;
+    const merging = c.cls === 'NAME' && (req.flags & REINT_MERGE) !== 0;
+    const merged = merging ? yield* reint_merge(fset, rec, ctx, rp, p) : null;
     if (merged === null) {
       const path = 'path' in rec.body ? rec.body.path : '';
       return { kind: 'conflict', cls: c.cls, recno: rec.recno, path, reason: c.reason };
@@ -365,7 +368,13 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
  * merges: the parent's times merge (merge_parent), last_rcvd advances and the record is re-logged
  * unchanged, in one transaction; null when the objects differ in type (the conflict stands).
  */
-function* reint_merge(fset: Fileset, rec: KmlRecord, ctx: LentoVfsContext, rp: Process, p: Process): Sys<0 | Errno | null> {
+function* reint_merge(
+  fset: Fileset,
+  rec: KmlRecord,
+  ctx: LentoVfsContext,
+  rp: Process,
+  p: Process,
+): Sys<0 | Errno | null> {
   const b = rec.body;
   if (b.op !== 'CREATE' && b.op !== 'MKDIR') return null;
   const d = yield* lookupObj(rp, b.path);
