@@ -99,7 +99,12 @@ export function* resolveConflict(t: Process, link: PeerLink, c: ConflictInfo): S
   const b = c.record.body;
   const path = objectPath(b);
   const x: Ctx = { t, link, l, c, policy: policyFor(l.conf, path), path };
-  if (c.cls === 'UPDATE' && (b.op === 'CLOSE' || b.op === 'SETATTR')) return yield* updateUpdate(x, b);
+  if (c.cls === 'UPDATE' && (b.op === 'CLOSE' || b.op === 'SETATTR')) {
+    // The name may hold another object by now: one this side removed (and made anew) since the
+    // peer last heard from it. The peer changed the removed one: delete against modify.
+    if (yield* removedUnseen(x)) return yield* modifyDeleted(x);
+    return yield* updateUpdate(x, b);
+  }
   if (x.policy === 'manual') return yield* park(x, 'parked (manual)');
   if (c.cls === 'DELETE' && (b.op === 'CLOSE' || b.op === 'SETATTR')) {
     const here = yield* localStat(x, path);
@@ -111,6 +116,31 @@ export function* resolveConflict(t: Process, link: PeerLink, c: ConflictInfo): S
 }
 
 // ---- the versions --------------------------------------------------------------------------
+
+/**
+ * Did this node's own log remove the object at `x.path` (UNLINK, or RENAME away) in a record the
+ * peer has not acknowledged? Then the object the peer's record changed is not the one here now.
+ */
+function* removedUnseen(x: Ctx): Sys<boolean> {
+  const f = x.l.fset;
+  const end = yield* f.kmlEnd(x.t);
+  const base = yield* f.base(x.t);
+  if (isErr(end) || isErr(base)) return false;
+  let from = Math.max(x.link.peerApplied.offset, base);
+  while (from < end.offset) {
+    const got = yield* f.readKml(x.t, from, end.offset, base);
+    if (isErr(got) || !('records' in got)) return false;
+    for (const r of got.records) {
+      const b = r.rec.body;
+      if (r.rec.recno <= x.link.peerApplied.recno) continue;
+      if (b.op === 'UNLINK' && join(b.path, b.name) === x.path) return true;
+      if (b.op === 'RENAME' && b.source === x.path) return true;
+    }
+    if (got.next <= from) return false;
+    from = got.next;
+  }
+  return false;
+}
 
 function* localStat(x: Ctx, path: string): Sys<Stat | null> {
   const st = yield* sys_lstat(x.t, x.l.fset.path(path));
