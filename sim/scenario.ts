@@ -119,6 +119,8 @@ export interface ScenarioResult {
   readonly failures: readonly StepFailure[];
   /** Per step: the command results of a `run` step. */
   readonly outputs: ReadonlyArray<readonly CommandResult[] | null>;
+  /** Per step: when it really began (µs; later than its time when an earlier step ran past it). */
+  readonly started: readonly number[];
   readonly traceHash: string;
   readonly events: number;
   readonly endTime: number;
@@ -255,12 +257,14 @@ export function runScenario(s: Scenario, trace: TraceOptions = {}): ScenarioResu
   const c = run.cluster;
   const w = c.world;
   const times = stepTimes(s.steps);
+  const started: number[] = [];
   s.steps.forEach((step, i) => {
     const t = times[i] as number;
     // A step runs at its time, or at once when an earlier one ran past it (a write cut off from the
     // server waits for the permit); the times as written must not go backwards.
     assert(i === 0 || t >= (times[i - 1] as number), () => `step ${i} at ${t} µs is before the previous one`);
     if (t > w.sched.now()) w.runUntil(t as never);
+    started.push(w.sched.now());
     run.outputs[i] = null;
     run.play(i, step);
   });
@@ -279,7 +283,7 @@ export function runScenario(s: Scenario, trace: TraceOptions = {}): ScenarioResu
   }
   void errnoName;
   return {
-    name: s.name, seed: s.seed, nodes, conflicts: run.conflicts, failures: run.failures, outputs: run.outputs,
+    name: s.name, seed: s.seed, nodes, conflicts: run.conflicts, failures: run.failures, outputs: run.outputs, started,
     traceHash: w.trace.hash(), events: w.sched.executed, endTime: w.sched.now(),
   };
 }

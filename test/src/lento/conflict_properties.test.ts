@@ -75,8 +75,8 @@ interface Planned {
 interface Built {
   readonly scenario: Scenario;
   readonly plan: ReadonlyMap<number, Planned>;
-  /** Per round: when it started, and which nodes crashed in it. */
-  readonly rounds: ReadonlyArray<{ readonly start: number; readonly crashed: ReadonlySet<string> }>;
+  /** Per round: its first step, and which nodes crashed in it. */
+  readonly rounds: ReadonlyArray<{ readonly first: number; readonly crashed: ReadonlySet<string> }>;
 }
 
 function nodeSpecs(g: Gen): NodeSpec[] {
@@ -94,14 +94,14 @@ function build(g: Gen, policy: string): Built {
   const setup = ['mkdir /s', ...Array.from({ length: PATHS }, (_, k) => `write /s/p${k} base${k}`)].join('\n');
   const steps: Step[] = [{ at: 1 * S, on: 'server', run: setup }, { at: 2 * S, wait: 'converged', within: 60 * S }];
   const plan = new Map<number, Planned>();
-  const rounds: Array<{ start: number; crashed: Set<string> }> = [];
+  const rounds: Array<{ first: number; crashed: Set<string> }> = [];
   let t = 10 * S;
   let n = 0;
   g.rounds.forEach((r, ri) => {
     const cut = names.filter((x, i) => i > 0 && ((r.cut >> (i - 1)) & 1) === 1);
     const groupOf = (x: string): string => (cut.includes(x) ? x : 'server');
     const crashed = new Set<string>();
-    rounds.push({ start: t, crashed });
+    rounds.push({ first: steps.length, crashed });
     if (cut.length > 0) steps.push({ at: t, partition: [names.filter((x) => !cut.includes(x)), ...cut.map((x) => [x])] });
     for (const o of r.ops) {
       const node = names[o.node % names.length] as string;
@@ -176,11 +176,13 @@ function checkAutomatic(b: Built, r: ScenarioResult): void {
   const trees = Object.values(r.nodes).map((x) => JSON.stringify(x.tree));
   expect(new Set(trees).size, explain(b, 'identical trees')).toBe(1);
   const last = b.rounds.length - 1;
-  const round = b.rounds[last] as { start: number; crashed: ReadonlySet<string> };
+  const round = b.rounds[last] as { first: number; crashed: ReadonlySet<string> };
+  // The round began when its first step did (after the last round's wait had settled everything).
+  const start = r.started[round.first] ?? 0;
   const final = flat(r.nodes.server?.tree ?? null);
   const kept = new Set(Object.values(final));
   const audited = new Set(Object.values(r.nodes).flatMap((x) => x.audit.map((a) => a.discarded.bytes)));
-  const reported = r.conflicts.filter((c) => c.time >= round.start);
+  const reported = r.conflicts.filter((c) => c.time >= start);
   for (const [path, groups] of groupFinals(b, r, last)) {
     for (const p of groups.values()) {
       if (p.kind !== 'write' || round.crashed.has(p.node)) continue;
@@ -201,7 +203,7 @@ function checkAutomatic(b: Built, r: ScenarioResult): void {
 
 function checkManual(b: Built, r: ScenarioResult): void {
   const last = b.rounds.length - 1;
-  const round = b.rounds[last] as { start: number; crashed: ReadonlySet<string> };
+  const round = b.rounds[last] as { first: number; crashed: ReadonlySet<string> };
   const everywhere = new Set(Object.values(r.nodes).flatMap((x) => Object.values(flat(x.tree))));
   const contested = new Set<string>();
   for (const [ri] of b.rounds.entries()) {
