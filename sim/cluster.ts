@@ -11,7 +11,9 @@
  * command-language lines in the fileset (paths from its root) as a process of that user;
  * `crash()`, `restart()`, `pause()`, `resume()` (sim/host.ts); `status()` asks presto, as an
  * operator would with ioctls, where the KML ends and how far each peer's log is applied;
- * `tree()` snapshots the fileset; `shutdown()` stops lento (SIGTERM) and unmounts cleanly.
+ * `tree()` snapshots the fileset; `audit()` reads lento's audit log (the versions conflict policies
+ * discarded there); `shutdown()` stops lento (SIGTERM) and unmounts cleanly. The spec's `policy`
+ * and `policies` (path pattern overrides) become every node's lento.conf policy lines.
  * The cluster's own views (`caughtUp`, `quiet`) compare those positions across nodes: a test's
  * or a scenario's omniscience, never something a node learns.
  * Invariants: node names are unique and exactly one node is the server; a node's uuid and disk

@@ -7,8 +7,8 @@
  * run command-language lines on a node as a user (optionally expecting an errno or an output);
  * network faults (partition, cut, isolate, heal, jam, release, reset, latency, bandwidth); host
  * faults (crash, restart, pause, resume); waits (until quiet, or until converged, within a
- * deadline). The result holds each node's fileset tree, its KML and last_rcvd summary, the parked
- * conflicts, per-node counters (records made, shipped, applied, file bytes fetched), every step
+ * deadline). The result holds each node's fileset tree, its KML and last_rcvd summary, its audit
+ * log, the conflicts (what each policy did, both versions, copies, clock skews), per-node counters (records made, shipped, applied, file bytes fetched), every step
  * that did not go as it said, and the trace hash. Counters come from trace events only, as
  * everything users see does. The YAML form and `izo run` are the scenarios issue's; tests use this.
  * A step runs at its time or, when an earlier step (a command, a wait) ran past it, at once.
