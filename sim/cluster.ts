@@ -22,7 +22,7 @@
 import { assert, panic } from '../kernel/assert.ts';
 import { BlockDevice, type BlockSize } from '../kernel/blkdev.ts';
 import { errnoName, isErr, type Errno } from '../kernel/errno.ts';
-import { makeCred, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, O_WRONLY, S_IFCHR } from '../kernel/fs.ts';
+import { makeCred, O_APPEND, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, O_WRONLY, S_IFCHR } from '../kernel/fs.ts';
 import { mem_register, MEM_MAJOR, NULL_MINOR, URANDOM_MINOR } from '../kernel/mem.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Sys } from '../kernel/sched.ts';
@@ -241,6 +241,17 @@ export class Node {
     return out;
   }
 
+  /**
+   * Ask this node's lento to repair a parked conflict at `path`, keeping the local or the remote
+   * version, as an operator would: a request line in /.intermezzo/<fset>/lento.repair, carried out
+   * at lento's next heartbeat (src/lento/repair.ts; the outcome is the `lento.repair` trace event).
+   */
+  requestRepair(path: string, keep: 'local' | 'remote'): 0 | Errno {
+    const p = this.filesetProcess('repair');
+    const file = `/.intermezzo/${this.cluster.spec.fileset}/lento.repair`;
+    return this.runOnce(p, appendFile(p, file, `${JSON.stringify({ path, keep })}\n`));
+  }
+
   /** Where this node's KML ends and how far it has applied each peer's (presto's answers). */
   status(): NodeStatus | Errno {
     const p = this.host.process('izo-status');
@@ -283,6 +294,14 @@ export class Node {
 
 function* writeFile(p: Process, path: string, text: string): Sys<0 | Errno> {
   const fd = yield* sys_open(p, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600);
+  if (isErr(fd)) return fd;
+  const w = yield* sys_write(p, fd, Uint8Array.from(Buffer.from(text, 'latin1')));
+  yield* sys_close(p, fd);
+  return isErr(w) ? w : 0;
+}
+
+function* appendFile(p: Process, path: string, text: string): Sys<0 | Errno> {
+  const fd = yield* sys_open(p, path, O_WRONLY | O_CREAT | O_APPEND, 0o600);
   if (isErr(fd)) return fd;
   const w = yield* sys_write(p, fd, Uint8Array.from(Buffer.from(text, 'latin1')));
   yield* sys_close(p, fd);

@@ -7,10 +7,12 @@
  * run command-language lines on a node as a user (optionally expecting an errno or an output);
  * network faults (partition, cut, isolate, heal, jam, release, reset, latency, bandwidth); host
  * faults (crash, restart, pause, resume); waits (until quiet, or until converged, within a
- * deadline). The result holds each node's fileset tree, its KML and last_rcvd summary, its audit
- * log, the conflicts (what each policy did, both versions, copies, clock skews), per-node counters (records made, shipped, applied, file bytes fetched), every step
- * that did not go as it said, and the trace hash. Counters come from trace events only, as
- * everything users see does. The YAML form and `izo run` are the scenarios issue's; tests use this.
+ * deadline); repairs of parked conflicts (keep the local or the remote version). The result holds
+ * each node's fileset tree, its KML and last_rcvd summary, its audit log, the conflicts (what each
+ * policy did, both versions, copies, clock skews), per-node counters (records made, shipped,
+ * applied, file bytes fetched), every step that did not go as it said, and the trace hash.
+ * Counters come from trace events only, as everything users see does. The YAML form and `izo run`
+ * are the scenarios issue's; tests use this.
  * A step runs at its time or, when an earlier step (a command, a wait) ran past it, at once.
  * Invariants: steps run in non-decreasing time; the same scenario and seed give the same result
  * and trace hash, byte for byte.
@@ -40,7 +42,9 @@ export type StepAction =
   | { readonly restart: string }
   | { readonly pause: string }
   | { readonly resume: string }
-  | { readonly wait: 'quiet' | 'converged'; readonly within: number };
+  | { readonly wait: 'quiet' | 'converged'; readonly within: number }
+  /** Repair a parked conflict on node `on`: keep its local version or the remote one (src/lento/repair.ts). */
+  | { readonly repair: { readonly on: string; readonly path: string; readonly keep: 'local' | 'remote' } };
 
 export type Step = StepAction & { readonly at?: number; readonly after?: number };
 
@@ -217,6 +221,11 @@ class Runner {
     if ('restart' in step) return c.node(step.restart).restart();
     if ('pause' in step) return c.node(step.pause).pause();
     if ('resume' in step) return c.node(step.resume).resume();
+    if ('repair' in step) {
+      const r = c.node(step.repair.on).requestRepair(step.repair.path, step.repair.keep);
+      if (r !== 0) this.fail(i, `repair on ${step.repair.on}`, 'the request written', errnoName(r));
+      return;
+    }
     return this.wait(i, step);
   }
 

@@ -351,9 +351,17 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
     return { kind: 'applied', recno: rec.recno, local_recno: fset.kml.recno };
   }
   const override = (req.flags & REINT_OVERRIDE) !== 0;
+  const done = c === 'done' ? yield* lookupObj(rp, 'path' in rec.body ? rec.body.path : '/') : null;
   const applied =
     rec.body.op === 'NOOP' || c === 'done'
       ? yield* presto_trans(fset, 'rcvd', ctx, p, [['NOOP']], function* () {
+        // A removal done here too: the directory's times merge as for any change to it (both
+        // sides removed the name at their own times; the later of each stands on both).
+        const parent = done?.d_inode ?? null;
+        if (parent !== null && ctx.parent !== undefined) {
+          const f = yield* force_times(parent, merge_parent(presto_getversion(parent), ctx.parentOld, ctx.parent), ctx);
+          if (isErr(f)) return f;
+        }
         return [NOOP];
       })
       : rec.body.op === 'CLOSE'

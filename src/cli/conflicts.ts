@@ -68,7 +68,8 @@ export function formatConflicts(r: ConflictsReport): string {
   for (const a of r.audit) {
     const d = a.discarded;
     out.push(`${a.path}: ${a.cls} (${a.op} ${a.recno} from ${a.from}), ${a.policy} on ${a.node} at ${a.when} us`);
-    if (a.kept !== null) out.push(`  kept:      ${a.kept.node} (${a.kept.side}) mtime ${a.kept.mtime} size ${a.kept.size}`);
+    const k = a.kept;
+    if (k !== null) out.push(`  kept:      ${k.node} (${k.side}) mtime ${k.mtime} size ${k.size}`);
     out.push(`  discarded: ${d.node} (${d.side}) mtime ${d.mtime} size ${d.size}: ${preview(d.bytes)}` +
       (d.bytes === null ? `, kept on ${d.where}` : ''));
     if (a.copy !== '') out.push(`  copy:      ${a.copy}`);
@@ -85,7 +86,8 @@ export const CONFLICT_COMMANDS: Subcommand[] = [
     summary: "list what conflict policies discarded on this node (the audit log) and the parked conflicts",
     run(args) {
       const { values, positionals } = parseArgs({
-        args, allowPositionals: true, options: { fileset: { type: 'string' }, json: { type: 'boolean', default: false } },
+        args, allowPositionals: true,
+        options: { fileset: { type: 'string' }, json: { type: 'boolean', default: false } },
       });
       const [image, ...rest] = positionals;
       if (image === undefined || rest.length > 0) throw new UsageError('conflicts takes exactly one IMAGE');

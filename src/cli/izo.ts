@@ -53,8 +53,10 @@ const DEMO: Subcommand = {
  * otherwise meet this table before their arrays exist (an import cycle).
  */
 export function commands(): readonly Subcommand[] {
-  return [HELP, VERSION, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...CONFLICT_COMMANDS, ...JOURNAL_COMMANDS,
-    CRASHTEST];
+  return [
+    HELP, VERSION, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...CONFLICT_COMMANDS, ...JOURNAL_COMMANDS,
+    CRASHTEST,
+  ];
 }
 
 const HELP: Subcommand = {

@@ -34,6 +34,7 @@ import { Fset } from './fileset.ts';
 import { stillSparse, type PeerLink } from './peer.ts';
 import { Permits } from './permit.ts';
 import { Mutex, Notifier, spawn } from './pthread.ts';
+import { repairer } from './repair.ts';
 import { server } from './server.ts';
 import { LentoState } from './state.ts';
 
@@ -290,6 +291,7 @@ export class Lento {
   *run(): Sys<number> {
     const p = this.p;
     this.thread(p, 'lento-upcall', (t) => this.upcalls(t));
+    this.thread(p, 'lento-repair', (t) => repairer(t, this));
     if (this.conf.role === 'server') {
       this.thread(p, 'lento-permits', (t) => this.permits.arbiter(t));
       this.thread(p, 'lento-listen', (t) => server(t, this));

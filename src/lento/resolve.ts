@@ -326,7 +326,7 @@ function* mergeNames(x: Ctx): Sys<boolean> {
 
 // ---- conflict copies ---------------------------------------------------------------------------
 
-function versionOf(st: Stat, size: number): PrestoVersion {
+export function versionOf(st: Stat, size: number): PrestoVersion {
   return { mtime_sec: st.st_mtime.sec, mtime_nsec: st.st_mtime.nsec, ctime_sec: st.st_ctime.sec,
     ctime_nsec: st.st_ctime.nsec, size };
 }
@@ -358,15 +358,28 @@ function* failCopy(x: Ctx, copy: string, why: string): Sys<boolean> {
   return false;
 }
 
-/** Replay one record of the resolver log (its next number); what went wrong, or null. */
 function* inject(x: Ctx, body: KmlBody, data: Uint8Array | null): Sys<string | null> {
-  const { l, t } = x;
+  return yield* injectRecord(x.l, x.t, body, data, true);
+}
+
+/**
+ * Replay one record of the resolver log (its next number), forced; a CLOSE's BACKFETCH is answered
+ * from `data`. `relog`: presto logs it as a change of this node's (it ships). What went wrong, or null.
+ */
+export function* injectRecord(
+  l: Lento,
+  t: Process,
+  body: KmlBody,
+  data: Uint8Array | null,
+  relog: boolean,
+): Sys<string | null> {
   const last = yield* l.fset.rcvd(RESOLVER_UUID, t);
   if (isErr(last)) return errnoName(last);
   const recno = (last.rec?.remote_recno ?? 0) + 1;
   const bytes = kml_encode({ pid: 0, auid: 0, fsuid: 0, fsgid: 0, groups: [0], recno, time: 0, body });
   l.injecting = data;
-  const r: ReintResult | Errno = yield* l.fset.reint(t, RESOLVER_UUID, bytes, recno, REINT_RELOG | REINT_FORCE);
+  const flags = REINT_FORCE | (relog ? REINT_RELOG : 0);
+  const r: ReintResult | Errno = yield* l.fset.reint(t, RESOLVER_UUID, bytes, recno, flags);
   l.injecting = null;
   if (isErr(r)) return errnoName(r);
   return r.kind === 'applied' ? null : describe(r);

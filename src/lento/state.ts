@@ -198,6 +198,13 @@ export class LentoState {
     return r;
   }
 
+  /** Forget the parked records of `path` (repaired), rewriting the file whole. */
+  *unpark(t: Process, path: string): Sys<0 | Errno> {
+    if (!this.parked.some((x) => x.path === path)) return 0;
+    this.parked = this.parked.filter((x) => x.path !== path);
+    return yield* this.rewrite(t, 'lento.parked', this.parked);
+  }
+
   /** Keep a version a policy discards, durably, before it is discarded. */
   *audit(t: Process, entry: AuditJson): Sys<0 | Errno> {
     return yield* this.appendLine(t, 'lento.audit', entry);

@@ -91,6 +91,29 @@ describe('UPDATE: both rewrite /f', () => {
   });
 });
 
+describe('manual: repair', () => {
+  const repaired = (on: string, keep: 'local' | 'remote'): Scenario => {
+    const p = pair('manual', 'write /f base', SRV, LAP);
+    return { ...p, steps: [...p.steps.slice(0, -1), { at: 70 * S, wait: 'quiet', within: 30 * S },
+      { at: 101 * S, repair: { on, path: '/f', keep } }, { at: 102 * S, wait: 'converged', within: 60 * S }] };
+  };
+  const want = { laptop: { local: LAP, remote: SRV }, server: { local: SRV, remote: LAP } } as const;
+  for (const on of ['laptop', 'server'] as const) {
+    for (const keep of ['local', 'remote'] as const) {
+      it(`on the ${on}, keep ${keep}: every node then holds the ${on === 'laptop' ? 'laptop' : 'server'}'s ${keep} version`,
+        () => {
+          const r = runScenario(repaired(on, keep));
+          const text = want[on][keep].replace(/^write \/f '(.*)'$/, '$1');
+          expectEverywhere(r, { '/f': text });
+          const lost = text === 'server version' ? 'laptop version, longer' : 'server version';
+          const hex = Buffer.from(lost).toString('hex');
+          const audit = r.nodes[on]?.audit ?? [];
+          expect(audit.some((a) => a.discarded.bytes === hex && a.policy === 'manual (repair)')).toBe(true);
+        });
+    }
+  }
+});
+
 describe('identical results are no conflict', () => {
   for (const policy of ['manual', ...AUTO]) {
     it(`${policy}: both write the same bytes: converged, nothing reported, no copy`, () => {
@@ -100,6 +123,15 @@ describe('identical results are no conflict', () => {
       expect(r.conflicts).toEqual([]);
     });
   }
+});
+
+describe('both remove the same name: no conflict', () => {
+  it('converges to the byte and the second: the directory takes the later of the two removals\' times', () => {
+    const r = runScenario(pair('newest', 'mkdir /d\nwrite /d/f base', 'rm /d/f', 'rm /d/f'));
+    expectEverywhere(r, { '/d/': '' });
+    expect(r.conflicts).toEqual([]);
+    expect(new Set(Object.values(r.nodes).map((n) => JSON.stringify(n.tree))).size).toBe(1);
+  });
 });
 
 describe('NAME: both create /d/x', () => {
