@@ -8,18 +8,25 @@
  * text. The image is mounted plain and read-only (recovered in memory when its journal needs it),
  * as `izo kml` does; the files are lento's `/.intermezzo/<fset>/lento.audit` and `lento.parked`
  * (src/lento/state.ts), JSON lines; a line that does not parse is counted, never trusted.
- * Exit status: 0; 2 bad usage; 8 an unusable image. Counterpart: none in InterMezzo (invented);
- * Coda's `cfs listlocal` and repair tool's listing come closest.
+ * `izo repair IMAGE` lists each parked update with both versions (the local file as the image
+ * holds it, the peer's from the parked record); `--path P --keep local|remote` queues a repair
+ * request in `/.intermezzo/<fset>/lento.repair` (the image is written), which lento carries out
+ * when it next runs on that disk with the peer reachable (src/lento/repair.ts).
+ * Exit status: 0; 1 nothing parked for --path; 2 bad usage; 8 an unusable image. Counterpart:
+ * none in InterMezzo (invented); Coda's `cfs listlocal` and repair tool come closest.
  */
 import { parseArgs } from 'node:util';
-import { isErr } from '../../kernel/errno.ts';
+import { errnoName, isErr, type Errno } from '../../kernel/errno.ts';
+import { O_APPEND, O_CREAT, O_WRONLY } from '../../kernel/fs.ts';
+import { sys_close, sys_lstat, sys_open, sys_write } from '../../kernel/syscalls.ts';
+import { isDamage, kml_decode } from '../../fs/intermezzo/kml.ts';
 import type { AuditJson, ParkedJson } from '../lento/state.ts';
 import { read_file } from '../libc.ts';
-import { loadImage } from '../image.ts';
+import { ImageError, loadImage, saveImage } from '../image.ts';
 import { UsageError, type Subcommand } from './command.ts';
 import { imageBlockSize } from './image_tools.ts';
 import { chooseFileset } from './kml_tools.ts';
-import { IZO_DIR, listFilesets, plainMount, type PlainMount } from './presto_image.ts';
+import { IZO_DIR, listFilesets, mountOrFail, plainMount, prestoHost, type PlainMount } from './presto_image.ts';
 
 export interface ConflictsReport {
   readonly fileset: string;
@@ -99,4 +106,75 @@ export const CONFLICT_COMMANDS: Subcommand[] = [
       return 0;
     },
   },
+  {
+    name: 'repair',
+    usage: 'izo repair IMAGE [--fileset NAME] [--path P --keep local|remote]',
+    summary: 'list the parked update conflicts with both versions, or queue the repair of one for lento',
+    run(args) {
+      const { values, positionals } = parseArgs({
+        args, allowPositionals: true,
+        options: { fileset: { type: 'string' }, path: { type: 'string' }, keep: { type: 'string' } },
+      });
+      const [image, ...rest] = positionals;
+      if (image === undefined || rest.length > 0) throw new UsageError('repair takes exactly one IMAGE');
+      const half = (values.path === undefined) !== (values.keep === undefined);
+      if (half) throw new UsageError('--path and --keep go together');
+      if (values.keep !== undefined && values.keep !== 'local' && values.keep !== 'remote') {
+        throw new UsageError(`--keep is local or remote, not '${values.keep}'`);
+      }
+      const m = plainMount(loadImage(image, imageBlockSize(image), 'image'), image);
+      const fileset = chooseFileset(listFilesets(m), values.fileset, image);
+      const dir = `${IZO_DIR}/${fileset}`;
+      const rep = conflictsReport(fileset, '', readText(m, `${dir}/lento.parked`));
+      const updates = rep.parked.filter((p) => p.cls === 'UPDATE');
+      if (values.path === undefined) {
+        process.stdout.write(formatRepairList(m, updates));
+        return 0;
+      }
+      if (!updates.some((p) => p.path === values.path)) {
+        process.stderr.write(`izo repair: ${image}: no parked update conflict at ${values.path}\n`);
+        return 1;
+      }
+      queueRepair(image, `${dir}/lento.repair`, JSON.stringify({ path: values.path, keep: values.keep }));
+      const keep = values.keep ?? '';
+      process.stdout.write(`queued: ${values.path} keeps the ${keep} version (lento repairs it when it runs)\n`);
+      return 0;
+    },
+  },
 ];
+
+/** Each parked update: the local file as the image holds it, and the peer's version in the record. */
+function formatRepairList(m: PlainMount, parked: readonly ParkedJson[]): string {
+  if (parked.length === 0) return 'no parked update conflicts\n';
+  const out: string[] = [];
+  for (const p of parked) {
+    const st = m.host.run(m.proc, sys_lstat(m.proc, p.path));
+    const d = kml_decode(Uint8Array.from(Buffer.from(p.record, 'hex')), 0);
+    const b = isDamage(d) ? null : d.rec.body;
+    const theirs = b?.op === 'CLOSE' ? `mtime ${b.new_object.mtime_sec} size ${b.new_object.size}`
+      : b?.op === 'SETATTR' ? `mtime ${b.mtime} size ${b.size}` : '(not a file update)';
+    const mine = isErr(st) ? `(${errnoName(st)})` : `mtime ${st.st_mtime.sec} size ${st.st_size}`;
+    const op = b?.op ?? 'damaged';
+    out.push(`${p.path}: record ${p.recno} from ${p.from} (${op})`, `  local:  ${mine}`, `  remote: ${theirs}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Append a request line to the image's repair file (a plain read-write mount; the image is saved). */
+function queueRepair(image: string, file: string, line: string): void {
+  const dev = loadImage(image, imageBlockSize(image), 'image');
+  const host = prestoHost(dev);
+  mountOrFail(host, 'ext3', '', image);
+  const p = host.process('izo');
+  const r = host.run(p, (function* () {
+    const fd = yield* sys_open(p, file, O_WRONLY | O_CREAT | O_APPEND, 0o600);
+    if (isErr(fd)) return fd;
+    const w = yield* sys_write(p, fd, Uint8Array.from(Buffer.from(`${line}\n`, 'latin1')));
+    yield* sys_close(p, fd);
+    return isErr(w) ? w : 0;
+  })());
+  if (isErr(r)) throw new ImageError(`${image}: writing ${file}: ${errnoName(r as Errno)}`);
+  host.shutdown();
+  saveImage(image, dev);
+}
+

@@ -2,7 +2,9 @@
  * `izo conflicts IMAGE` (src/cli/conflicts.ts): a server and a laptop both rewrite /f apart under
  * keep-both and under server-wins; each node's image then lists the version its policy discarded
  * (who, when, which policy, the bytes) and the copy made, as JSON and as text; a fileset with
- * nothing discarded says so; a wrong fileset is bad usage (2).
+ * nothing discarded says so; a wrong fileset is bad usage (2). `izo repair IMAGE` lists a manual
+ * node's parked updates with both versions and queues a request lento carries out (1: nothing parked
+ * there; 2: bad usage).
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,7 +29,8 @@ function images(policy: string, tag: string): { server: string; laptop: string }
   c.world.runFor(2 * S);
   c.node('laptop').sh("write /f 'laptop version, longer'");
   c.world.network.heal();
-  expect(c.runUntilConverged(60 * S)).toBe(true);
+  if (policy === 'manual') c.world.runFor(30 * S); // never converges: each side parks the other's
+  else expect(c.runUntilConverged(60 * S)).toBe(true);
   c.shutdown();
   const out = { server: join(cli.dir(), `${tag}-server.img`), laptop: join(cli.dir(), `${tag}-laptop.img`) };
   saveImage(out.server, c.node('server').disk);
@@ -65,4 +68,18 @@ describe('izo conflicts', () => {
     expect(bad.status).toBe(2);
     expect(bad.err).toContain("no fileset 'nope'");
   });
+
+  it('izo repair lists the parked updates with both versions and queues a request for lento', async () => {
+    const img = images('manual', 'man');
+    const list = await cli.izo('repair', img.laptop);
+    expect(list.status).toBe(0);
+    expect(list.out).toMatch(/^\/f: record \d+ from server \(CLOSE\)\n {2}local: {2}mtime \d+ size 22\n {2}remote: mtime \d+ size \d+/m);
+    const q = await cli.izo('repair', img.laptop, '--path', '/f', '--keep', 'local');
+    expect(q.status).toBe(0);
+    expect((await cli.izo('cat', img.laptop, '/.intermezzo/home/lento.repair')).out).toBe('{"path":"/f","keep":"local"}\n');
+    expect((await cli.izo('repair', img.laptop, '--path', '/nothing', '--keep', 'local')).status).toBe(1);
+    expect((await cli.izo('repair', img.laptop, '--path', '/f')).status).toBe(2);
+    expect((await cli.izo('repair', img.laptop, '--path', '/f', '--keep', 'mine')).status).toBe(2);
+  });
 });
+
