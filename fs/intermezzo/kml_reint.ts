@@ -81,6 +81,7 @@ import {
 import { FSET_DATA_ON_DEMAND } from './permit.ts';
 import {
   closeBody, force_times, merge_parent, LENTO_FL_EXPECT, LENTO_FL_KML, presto_trans, type LentoVfsContext,
+  type Planned,
 } from './vfs.ts';
 
 declare module '../../kernel/trace.ts' {
@@ -351,10 +352,15 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
     return { kind: 'applied', recno: rec.recno, local_recno: fset.kml.recno };
   }
   const override = (req.flags & REINT_OVERRIDE) !== 0;
-  const done = c === 'done' ? yield* lookupObj(rp, 'path' in rec.body ? rec.body.path : '/') : null;
+  const b = rec.body;
+  const done = c === 'done' ? yield* lookupObj(rp, 'path' in b ? b.path : '/') : null;
+  // A removal done here too is re-logged as itself: a third replica merges its directory's times too.
+  const again = done !== null && (b.op === 'UNLINK' || b.op === 'RMDIR') ? b : null;
+  const plan: Planned = again === null ? ['NOOP'] : again.op === 'UNLINK'
+    ? ['UNLINK', again.path, again.name, again.old_target] : ['RMDIR', again.path, again.name];
   const applied =
-    rec.body.op === 'NOOP' || c === 'done'
-      ? yield* presto_trans(fset, 'rcvd', ctx, p, [['NOOP']], function* () {
+    b.op === 'NOOP' || c === 'done'
+      ? yield* presto_trans(fset, 'rcvd', ctx, p, [plan], function* () {
         // A removal done here too: the directory's times merge as for any change to it (both
         // sides removed the name at their own times; the later of each stands on both).
         const parent = done?.d_inode ?? null;
@@ -362,7 +368,7 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
           const f = yield* force_times(parent, merge_parent(presto_getversion(parent), ctx.parentOld, ctx.parent), ctx);
           if (isErr(f)) return f;
         }
-        return [NOOP];
+        return [again ?? NOOP];
       })
       : rec.body.op === 'CLOSE'
         ? yield* reint_close(fset, rec, req.record, ctx, rp, p, override)

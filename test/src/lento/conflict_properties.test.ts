@@ -2,7 +2,7 @@
  * Conflict policies, property-tested (fast-check) over scenarios generated on the scenario API
  * (sim/scenario.ts): a server and 1-3 clients (clock skews, ext3 data modes) share files /s/p0..p2;
  * in each of 1-2 rounds some clients are cut off, every node writes and removes shared files
- * (crashing now and then), then all is healed and must settle. Per automatic policy:
+ * (any node crashing now and then, the server too), then all is healed and must settle. Per automatic policy:
  * - convergence: after the last heal every node's tree is the same (names, modes, owners, sizes,
  *   times, bytes) within a bounded simulated time;
  * - no silent loss: in the last round, the last write each partition group made to a path is in
@@ -16,8 +16,8 @@
  *   in other orders) gives the same files and bytes.
  * manual: nothing is lost (every group's last write is on some node or parked) and every path no
  * two groups touched converges. On failure the seed, the fast-check path and the scenario (JSON, as
- * the scenario API takes it) are printed. CONFLICT_RUNS sets the runs per policy (CI: 4),
- * CONFLICT_SEED the fast-check seed.
+ * the scenario API takes it) are printed. CONFLICT_RUNS sets the runs per policy (CI: 4; 1,000
+ * for a long run), CONFLICT_SEED and CONFLICT_PATH replay a failure fast-check reported.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -110,7 +110,7 @@ function build(g: Gen, policy: string): Built {
       // see the report of issue 13), which no policy can repair.
       t += 5 * S;
       if (o.kind === 'crash') {
-        if (node === 'server' || crashed.has(node)) continue;
+        if (crashed.has(node)) continue;
         crashed.add(node);
         steps.push({ at: t, crash: node });
         continue;
@@ -167,8 +167,9 @@ function waitFailures(r: ScenarioResult): string[] {
 }
 
 function explain(b: Built, why: string): string {
-  return `${why}\nrerun: CONFLICT_SEED=<the fast-check seed above> npx vitest run test/src/lento/conflict_properties.test.ts` +
-    `\nscenario: ${JSON.stringify(b.scenario)}`;
+  return `${why}\nrerun: CONFLICT_SEED=<seed> CONFLICT_PATH=<path> (as fast-check prints them below) ` +
+    `npx vitest run test/src/lento/conflict_properties.test.ts -t ${b.scenario.policy ?? ''}` +
+    `\nscenario (the scenario API's own form: runScenario reproduces it): ${JSON.stringify(b.scenario)}`;
 }
 
 function checkAutomatic(b: Built, r: ScenarioResult): void {
@@ -225,6 +226,8 @@ function checkManual(b: Built, r: ScenarioResult): void {
 
 const RUNS = Number(process.env.CONFLICT_RUNS ?? 4);
 const SEED = Number(process.env.CONFLICT_SEED ?? 13);
+const PATH = process.env.CONFLICT_PATH;
+const OPTS = { numRuns: RUNS, seed: SEED, ...(PATH === undefined ? {} : { path: PATH }) };
 
 describe('conflict policies: properties over generated scenarios', () => {
   for (const policy of ['server-wins', 'client-wins', 'newest', 'keep-both']) {
@@ -243,7 +246,7 @@ describe('conflict policies: properties over generated scenarios', () => {
           expect(flat(other.nodes.server?.tree ?? null), explain(b, 'order independence'))
             .toEqual(flat(r.nodes.server?.tree ?? null));
         }
-      }), { numRuns: RUNS, seed: SEED });
+      }), OPTS);
     }, 600_000);
   }
 
@@ -251,6 +254,6 @@ describe('conflict policies: properties over generated scenarios', () => {
     fc.assert(fc.property(genArb, (g) => {
       const b = build(g, 'manual');
       checkManual(b, runScenario(b.scenario));
-    }), { numRuns: RUNS, seed: SEED });
+    }), OPTS);
   }, 600_000);
 });
