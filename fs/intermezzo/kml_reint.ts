@@ -365,7 +365,7 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
         // sides removed the name at their own times; the later of each stands on both).
         const parent = done?.d_inode ?? null;
         if (parent !== null && ctx.parent !== undefined) {
-          const f = yield* force_times(parent, merge_parent(presto_getversion(parent), ctx.parentOld, ctx.parent), ctx);
+          const f = yield* force_times(parent, merge_parent(presto_getversion(parent), ctx.parent), ctx);
           if (isErr(f)) return f;
         }
         return [again ?? NOOP];
