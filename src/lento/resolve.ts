@@ -28,7 +28,7 @@
  * Invariants: no version is overwritten or skipped before it is audited or known kept elsewhere;
  * a decision depends only on the two versions and their sides.
  */
-import { EIO, errnoName, isErr, type Errno } from '../../kernel/errno.ts';
+import { EIO, ENOENT, errnoName, isErr, type Errno } from '../../kernel/errno.ts';
 import { S_ISREG, type Stat } from '../../kernel/fs.ts';
 import type { Process } from '../../kernel/process.ts';
 import type { Sys } from '../../kernel/sched.ts';
@@ -250,6 +250,9 @@ function* updateUpdate(x: Ctx, b: CloseBody | SetattrBody): Sys<boolean> {
   const id = b.op === 'CLOSE' ? { ino: b.ino, generation: b.generation } : { ino: 0, generation: 0 };
   const fetched = yield* x.link.fetch(x.t, id, x.path);
   if (fetched === EIO) return false; // the session broke; the record is replayed again later
+  // The peer's object is gone there (it removed or replaced it since, as a deletion it applied
+  // from us would): the record changed something deleted, and the deletion wins.
+  if (fetched === ENOENT && b.op === 'CLOSE') return yield* modifyDeleted(x);
   const theirs = isErr(fetched) ? null : fetched;
   const w = winner(x.policy === 'manual' ? 'newest' : x.policy, local, remote);
   if (mine !== null && theirs !== null && sameBytes(mine, theirs)) {

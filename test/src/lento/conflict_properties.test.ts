@@ -13,7 +13,8 @@
  *   reported (or a copy made) on a path two groups left with different contents;
  * - determinism: the same scenario twice gives the same trace hash and trees;
  * - order independence: another world seed (other uuids, other random latencies, so messages arrive
- *   in other orders) gives the same files and bytes.
+ *   in other orders) gives the same files and bytes (in runs without crashes: what a crash keeps
+ *   depends on timing).
  * manual: nothing is lost (every group's last write is on some node or parked) and every path no
  * two groups touched converges. On failure the seed, the fast-check path and the scenario (JSON, as
  * the scenario API takes it) are printed. CONFLICT_RUNS sets the runs per policy (CI: 4; 1,000
@@ -99,8 +100,9 @@ function build(g: Gen, policy: string): Built {
   let n = 0;
   g.rounds.forEach((r, ri) => {
     const cut = names.filter((x, i) => i > 0 && ((r.cut >> (i - 1)) & 1) === 1);
-    const groupOf = (x: string): string => (cut.includes(x) ? x : 'server');
     const crashed = new Set<string>();
+    // With the server down, its clients cannot be ordered by the permit: each is a group of its own.
+    const groupOf = (x: string): string => (cut.includes(x) || crashed.has('server') ? x : 'server');
     rounds.push({ first: steps.length, crashed });
     if (cut.length > 0) steps.push({ at: t, partition: [names.filter((x) => !cut.includes(x)), ...cut.map((x) => [x])] });
     for (const o of r.ops) {
@@ -237,9 +239,13 @@ describe('conflict policies: properties over generated scenarios', () => {
         const b = build(g, policy);
         const r = runScenario(b.scenario);
         checkAutomatic(b, r);
+        // A crash drops what was not yet durable, and what was depends on timing: a run with one is
+        // checked for determinism, not for the same result under other message orders.
+        const crashes = b.rounds.some((x) => x.crashed.size > 0);
         if (n++ % 2 === 0) {
           const again = runScenario(b.scenario);
           expect(again.traceHash, explain(b, 'determinism')).toBe(r.traceHash);
+          if (crashes) return;
           const other = runScenario({ ...b.scenario, seed: b.scenario.seed + 1,
             network: { latency: { min: 200, max: 20_000 }, bandwidth: 12_500_000 } });
           checkAutomatic(b, other);
