@@ -11,7 +11,9 @@
  * command-language lines in the fileset (paths from its root) as a process of that user;
  * `crash()`, `restart()`, `pause()`, `resume()` (sim/host.ts); `status()` asks presto, as an
  * operator would with ioctls, where the KML ends and how far each peer's log is applied;
- * `tree()` snapshots the fileset; `shutdown()` stops lento (SIGTERM) and unmounts cleanly.
+ * `tree()` snapshots the fileset; `audit()` reads lento's audit log (the versions conflict policies
+ * discarded there); `shutdown()` stops lento (SIGTERM) and unmounts cleanly. The spec's `policy`
+ * and `policies` (path pattern overrides) become every node's lento.conf policy lines.
  * The cluster's own views (`caughtUp`, `quiet`) compare those positions across nodes: a test's
  * or a scenario's omniscience, never something a node learns.
  * Invariants: node names are unique and exactly one node is the server; a node's uuid and disk
@@ -20,7 +22,7 @@
 import { assert, panic } from '../kernel/assert.ts';
 import { BlockDevice, type BlockSize } from '../kernel/blkdev.ts';
 import { errnoName, isErr, type Errno } from '../kernel/errno.ts';
-import { makeCred, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, O_WRONLY, S_IFCHR } from '../kernel/fs.ts';
+import { makeCred, O_APPEND, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, O_WRONLY, S_IFCHR } from '../kernel/fs.ts';
 import { mem_register, MEM_MAJOR, NULL_MINOR, URANDOM_MINOR } from '../kernel/mem.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Sys } from '../kernel/sched.ts';
@@ -38,8 +40,11 @@ import {
 import { intermezzo_fs_type } from '../fs/intermezzo/super.ts';
 import { DEFAULTS, formatConfig, LENTO_PORT, type LentoConfig, type Mode, type PeerConf } from '../src/lento/config.ts';
 import { CONFIG_PATH, lento_main } from '../src/lento/lento.ts';
+import { isPolicyName, POLICIES, type PolicyName } from '../src/lento/policy.ts';
 import { parseScript, runScript, type CommandResult } from '../src/sh.ts';
 import { snapshotTree, type TreeNode } from '../src/tree.ts';
+import { read_file } from '../src/libc.ts';
+import type { AuditJson } from '../src/lento/state.ts';
 import { World, type Host } from './host.ts';
 import type { LinkSpec } from './network.ts';
 import type { TraceOptions, TraceRecord } from './trace.ts';
@@ -72,16 +77,15 @@ export interface ClusterSpec {
   readonly trace?: TraceOptions;
   /** Keep every disk's I/O log (for crash enumeration; costs memory). */
   readonly ioLog?: boolean;
-  /**
-   * The conflict policy's name (the conflicts issue): 'manual' (the default: park every
-   * conflict) or server-wins, client-wins, newest, keep-both, merge. Carried as given; lento
-   * parks whatever it names until the policies exist.
-   */
+  /** The fileset's conflict policy (src/lento/policy.ts; default manual), the same on every node. */
   readonly policy?: string;
+  /** Overrides by path pattern (`*` within a component, `**` across), first match wins. */
+  readonly policies?: ReadonlyArray<{ readonly path: string; readonly policy: string }>;
 }
 
 /** The conflict policies a spec may name ('manual' is the default). */
-export const POLICY_NAMES: readonly string[] = ['manual', 'server-wins', 'client-wins', 'newest', 'keep-both', 'merge'];
+/** The policy names a scenario may give (src/lento/policy.ts). */
+export const POLICY_NAMES: readonly string[] = POLICIES;
 
 export const DEFAULT_SECRET = 'intermezzo';
 export const DEFAULT_DISK = 16 * 1024 * 1024;
@@ -150,6 +154,8 @@ export class Node {
       secret: this.spec.secret ?? c.spec.secret ?? DEFAULT_SECRET, peers,
       kmlLimit: c.spec.lento?.kmlLimit ?? DEFAULTS.kmlLimit, heartbeat: c.spec.lento?.heartbeat ?? DEFAULTS.heartbeat,
       deadAfter: c.spec.lento?.deadAfter ?? DEFAULTS.deadAfter,
+      policy: (c.spec.policy ?? 'manual') as PolicyName,
+      policyPaths: (c.spec.policies ?? []).map((x) => ({ pattern: x.path, policy: x.policy as PolicyName })),
     };
   }
 
@@ -219,6 +225,37 @@ export class Node {
     return this.runOnce(p, snapshotTree(p, '/', TREE));
   }
 
+  /**
+   * lento's audit log on this node (every version a conflict policy discarded here), as an operator
+   * would read /.intermezzo/<fset>/lento.audit; lines that do not parse are left out.
+   */
+  audit(): AuditJson[] {
+    const p = this.filesetProcess('audit');
+    const bytes = this.runOnce(p, read_file(p, `/.intermezzo/${this.cluster.spec.fileset}/lento.audit`));
+    if (isErr(bytes)) return [];
+    const out: AuditJson[] = [];
+    for (const line of Buffer.from(bytes).toString('latin1').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        out.push(JSON.parse(line) as AuditJson);
+      } catch {
+        // a torn last line after a crash
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Ask this node's lento to repair a parked conflict at `path`, keeping the local or the remote
+   * version, as an operator would: a request line in /.intermezzo/<fset>/lento.repair, carried out
+   * at lento's next heartbeat (src/lento/repair.ts; the outcome is the `lento.repair` trace event).
+   */
+  requestRepair(path: string, keep: 'local' | 'remote'): 0 | Errno {
+    const p = this.filesetProcess('repair');
+    const file = `/.intermezzo/${this.cluster.spec.fileset}/lento.repair`;
+    return this.runOnce(p, appendFile(p, file, `${JSON.stringify({ path, keep })}\n`));
+  }
+
   /** Where this node's KML ends and how far it has applied each peer's (presto's answers). */
   status(): NodeStatus | Errno {
     const p = this.host.process('izo-status');
@@ -267,6 +304,14 @@ function* writeFile(p: Process, path: string, text: string): Sys<0 | Errno> {
   return isErr(w) ? w : 0;
 }
 
+function* appendFile(p: Process, path: string, text: string): Sys<0 | Errno> {
+  const fd = yield* sys_open(p, path, O_WRONLY | O_CREAT | O_APPEND, 0o600);
+  if (isErr(fd)) return fd;
+  const w = yield* sys_write(p, fd, Uint8Array.from(Buffer.from(text, 'latin1')));
+  yield* sys_close(p, fd);
+  return isErr(w) ? w : 0;
+}
+
 /** Why a cluster spec cannot be built, or null. */
 export function checkSpec(spec: ClusterSpec): string | null {
   const names = new Set<string>();
@@ -278,7 +323,12 @@ export function checkSpec(spec: ClusterSpec): string | null {
   const servers = spec.nodes.filter((n) => n.role === 'server').length;
   if (servers !== 1) return `a fileset has exactly one server (${servers} declared)`;
   if (spec.nodes.length < 2) return 'a cluster needs at least one client';
-  if (spec.policy !== undefined && !POLICY_NAMES.includes(spec.policy)) return `no conflict policy '${spec.policy}'`;
+  for (const p of [spec.policy ?? 'manual', ...(spec.policies ?? []).map((x) => x.policy)]) {
+    if (!isPolicyName(p)) return `unknown conflict policy '${p}' (known: ${POLICIES.join(', ')})`;
+  }
+  for (const x of spec.policies ?? []) {
+    if (!x.path.startsWith('/') || /\s/.test(x.path)) return `policy path pattern '${x.path}' is not an absolute path`;
+  }
   return null;
 }
 

@@ -8,23 +8,26 @@
  * run command-language lines on a node as a user (optionally expecting an errno or an output);
  * network faults (partition, cut, isolate, heal, jam, release, reset, latency, bandwidth); host
  * faults (crash, restart, pause, resume); waits (until quiet, or until converged, within a
- * deadline). A crash may wait for a trigger: the nth trace event of a kind on that node (say the
- * server's first `lento.apply` from the laptop: the middle of a reintegration), optionally
- * followed by a restart a given time later. After the last step the world runs `settle` µs, or
- * until it is quiet (at most `quiet` µs). A step that cannot be done as written (a restart of a
- * host that is up, a command on a host that is down or paused, a trigger that never fired) is a
- * failure of that step, never a panic. The result holds each node's fileset tree, its KML and
- * last_rcvd summary, the parked conflicts, per-node counters (records made, shipped, applied,
- * file bytes fetched, refusals, KML truncations), every step that did not go as it said, when
- * each step began, and the trace hash. Counters come from trace events only, as
- * everything users see does. The YAML form is src/cli/scenario_file.ts's (`izo run`).
+ * deadline); repairs of parked conflicts (keep the local or the remote version). A crash may wait
+ * for a trigger: the nth trace event of a kind on that node (say the server's first `lento.apply`
+ * from the laptop: the middle of a reintegration), optionally followed by a restart a given time
+ * later. After the last step the world runs `settle` µs, or until it is quiet (at most `quiet` µs).
+ * A step that cannot be done as written (a restart of a host that is up, a command on a host that
+ * is down or paused, a trigger that never fired) is a failure of that step, never a panic. A step
+ * runs at its time or, when an earlier step (a command, a wait) ran past it, at once. The result
+ * holds each node's fileset tree, its KML and last_rcvd summary, its audit log, the conflicts (what
+ * each policy did, both versions, copies, clock skews), per-node counters (records made, shipped,
+ * applied, file bytes fetched, refusals, KML truncations), every step that did not go as it said,
+ * when each step began, and the trace hash. Counters come from trace events only, as everything
+ * users see does. The YAML form is src/cli/scenario_file.ts's (`izo run`).
  * Invariants: steps run in non-decreasing time; the same scenario and seed give the same result
  * and trace hash, byte for byte.
  */
 import { assert } from '../kernel/assert.ts';
 import { PowerCut } from '../kernel/blkdev.ts';
-import { isErr } from '../kernel/errno.ts';
+import { errnoName, isErr } from '../kernel/errno.ts';
 import type { TreeNode } from '../src/tree.ts';
+import type { AuditJson } from '../src/lento/state.ts';
 import type { CommandResult } from '../src/sh.ts';
 import { Cluster, type ClusterSpec, type NodeStatus } from './cluster.ts';
 import type { LatencySpec } from './network.ts';
@@ -46,7 +49,9 @@ export type StepAction =
   | { readonly restart: string }
   | { readonly pause: string }
   | { readonly resume: string }
-  | { readonly wait: 'quiet' | 'converged'; readonly within: number };
+  | { readonly wait: 'quiet' | 'converged'; readonly within: number }
+  /** Repair a parked conflict on node `on`: keep its local version or the remote one (src/lento/repair.ts). */
+  | { readonly repair: { readonly on: string; readonly path: string; readonly keep: 'local' | 'remote' } };
 
 /** Crash when the `nth` (default 1) event `event` on the node's host (from `peer`, if given) is traced. */
 export interface CrashTrigger {
@@ -91,6 +96,14 @@ export interface StepFailure {
   readonly actual: string;
 }
 
+/** One version in a conflict: the node it comes from, its side of the link, mtime (SEC.NSEC), size. */
+export interface ConflictVersion {
+  readonly node: string;
+  readonly side: string;
+  readonly mtime: string;
+  readonly size: number;
+}
+
 export interface ConflictReport {
   readonly node: string;
   readonly from: string;
@@ -99,11 +112,26 @@ export interface ConflictReport {
   readonly op: string;
   readonly path: string;
   readonly reason: string;
+  /** What the policy did (src/lento/resolve.ts), under which policy; the loser's copy, or ''. */
+  readonly action: string;
+  readonly policy: string;
+  readonly local: ConflictVersion | null;
+  readonly remote: ConflictVersion | null;
+  readonly copy: string;
+  /** When it was reported (simulated µs). */
+  readonly time: number;
+  /**
+   * How far the clock of the node deciding runs ahead of the peer's (µs, from the spec): the
+   * mtimes `newest` compares are read on these two clocks, so a skew is a bias it reports.
+   */
+  readonly skew: number;
 }
 
 export interface NodeResult {
   readonly up: boolean;
   readonly tree: TreeNode | null;
+  /** lento's audit log here: the versions conflict policies discarded on this node. */
+  readonly audit: readonly AuditJson[];
   readonly status: NodeStatus | null;
   readonly counters: Counters;
 }
@@ -116,9 +144,9 @@ export interface ScenarioResult {
   readonly failures: readonly StepFailure[];
   /** Per step: the command results of a `run` step. */
   readonly outputs: ReadonlyArray<readonly CommandResult[] | null>;
-  readonly traceHash: string;
-  /** When each step began (µs): its written time, or later if a wait or a command ran past it. */
+  /** Per step: when it really began (µs; later than its time when an earlier step ran past it). */
   readonly started: readonly number[];
+  readonly traceHash: string;
   readonly events: number;
   readonly endTime: number;
 }
@@ -128,7 +156,8 @@ function zero(): Counters {
 }
 
 /** Tally the counters a trace event moves. */
-function tally(counters: Map<string, Counters>, conflicts: ConflictReport[], r: TraceRecord): void {
+function tally(counters: Map<string, Counters>, conflicts: ConflictReport[], r: TraceRecord,
+  skews: ReadonlyMap<string, number>): void {
   const c = counters.get(r.host);
   if (c === undefined) return;
   const d = r.data as Record<string, unknown>;
@@ -145,7 +174,10 @@ function tally(counters: Map<string, Counters>, conflicts: ConflictReport[], r: 
     case 'lento.conflict':
       c.conflicts++;
       conflicts.push({ node: r.host, from: d.from as string, recno: d.recno as number, cls: d.cls as string,
-        op: d.op as string, path: d.path as string, reason: d.reason as string });
+        op: d.op as string, path: d.path as string, reason: d.reason as string, action: d.action as string,
+        policy: d.policy as string, local: d.local as ConflictVersion | null,
+        remote: d.remote as ConflictVersion | null,
+        copy: d.copy as string, time: r.t, skew: (skews.get(r.host) ?? 0) - (skews.get(d.from as string) ?? 0) });
       return;
     case 'lento.refused':
       c.refused++;
@@ -183,8 +215,9 @@ class Runner {
 
   constructor(readonly s: Scenario, trace: TraceOptions) {
     for (const n of s.nodes) this.counters.set(n.name, zero());
+    const skews = new Map(s.nodes.map((n) => [n.name, n.clockSkew ?? 0]));
     const onEvent = (r: TraceRecord): void => {
-      tally(this.counters, this.conflicts, r);
+      tally(this.counters, this.conflicts, r, skews);
       trace.onEvent?.(r);
     };
     this.cluster = Cluster.build({ ...s, trace: { ...trace, onEvent } });
@@ -215,6 +248,11 @@ class Runner {
     if ('restart' in step) return this.restart(i, step.restart);
     if ('pause' in step) return c.node(step.pause).pause();
     if ('resume' in step) return c.node(step.resume).resume();
+    if ('repair' in step) {
+      const r = c.node(step.repair.on).requestRepair(step.repair.path, step.repair.keep);
+      if (r !== 0) this.fail(i, `repair on ${step.repair.on}`, 'the request written', errnoName(r));
+      return;
+    }
     return this.wait(i, step);
   }
 
@@ -336,6 +374,7 @@ export function runScenario(
     nodes[n.name] = {
       up: live,
       tree: tree === null || isErr(tree) ? null : tree,
+      audit: n.host.up ? n.audit() : [],
       status: status === null || isErr(status) ? null : status,
       counters: run.counters.get(n.name) ?? zero(),
     };

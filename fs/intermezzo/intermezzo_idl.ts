@@ -25,7 +25,9 @@ export {
   CACHE_CLIENT_RO, CACHE_LENTO_RO, IZO_DIR, MARK_CACHE, MARK_DENTRY, MARK_FSET, MARK_GETFL, PRESTO_ATTR,
   PRESTO_DATA, PRESTO_DONT_JOURNAL,
 } from './intermezzo_fs.ts';
-export { REINT_FORCE, REINT_RELOG, type ConflictClass, type ReintResult } from './kml_reint.ts';
+export {
+  REINT_FORCE, REINT_MERGE, REINT_OVERRIDE, REINT_RELOG, type ConflictClass, type ReintResult,
+} from './kml_reint.ts';
 export {
   decodeUpcall, encodeReply, FILEID_SIZE, INTERMEZZO_MINOR, izo_fileid_decode, izo_fileid_encode, IZO_UPC_BACKFETCH,
   IZO_UPC_CONNECT, IZO_UPC_GET_FILEID, IZO_UPC_GO_FETCH_KML, IZO_UPC_KML, IZO_UPC_KML_TRUNC, IZO_UPC_OPEN,

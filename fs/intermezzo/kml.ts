@@ -204,8 +204,8 @@ export interface LmlCloseBody {
 }
 /**
  * A record that changes nothing (opcode NOOP, no body): what a server logs when it replays a peer's
- * record that turned out to change nothing here (a CLOSE of a file already gone, a removal of a
- * name already removed), so each replayed record re-logs exactly one record; and what it forwards
+ * record that turned out to change nothing here (a record a conflict policy skipped), so each
+ * replayed record re-logs exactly one record; and what it forwards
  * to a peer in place of that peer's own record. Replaying it only advances last_rcvd.
  */
 export interface NoopBody {

@@ -6,17 +6,19 @@
  * (sent by peer `req.uuid`, found at logical offset `req.offset` of its KML) as the REINTKML ioctl
  * asks, and says what happened: applied (with the local record it produced, if re-logged), a
  * duplicate or out-of-order record (by the peer's last_rcvd record), or a conflict of class NAME
- * (name/name), UPDATE (update/update), DELETE (update/delete) or RENAME (rename/rename). Before
+ * (name/name), UPDATE (update/update), DELETE (update/delete), RENAME (rename/rename) or NOTEMPTY
+ * (removing a directory that is not empty here). Before
  * anything is applied, the record's old versions are compared with the local objects (mtime, and
  * size for non-directories); on any mismatch nothing is applied and last_rcvd does not move (a
- * policy in user space decides; `REINT_FORCE` applies regardless). A record is applied through the
+ * policy in user space decides; `REINT_FORCE` applies regardless, `REINT_OVERRIDE` too but re-logs
+ * the version it overwrote, `REINT_MERGE` merges a NAME conflict of like objects). A record is applied through the
  * ordinary system calls by a replay process with the record's credentials and the fileset root as
  * root and cwd, with a replay context (dir.ts) so presto_do_X forces the record's new times, writes
  * last_rcvd in the same transaction and re-logs only with `REINT_RELOG` (a server forwarding).
  * A CLOSE in replication mode sends the synchronous BACKFETCH upcall first (lento fetches the bytes
  * by the peer's inode and generation into the file) and advances last_rcvd only after; in
  * data-on-demand mode it sets size and times, records the remote inode and clears DATA. A CLOSE for
- * a file that is gone only advances last_rcvd, as the original did.
+ * a file that is gone here is a DELETE conflict (the original let it pass: a silent loss).
  * Invariants: a record is applied at most once (recno strictly after last_rcvd's); either the
  * change and the last_rcvd update commit together or neither does.
  */
@@ -77,7 +79,10 @@ import {
   type RenameBody, type RmdirBody, type UnlinkBody,
 } from './kml.ts';
 import { FSET_DATA_ON_DEMAND } from './permit.ts';
-import { closeBody, force_times, LENTO_FL_EXPECT, LENTO_FL_KML, presto_trans, type LentoVfsContext } from './vfs.ts';
+import {
+  closeBody, force_times, merge_parent, LENTO_FL_EXPECT, LENTO_FL_KML, presto_trans, type LentoVfsContext,
+  type Planned,
+} from './vfs.ts';
 
 declare module '../../kernel/trace.ts' {
   interface TraceEventMap {
@@ -88,6 +93,19 @@ declare module '../../kernel/trace.ts' {
 /** REINTKML flags. */
 export const REINT_RELOG = 0x1;
 export const REINT_FORCE = 0x2;
+/**
+ * Apply regardless of the checks, as an override: the re-logged record names the version it
+ * overwrote here (a CLOSE's old version is the local one, not the record's), so a replica that holds
+ * what was overwritten applies the re-logged record without a conflict. A policy's "remote wins".
+ */
+export const REINT_OVERRIDE = 0x4;
+/**
+ * A NAME conflict of a CREATE (MKDIR) onto a regular file (directory) already here: the names
+ * merge. Nothing is made; the parent's times merge as for any new name, last_rcvd advances, and the
+ * record is re-logged as it is (a replica holding the name merges it too). The contents, if they
+ * differ, are the next CLOSE's concern. Refused (the conflict stands) for any other case.
+ */
+export const REINT_MERGE = 0x8;
 
 export interface ReintRequest {
   readonly uuid: Uint8Array;
@@ -98,7 +116,7 @@ export interface ReintRequest {
   readonly flags: number;
 }
 
-export type ConflictClass = 'NAME' | 'UPDATE' | 'DELETE' | 'RENAME';
+export type ConflictClass = 'NAME' | 'UPDATE' | 'DELETE' | 'RENAME' | 'NOTEMPTY';
 
 export type ReintResult =
   | { readonly kind: 'applied'; readonly recno: number; readonly local_recno: number }
@@ -222,7 +240,9 @@ function* reint_check(rp: Process, rec: KmlRecord): Sys<Check | 'done'> {
     case 'SETATTR':
     case 'CLOSE': {
       const d = yield* lookupObj(rp, b.path);
-      if (d === null) return b.op === 'CLOSE' ? null : conflict('DELETE', `${b.path} is gone here`);
+      // Replayed in order, a record of the sender's only finds its object gone when it was removed or
+      // renamed here: a CLOSE too is then an update of something deleted (the original let it pass).
+      if (d === null) return conflict('DELETE', `${b.path} is gone here`);
       const dir = S_ISDIR((d_inode_of(d)).i_mode);
       const m = b.op === 'SETATTR' && dir ? dirAttrsMismatch(d, b.rollback) : mismatch(d, b.old_object);
       return m === null ? null : conflict('UPDATE', `${b.path} was updated here: ${m}`);
@@ -237,7 +257,7 @@ function* removalCheck(rp: Process, b: UnlinkBody | RmdirBody): Sys<Check | 'don
   const d = yield* lookupObj(rp, path);
   if (d === null) return 'done'; // removed here too: the same result, nothing to do
   if (b.op === 'RMDIR') {
-    return (yield* emptyDir(rp, path)) ? null : conflict('DELETE', `directory ${path} is not empty here`);
+    return (yield* emptyDir(rp, path)) ? null : conflict('NOTEMPTY', `directory ${path} is not empty here`);
   }
   const m = mismatch(d, b.old_object);
   return m === null ? null : conflict('DELETE', `${path} was updated here: ${m}`);
@@ -305,13 +325,8 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
   if (rec.recno !== lastRecno + 1) return { kind: 'out_of_order', recno: rec.recno, expected: lastRecno + 1 };
   const rp = replayProcess(fset, rec, p);
   if (rp === null) return { kind: 'error', errno: EINVAL, recno: rec.recno };
-  const c = (req.flags & REINT_FORCE) === 0 ? yield* reint_check(rp, rec) : null;
-  if (c !== null && c !== 'done') {
-    // The object in conflict: for a removal, the entry (its record's path is the directory).
-    const b = rec.body;
-    const path = b.op === 'UNLINK' || b.op === 'RMDIR' ? join(b.path, b.name) : 'path' in b ? b.path : '';
-    return { kind: 'conflict', cls: c.cls, recno: rec.recno, path, reason: c.reason };
-  }
+  const forced = (req.flags & (REINT_FORCE | REINT_OVERRIDE)) !== 0;
+  const c = forced ? null : yield* reint_check(rp, rec);
   const rcvd: RcvdRecord = {
     uuid: req.uuid,
     remote_recno: rec.recno,
@@ -326,16 +341,67 @@ function* reint(fset: Fileset, req: ReintRequest, rec: KmlRecord, p: Process): S
     creds: rec,
     rcvd,
   };
+  if (c !== null && c !== 'done') {
+    const merging = c.cls === 'NAME' && (req.flags & REINT_MERGE) !== 0;
+    const merged = merging ? yield* reint_merge(fset, rec, ctx, rp, p) : null;
+    if (merged === null) {
+      // The object in conflict: for a removal, the entry (its record's path is the directory).
+      const b = rec.body;
+      const path = b.op === 'UNLINK' || b.op === 'RMDIR' ? join(b.path, b.name) : 'path' in b ? b.path : '';
+      return { kind: 'conflict', cls: c.cls, recno: rec.recno, path, reason: c.reason };
+    }
+    if (isErr(merged)) return { kind: 'error', errno: merged, recno: rec.recno };
+    return { kind: 'applied', recno: rec.recno, local_recno: fset.kml.recno };
+  }
+  const override = (req.flags & REINT_OVERRIDE) !== 0;
+  const b = rec.body;
+  const done = c === 'done' ? yield* lookupObj(rp, 'path' in b ? b.path : '/') : null;
+  // A removal done here too is re-logged as itself: a third replica merges its directory's times too.
+  const again = done !== null && (b.op === 'UNLINK' || b.op === 'RMDIR') ? b : null;
+  const plan: Planned = again === null ? ['NOOP'] : again.op === 'UNLINK'
+    ? ['UNLINK', again.path, again.name, again.old_target] : ['RMDIR', again.path, again.name];
   const applied =
-    rec.body.op === 'NOOP' || c === 'done'
-      ? yield* presto_trans(fset, 'rcvd', ctx, p, [['NOOP']], function* () {
-        return [NOOP];
+    b.op === 'NOOP' || c === 'done'
+      ? yield* presto_trans(fset, 'rcvd', ctx, p, [plan], function* () {
+        // A removal done here too: the directory's times merge as for any change to it (both
+        // sides removed the name at their own times; the later of each stands on both).
+        const parent = done?.d_inode ?? null;
+        if (parent !== null && ctx.parent !== undefined) {
+          const f = yield* force_times(parent, merge_parent(presto_getversion(parent), ctx.parent), ctx);
+          if (isErr(f)) return f;
+        }
+        return [again ?? NOOP];
       })
       : rec.body.op === 'CLOSE'
-        ? yield* reint_close(fset, rec, req.record, ctx, rp, p)
+        ? yield* reint_close(fset, rec, req.record, ctx, rp, p, override)
         : yield* apply(rp, rec, ctx);
   if (isErr(applied)) return { kind: 'error', errno: applied, recno: rec.recno };
   return { kind: 'applied', recno: rec.recno, local_recno: fset.kml.recno };
+}
+
+/**
+ * REINT_MERGE: a CREATE (MKDIR) onto a regular file (directory) of the same name here. The name
+ * merges: the parent's times merge (merge_parent), last_rcvd advances and the record is re-logged
+ * unchanged, in one transaction; null when the objects differ in type (the conflict stands).
+ */
+function* reint_merge(
+  fset: Fileset,
+  rec: KmlRecord,
+  ctx: LentoVfsContext,
+  rp: Process,
+  p: Process,
+): Sys<0 | Errno | null> {
+  const b = rec.body;
+  if (b.op !== 'CREATE' && b.op !== 'MKDIR') return null;
+  const d = yield* lookupObj(rp, b.path);
+  const dir = yield* lookupObj(rp, dirname(b.path));
+  if (d === null || dir === null) return null;
+  if ((d_inode_of(d).i_mode & S_IFMT) !== (b.op === 'CREATE' ? S_IFREG : S_IFDIR)) return null;
+  const parent = d_inode_of(dir);
+  return yield* presto_trans(fset, 'rcvd', ctx, p, [[b.op, b.path]], function* () {
+    const f = yield* force_times(parent, merge_parent(presto_getversion(parent), b.new_parent), ctx);
+    return isErr(f) ? f : [b];
+  });
 }
 
 type Versions = Pick<LentoVfsContext, 'parent' | 'parent2' | 'object'>;
@@ -446,12 +512,15 @@ function* reint_close(
   ctx: LentoVfsContext,
   rp: Process,
   p: Process,
+  override: boolean,
 ): Sys<0 | Errno> {
   const b = rec.body;
   if (b.op !== 'CLOSE') return EINVAL;
   const found = yield* path_lookup(rp, b.path, LOOKUP_FOLLOW);
   const d = isErr(found) ? null : found.dentry;
   const onDemand = (fset.flags & FSET_DATA_ON_DEMAND) !== 0;
+  // What an override overwrites: the local version before the fetched bytes land in the file.
+  const overwritten = override && d !== null && d.d_inode !== null ? presto_getversion(d.d_inode) : b.old_object;
   if (d !== null && !onDemand) {
     const body = {
       ...EMPTY_BODY,
@@ -494,6 +563,6 @@ function* reint_close(
     }
     const f = yield* force_times(inode, ctx.object, ctx);
     if (isErr(f)) return f;
-    return [closeBody(fset, d, { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid }, b.old_object, path)];
+    return [closeBody(fset, d, { mode: inode.i_mode, uid: inode.i_uid, gid: inode.i_gid }, overwritten, path)];
   });
 }

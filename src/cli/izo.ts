@@ -16,6 +16,7 @@ import { ImageError } from '../image.ts';
 import { IMAGE_COMMANDS } from './image_tools.ts';
 import { JOURNAL_COMMANDS } from './journal_tools.ts';
 import { KML_COMMANDS } from './kml_tools.ts';
+import { CONFLICT_COMMANDS } from './conflicts.ts';
 import { IMAGE_INFO } from './image_info.ts';
 import { CRASHTEST } from './crashtest.ts';
 import { RUN } from './run.ts';
@@ -53,7 +54,10 @@ const DEMO: Subcommand = {
  * otherwise meet this table before their arrays exist (an import cycle).
  */
 export function commands(): readonly Subcommand[] {
-  return [HELP, VERSION, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...JOURNAL_COMMANDS, CRASHTEST, RUN];
+  return [
+    HELP, VERSION, DEMO, IMAGE_INFO, ...IMAGE_COMMANDS, ...KML_COMMANDS, ...CONFLICT_COMMANDS, ...JOURNAL_COMMANDS,
+    CRASHTEST, RUN,
+  ];
 }
 
 const HELP: Subcommand = {

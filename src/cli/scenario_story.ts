@@ -327,6 +327,7 @@ export function describeStep(s: Step): string {
   if ('restart' in s) return `restart ${s.restart}`;
   if ('pause' in s) return `pause ${s.pause}`;
   if ('resume' in s) return `resume ${s.resume}`;
+  if ('repair' in s) return `repair ${s.repair.path} on ${s.repair.on}, keeping the ${s.repair.keep} version`;
   return `wait until ${s.wait} (at most ${showDuration(s.within)})`;
 }
 

@@ -9,10 +9,14 @@
  * `mode replicate|on-demand`, `server HOST PORT` (a client's server), `listen PORT` (a server's),
  * `secret TEXT` (a client's secret for the fileset), `peer NAME UUIDHEX SECRET` (a server's
  * clients, one line each), `kml-limit BYTES` (when to cut the KML's head), `heartbeat US` and
- * `dead-after US` (silence after which a peer counts as gone). Unknown keys are errors.
+ * `dead-after US` (silence after which a peer counts as gone), `policy NAME` (how conflicts are
+ * resolved, resolve.ts; default manual) and `policy-path PATTERN NAME` (an override for the paths
+ * a glob matches, first match wins). Unknown keys and unknown policies are errors.
  * Invariants: a parsed config has a name, a 16-byte uuid, a role and a fileset; a client has a
  * server; uuids of peers are distinct.
  */
+
+import { isPolicyName, type PolicyName } from './policy.ts';
 
 export type Role = 'server' | 'client';
 export type Mode = 'replicate' | 'on-demand';
@@ -41,6 +45,9 @@ export interface LentoConfig {
   readonly kmlLimit: number;
   readonly heartbeat: number;
   readonly deadAfter: number;
+  /** How this node resolves the conflicts it finds, and overrides by path pattern (first match wins). */
+  readonly policy: PolicyName;
+  readonly policyPaths: ReadonlyArray<{ readonly pattern: string; readonly policy: PolicyName }>;
 }
 
 export const LENTO_PORT = 7777;
@@ -72,12 +79,17 @@ export function formatConfig(c: LentoConfig): string {
     `kml-limit ${c.kmlLimit}`,
     `heartbeat ${c.heartbeat}`,
     `dead-after ${c.deadAfter}`,
+    `policy ${c.policy}`,
+    ...c.policyPaths.map((x) => `policy-path ${x.pattern} ${x.policy}`),
   ];
   for (const l of lines) if (l.split(' ').some((w) => !token(w))) throw new Error(`lento.conf: bad value in '${l}'`);
   return lines.join('\n') + '\n';
 }
 
-type Draft = { -readonly [K in keyof LentoConfig]?: LentoConfig[K] } & { peers: PeerConf[] };
+type Draft = { -readonly [K in keyof LentoConfig]?: LentoConfig[K] } & {
+  peers: PeerConf[];
+  policyPaths: Array<{ pattern: string; policy: PolicyName }>;
+};
 
 function num(s: string | undefined): number | null {
   return s !== undefined && /^[0-9]+$/.test(s) && Number.isSafeInteger(Number(s)) ? Number(s) : null;
@@ -131,6 +143,14 @@ function parseLine(d: Draft, words: string[]): string | null {
       d[key === 'kml-limit' ? 'kmlLimit' : key === 'heartbeat' ? 'heartbeat' : 'deadAfter'] = n;
       return need(1);
     }
+    case 'policy':
+      if (!isPolicyName(a ?? '')) return `policy: unknown policy '${a ?? ''}'`;
+      d.policy = a as PolicyName;
+      return need(1);
+    case 'policy-path':
+      if (need(2) !== null || !isPolicyName(b ?? '')) return 'policy-path takes a path pattern and a known policy';
+      d.policyPaths.push({ pattern: a as string, policy: b as PolicyName });
+      return null;
     default:
       return `unknown key '${key ?? ''}'`;
   }
@@ -138,7 +158,7 @@ function parseLine(d: Draft, words: string[]): string | null {
 
 /** The config in `text`, or every problem as `line N: what`. */
 export function parseConfig(text: string): LentoConfig | string[] {
-  const d: Draft = { peers: [] };
+  const d: Draft = { peers: [], policyPaths: [] };
   const errors: string[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
@@ -156,5 +176,6 @@ export function parseConfig(text: string): LentoConfig | string[] {
     mount: d.mount as string, mode: d.mode ?? 'replicate', server: d.server ?? '', port: d.port ?? LENTO_PORT,
     secret: d.secret ?? '', peers: d.peers, kmlLimit: d.kmlLimit ?? DEFAULTS.kmlLimit,
     heartbeat: d.heartbeat ?? DEFAULTS.heartbeat, deadAfter: d.deadAfter ?? DEFAULTS.deadAfter,
+    policy: d.policy ?? 'manual', policyPaths: d.policyPaths,
   };
 }

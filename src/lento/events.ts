@@ -15,6 +15,13 @@ export interface VersionJson {
   readonly size: number;
 }
 
+export interface ConflictVersionJson {
+  readonly node: string;
+  readonly side: string;
+  readonly mtime: string;
+  readonly size: number;
+}
+
 declare module '../../kernel/trace.ts' {
   interface TraceEventMap {
     /** lento started on this host with this role. */
@@ -38,10 +45,16 @@ declare module '../../kernel/trace.ts' {
     'lento.apply': {
       from: string; first: number; last: number; applied: number; duplicates: number; conflicts: number;
     };
-    /** A record that conflicts here: parked (kept, not applied), with both versions. */
+    /**
+     * A record that conflicts here, what the policy did with it (resolve.ts), and both versions
+     * where known (node, side, mtime on that node's clock, size); `copy`: the loser's copy, or ''.
+     */
     'lento.conflict': {
       from: string; recno: number; cls: string; op: string; path: string; reason: string; action: string;
+      policy: string; local: ConflictVersionJson | null; remote: ConflictVersionJson | null; copy: string;
     };
+    /** A conflict that was none: both sides hold the same bytes (`kept`: whose times stand). */
+    'lento.identical': { from: string; recno: number; path: string; kept: 'local' | 'remote' };
     /** File data fetched from a peer (a replayed CLOSE's backfetch, or an on-demand open). */
     'lento.fetch': { from: string; why: 'backfetch' | 'open'; path: string; bytes: number; status: string };
     /** File data served to a peer. */

@@ -60,7 +60,8 @@ function byInode(fset: Fset, id: FileId): string {
   return `${fset.mount}/${presto_ilookup_name(id.ino, id.generation)}`;
 }
 
-function* readAll(t: Process, path: string): Sys<Uint8Array | Errno> {
+/** A whole file's bytes, read as lento (not logged). */
+export function* readAll(t: Process, path: string): Sys<Uint8Array | Errno> {
   const fd = yield* sys_open(t, path, O_RDONLY);
   if (isErr(fd)) return fd;
   const parts: Uint8Array[] = [];

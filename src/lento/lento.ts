@@ -31,9 +31,10 @@ import { parseConfig, uuidHex, type LentoConfig } from './config.ts';
 import { say } from './events.ts';
 import { fillFile, statusName } from './fetch.ts';
 import { Fset } from './fileset.ts';
-import { PARK_ALL, stillSparse, type ConflictPolicy, type PeerLink } from './peer.ts';
+import { stillSparse, type PeerLink } from './peer.ts';
 import { Permits } from './permit.ts';
 import { Mutex, Notifier, spawn } from './pthread.ts';
+import { repairer } from './repair.ts';
 import { server } from './server.ts';
 import { LentoState } from './state.ts';
 
@@ -55,7 +56,8 @@ export class Lento {
   replaying: PeerLink | null = null;
   readonly links = new Map<string, PeerLink>();
   readonly permits: Permits;
-  policy: ConflictPolicy = PARK_ALL;
+  /** The bytes of a conflict copy being injected (resolve.ts): its BACKFETCH is answered from them. */
+  injecting: Uint8Array | null = null;
   private threads = 0;
   private readonly slots = new Map<string, number>();
   /** The last of our KML records known durable (committed by an fsync). */
@@ -270,6 +272,7 @@ export class Lento {
   /** BACKFETCH (a replayed CLOSE: from the peer being replayed) or OPEN (on demand: from the server). */
   private *fetchFor(t: Process, u: Upcall): Sys<number> {
     const why = u.opcode === IZO_UPC_BACKFETCH ? 'backfetch' : 'open';
+    if (why === 'backfetch' && this.injecting !== null) return yield* fillFile(t, this.fset, u.path, this.injecting);
     // An open while the server is away (just booted, or reconnecting) waits a little for it.
     if (why === 'open') yield* this.wait(t, this.wake, () => this.serverLink() !== null, OPEN_WAIT);
     const link = why === 'backfetch' ? this.replaying : this.serverLink();
@@ -288,6 +291,7 @@ export class Lento {
   *run(): Sys<number> {
     const p = this.p;
     this.thread(p, 'lento-upcall', (t) => this.upcalls(t));
+    this.thread(p, 'lento-repair', (t) => repairer(t, this));
     if (this.conf.role === 'server') {
       this.thread(p, 'lento-permits', (t) => this.permits.arbiter(t));
       this.thread(p, 'lento-listen', (t) => server(t, this));

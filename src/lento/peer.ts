@@ -15,7 +15,7 @@
  * - The applier replays each record with REINTKML (a server re-logs them: REINT_RELOG), commits
  *   (fsync) and only then acknowledges: last_rcvd moves with each replay in presto's transaction,
  *   so whatever breaks, a record is applied exactly once and resumes from there. A conflict is
- *   handed to the policy hook; the default parks it (kept durably, then skipped with a NOOP).
+ *   handed to the resolver (resolve.ts), which applies its path's policy.
  * Invariants: records are replayed in recno order, each at most once; an acknowledgement never
  * names a record that is not durable here; a peer's damaged record ends the session unapplied.
  */
@@ -34,6 +34,7 @@ import { fetchFile, Fetches, serveFetch, statusName } from './fetch.ts';
 import type { LogRecord } from './fileset.ts';
 import type { Lento } from './lento.ts';
 import type { Session } from './session.ts';
+import { resolveConflict } from './resolve.ts';
 import { MSG, type Backfetch, type KmlChunk, type Message } from './wire.ts';
 
 /** Unacknowledged KML chunks a shipper may have out (flow control beyond TCP's). */
@@ -46,9 +47,7 @@ export interface Position {
   readonly offset: number;
 }
 
-/** What a conflict policy decides for a record that conflicts here (the conflicts issue adds more). */
-export type ConflictAction = 'park';
-
+/** A record that conflicts here, as the applier hands it to the resolver (resolve.ts). */
 export interface ConflictInfo {
   readonly from: string;
   readonly recno: number;
@@ -60,15 +59,8 @@ export interface ConflictInfo {
   readonly reason: string;
 }
 
-/** The hook a resolution policy plugs into (today: park every conflict; nothing is lost). */
-export interface ConflictPolicy {
-  readonly name: string;
-  decide(c: ConflictInfo): ConflictAction;
-}
-
-export const PARK_ALL: ConflictPolicy = { name: 'manual', decide: () => 'park' };
-
-function noopFor(rec: KmlRecord): Uint8Array {
+/** The NOOP that takes a skipped record's number (its place in the peer's log passes). */
+export function noopFor(rec: KmlRecord): Uint8Array {
   const { recno, time } = rec;
   return kml_encode({ pid: 0, auid: 0, fsuid: 0, fsgid: 0, groups: [], recno, time, body: { op: 'NOOP' } });
 }
@@ -309,27 +301,9 @@ export class PeerLink {
     }
   }
 
-  /** A conflicting record: the policy decides; parking keeps it durably, then skips it with a NOOP. */
+  /** A conflicting record: the policy of its path decides (resolve.ts). */
   private *conflict(t: Process, c: ConflictInfo): Sys<boolean> {
-    const l = this.lento;
-    const action = l.policy.decide(c);
-    const hex = Buffer.from(c.bytes).toString('hex');
-    const parked = yield* l.state.park(t, { from: c.from, recno: c.recno, offset: c.offset, cls: c.cls,
-      path: c.path, reason: c.reason, record: hex });
-    say(t, 'lento.conflict', { from: c.from, recno: c.recno, cls: c.cls, op: c.record.body.op, path: c.path,
-      reason: c.reason, action: isErr(parked) ? `not parked: ${errnoName(parked)}` : action });
-    if (isErr(parked)) {
-      yield* this.s.kill(t, `parking a conflict: ${errnoName(parked)}`);
-      return false;
-    }
-    const flags = l.conf.role === 'server' ? REINT_RELOG : 0;
-    const skip = yield* l.fset.reint(t, this.uuid, noopFor(c.record), c.offset, flags);
-    if (isErr(skip) || skip.kind !== 'applied') {
-      yield* this.s.kill(t, `skipping parked record ${c.recno}: ${isErr(skip) ? errnoName(skip) : skip.kind}`);
-      return false;
-    }
-    this.applied = { recno: c.recno, offset: c.offset };
-    return true;
+    return yield* resolveConflict(t, this, c);
   }
 
   // ---- the fetch server -------------------------------------------------------------------

@@ -10,11 +10,14 @@
  * `fileids` (`lento.fileids`: for files of an on-demand replica whose data is not here yet, the
  * server's inode and generation, restored with SET_FILEID after a remount so a later open fetches
  * the exact version); `park` appends a conflicting record to `lento.parked` and makes it durable
- * before lento moves past it (nothing is lost). Files are JSON text, one object per line, so
+ * before lento moves past it (nothing is lost); `audit` appends to `lento.audit` every version a
+ * conflict policy discarded on this node (who, when, which policy, the bytes), durably, before the
+ * replay that discards it (`izo conflicts IMAGE` lists it). Files are JSON text, one object per line, so
  * `debugfs cat` shows them. A whole-file update writes `NAME.tmp`, then renames it over `NAME`
  * (atomic in ext3); losing the newest update in a crash only makes lento more cautious (it cuts
  * less of the KML, or fetches a file by name), never wrong.
- * Invariants: a record is parked durably before the NOOP that skips it is replayed; what a
+ * Invariants: a record is parked, and a discarded version audited, durably before the replay
+ * that skips or overwrites it; what a
  * damaged state file says is ignored (with a trace), never trusted.
  */
 import { isErr, type Errno } from '../../kernel/errno.ts';
@@ -52,6 +55,36 @@ export interface ParkedJson {
   readonly reason: string;
   /** The record itself, hex. */
   readonly record: string;
+}
+
+/** One version as the audit log keeps it. */
+export interface AuditVersionJson {
+  readonly node: string;
+  readonly side: string;
+  /** mtime as `SEC.NSEC` on the clock of the node that made it; size in bytes. */
+  readonly mtime: string;
+  readonly size: number;
+  /** The bytes, hex; null when they are not on this node (`where` says which node keeps them). */
+  readonly bytes: string | null;
+  readonly where: string;
+}
+
+/** What a conflict policy did on this node: the version it discarded, and the one it kept. */
+export interface AuditJson {
+  readonly node: string;
+  /** This node's real-time clock when it decided, µs. */
+  readonly when: number;
+  readonly policy: string;
+  readonly cls: string;
+  readonly op: string;
+  readonly path: string;
+  /** The record that conflicted: its sender and number there. */
+  readonly from: string;
+  readonly recno: number;
+  readonly kept: AuditVersionJson | null;
+  readonly discarded: AuditVersionJson;
+  /** Where the discarded version lives on as a file (keep-both), or ''. */
+  readonly copy: string;
 }
 
 function* readText(t: Process, path: string): Sys<string | Errno> {
@@ -160,14 +193,30 @@ export class LentoState {
 
   /** Keep a conflicting record, durably, before lento moves past it. */
   *park(t: Process, rec: ParkedJson): Sys<0 | Errno> {
-    const fd = yield* sys_open(t, this.fset.izoPath('lento.parked'), O_WRONLY | O_CREAT | O_APPEND, 0o600);
+    const r = yield* this.appendLine(t, 'lento.parked', rec);
+    if (r === 0) this.parked.push(rec);
+    return r;
+  }
+
+  /** Forget the parked records of `path` (repaired), rewriting the file whole. */
+  *unpark(t: Process, path: string): Sys<0 | Errno> {
+    if (!this.parked.some((x) => x.path === path)) return 0;
+    this.parked = this.parked.filter((x) => x.path !== path);
+    return yield* this.rewrite(t, 'lento.parked', this.parked);
+  }
+
+  /** Keep a version a policy discards, durably, before it is discarded. */
+  *audit(t: Process, entry: AuditJson): Sys<0 | Errno> {
+    return yield* this.appendLine(t, 'lento.audit', entry);
+  }
+
+  private *appendLine(t: Process, leaf: string, line: object): Sys<0 | Errno> {
+    const fd = yield* sys_open(t, this.fset.izoPath(leaf), O_WRONLY | O_CREAT | O_APPEND, 0o600);
     if (isErr(fd)) return fd;
-    const w = yield* writeAll(t, fd, JSON.stringify(rec) + '\n');
+    const w = yield* writeAll(t, fd, JSON.stringify(line) + '\n');
     const s = isErr(w) ? w : yield* sys_fsync(t, fd);
     yield* sys_close(t, fd);
-    if (isErr(s)) return s;
-    this.parked.push(rec);
-    return 0;
+    return isErr(s) ? s : 0;
   }
 }
 

@@ -16,7 +16,7 @@ import { World, type Host } from '../../../sim/host.ts';
 import { kmlRecords, lastRcvd, replayRecords, serveUpcalls, type LogRecord } from '../../support/replay.ts';
 import { parseScript, runScript } from '../../../src/sh.ts';
 import { snapshotTree, type TreeNode } from '../../../src/tree.ts';
-import { REINT_FORCE, REINT_RELOG } from '../../../fs/intermezzo/kml_reint.ts';
+import { REINT_FORCE, REINT_MERGE, REINT_OVERRIDE, REINT_RELOG } from '../../../fs/intermezzo/kml_reint.ts';
 import { kml_encode, kml_relog_slot } from '../../../fs/intermezzo/kml.ts';
 import { filesetProcess, replicaHost } from '../../support/presto.ts';
 
@@ -209,11 +209,11 @@ describe('kml_reint: directories certified by meaning, removals already done, on
     expect([d?.mtime, d?.ctime]).toEqual([mine?.mtime, mine?.ctime]);
   });
 
-  it('a directory that is not empty here cannot be removed: DELETE, nothing applied', () => {
-    conflictCase('mkdir /d', 'rmdir /d', "write /d/x 'b wrote here'", 'DELETE', 'RMDIR');
+  it('a directory that is not empty here cannot be removed: NOTEMPTY, nothing applied', () => {
+    conflictCase('mkdir /d', 'rmdir /d', "write /d/x 'b wrote here'", 'NOTEMPTY', 'RMDIR');
   });
 
-  it('a name removed on both sides: applied as already done, re-logged as a NOOP', () => {
+  it('a name removed on both sides: applied as already done, re-logged as itself (a third replica merges too)', () => {
     const x = new Pair();
     x.sh(x.a, x.pa, "write /f 'base'");
     x.replayA();
@@ -224,7 +224,7 @@ describe('kml_reint: directories certified by meaning, removals already done, on
     const rep = x.replayA(recs, REINT_RELOG);
     expect(rep.outcomes.at(-1)).toMatchObject({ kind: 'applied', recno: recs.length });
     expect(x.rcvdB()).toBe(recs.length);
-    expect(x.recordsOfB().slice(before).map((r) => r.rec.body.op)).toEqual(['NOOP']);
+    expect(x.recordsOfB().slice(before).map((r) => r.rec.body.op)).toEqual(['UNLINK']);
   });
 
   it('re-logging gives one record per replayed record: a truncation logs no second CLOSE', () => {
@@ -255,5 +255,59 @@ describe('kml_reint: directories certified by meaning, removals already done, on
     expect(rep.outcomes).toEqual([{ kind: 'applied', recno: 1, local_recno: 0 }]);
     expect(x.rcvdB()).toBe(1);
     expect(x.treeB()).toEqual(before);
+  });
+});
+
+describe('kml_reint: what a resolution policy asks for (close of a removed file, merge, override)', () => {
+  it('a CLOSE of a file removed here is a DELETE conflict, not a silent pass', () => {
+    conflictCase("write /f 'base'", "append /f ' more from a'", 'rm /f', 'DELETE', 'CLOSE');
+  });
+
+  it('REINT_MERGE: a CREATE onto a regular file here merges the names, re-logs the record, advances last_rcvd', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, 'mkdir /d');
+    x.replayA();
+    x.sh(x.a, x.pa, "write /d/x 'from a'");
+    x.sh(x.b, x.pb, "write /d/x 'from b'");
+    const before = x.recordsOfB().length;
+    const recs = x.recordsOfA();
+    const create = recs.slice(0, 2); // MKDIR, CREATE
+    const rep = x.replayA(create, REINT_MERGE | REINT_RELOG);
+    expect(rep.outcomes.at(-1)).toMatchObject({ kind: 'applied', recno: 2 });
+    expect(x.rcvdB()).toBe(2);
+    expect(x.recordsOfB().slice(before).map((r) => r.rec.body.op)).toEqual(['CREATE']);
+    expect(x.treeB().children?.d?.children?.x?.content).toBe('from b'); // the contents are the CLOSE's concern
+    const close = x.replayA(recs, REINT_MERGE);
+    expect(close.outcomes.at(-1)).toMatchObject({ kind: 'conflict', cls: 'UPDATE' });
+  });
+
+  it('REINT_MERGE refuses objects of different types: the NAME conflict stands', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, "write /x 'a file'");
+    x.sh(x.b, x.pb, 'mkdir /x');
+    const rep = x.replayA(x.recordsOfA(), REINT_MERGE);
+    expect(rep.outcomes[0]).toMatchObject({ kind: 'conflict', cls: 'NAME' });
+    expect(x.rcvdB()).toBe(0);
+  });
+
+  it('REINT_OVERRIDE: the re-logged CLOSE names the version it overwrote here, not the one the record saw', () => {
+    const x = new Pair();
+    x.sh(x.a, x.pa, "write /f 'base'");
+    x.replayA();
+    x.sh(x.a, x.pa, "append /f ' a'");
+    x.sh(x.b, x.pb, "append /f ' b, longer'");
+    const mine = x.recordsOfB();
+    const local = mine.at(-1)?.rec.body;
+    const before = mine.length;
+    const recs = x.recordsOfA();
+    const rep = x.replayA(recs, REINT_OVERRIDE | REINT_RELOG);
+    expect(rep.outcomes.at(-1)?.kind).toBe('applied');
+    const relog = x.recordsOfB().slice(before).map((r) => r.rec.body);
+    expect(relog.map((b) => b.op)).toEqual(['CLOSE']);
+    const theirs = recs.at(-1)?.rec.body;
+    if (relog[0]?.op !== 'CLOSE' || local?.op !== 'CLOSE' || theirs?.op !== 'CLOSE') throw new Error('not a CLOSE');
+    expect(relog[0].old_object).toEqual(local.new_object);
+    expect(relog[0].old_object).not.toEqual(theirs.old_object);
+    expect(relog[0].new_object.size).toBe(theirs.new_object.size);
   });
 });

@@ -59,7 +59,7 @@ describe('lento', () => {
     c.world.runFor(20 * S);
     const conflicts = events(c, 'lento.conflict');
     expect(conflicts.length).toBeGreaterThanOrEqual(1);
-    expect(conflicts[0]).toMatchObject({ cls: 'UPDATE', path: '/doc', action: 'park' });
+    expect(conflicts[0]).toMatchObject({ cls: 'UPDATE', path: '/doc', action: 'parked (manual)', policy: 'manual' });
     const raw = c.node('server').host;
     const rp = raw.process('cat');
     const parked = raw.run(rp, read_file(rp, '/izo/.intermezzo/f/lento.parked'));
