@@ -24,7 +24,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runScenario, type Scenario, type ScenarioResult, type Step } from '../../../sim/scenario.ts';
 import type { NodeSpec } from '../../../sim/cluster.ts';
-import type { TreeNode } from '../../../src/tree.ts';
+import { flat } from '../../support/flat.ts';
 
 const S = 1_000_000;
 const PATHS = 3;
@@ -139,17 +139,6 @@ function build(g: Gen, policy: string): Built {
   return { scenario, plan, rounds };
 }
 
-/** path -> bytes of a tree (directories end in '/'). */
-function flat(t: TreeNode | null, pre = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, c] of Object.entries(t?.children ?? {})) {
-    if (c.type === 'dir') {
-      out[`${pre}/${k}/`] = '';
-      Object.assign(out, flat(c, `${pre}/${k}`));
-    } else out[`${pre}/${k}`] = c.content ?? '';
-  }
-  return out;
-}
 
 /** Per path, per group: the last op a group made in round `ri` that ran (ok), with its content. */
 function groupFinals(b: Built, r: ScenarioResult, ri: number): Map<string, Map<string, Planned>> {

@@ -8,21 +8,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runScenario, type Scenario, type ScenarioResult } from '../../../sim/scenario.ts';
-import type { TreeNode } from '../../../src/tree.ts';
+import { flat } from '../../support/flat.ts';
 
 const S = 1_000_000;
 
-/** The tree as path -> bytes ('/' after a directory). */
-function flat(t: TreeNode | null, pre = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, c] of Object.entries(t?.children ?? {})) {
-    if (c.type === 'dir') {
-      out[`${pre}/${k}/`] = '';
-      Object.assign(out, flat(c, `${pre}/${k}`));
-    } else out[`${pre}/${k}`] = c.content ?? '';
-  }
-  return out;
-}
 
 function pair(policy: string, base: string, onServer: string, onLaptop: string, skew = 0): Scenario {
   return {
