@@ -253,7 +253,7 @@ export class Node {
   requestRepair(path: string, keep: 'local' | 'remote'): 0 | Errno {
     const p = this.filesetProcess('repair');
     const file = `/.intermezzo/${this.cluster.spec.fileset}/lento.repair`;
-    return this.runOnce(p, appendFile(p, file, `${JSON.stringify({ path, keep })}\n`));
+    return this.runOnce(p, writeFile(p, file, `${JSON.stringify({ path, keep })}\n`, 'append'));
   }
 
   /** Where this node's KML ends and how far it has applied each peer's (presto's answers). */
@@ -296,16 +296,8 @@ export class Node {
   }
 }
 
-function* writeFile(p: Process, path: string, text: string): Sys<0 | Errno> {
-  const fd = yield* sys_open(p, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600);
-  if (isErr(fd)) return fd;
-  const w = yield* sys_write(p, fd, Uint8Array.from(Buffer.from(text, 'latin1')));
-  yield* sys_close(p, fd);
-  return isErr(w) ? w : 0;
-}
-
-function* appendFile(p: Process, path: string, text: string): Sys<0 | Errno> {
-  const fd = yield* sys_open(p, path, O_WRONLY | O_CREAT | O_APPEND, 0o600);
+function* writeFile(p: Process, path: string, text: string, how: 'replace' | 'append' = 'replace'): Sys<0 | Errno> {
+  const fd = yield* sys_open(p, path, O_WRONLY | O_CREAT | (how === 'append' ? O_APPEND : O_TRUNC), 0o600);
   if (isErr(fd)) return fd;
   const w = yield* sys_write(p, fd, Uint8Array.from(Buffer.from(text, 'latin1')));
   yield* sys_close(p, fd);

@@ -402,20 +402,24 @@ export function fixedSize(op: KmlOp): number {
   return shapeOf(op).fixed;
 }
 
+/** The byte length of a record of `op` with `ngroups` groups and strings of `strBytes` bytes (rounded). */
+function sizeWith(op: KmlOp, ngroups: number, strBytes: number): number {
+  return KML_PREFIX_SIZE + 4 * ngroups + shapeOf(op).fixed + KML_SUFFIX_SIZE + strBytes;
+}
+
 /** The byte length of a record of `op` with `ngroups` groups and these strings. */
 export function kml_size(op: KmlOp, ngroups: number, strings: readonly string[]): number {
-  let n = KML_PREFIX_SIZE + 4 * ngroups + fixedSize(op) + KML_SUFFIX_SIZE;
+  let n = 0;
   for (const str of strings) n += size_round(str.length);
-  return n;
+  return sizeWith(op, ngroups, n);
 }
 
 /** The byte length a record will have. */
 export function kml_record_size(rec: KmlRecord): number {
   const body = rec.body as unknown as Record<string, string>;
-  const shape = shapeOf(rec.body.op);
-  let n = KML_PREFIX_SIZE + 4 * rec.groups.length + shape.fixed + KML_SUFFIX_SIZE;
-  for (const name of shape.strings) n += size_round((body[name] as string).length);
-  return n;
+  let n = 0;
+  for (const name of shapeOf(rec.body.op).strings) n += size_round((body[name] as string).length);
+  return sizeWith(rec.body.op, rec.groups.length, n);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -186,6 +186,11 @@ const ts = (sec: number, nsec: number): Timespec => ({ sec, nsec });
 /** Replaying: give `inode` the times of the record's new version, so replicas agree on versions. */
 export function* force_times(inode: Inode, v: PrestoVersion | undefined, ctx: LentoVfsContext): Sys<0 | Errno> {
   if (v === undefined || (ctx.flags & LENTO_FL_IGNORE_TIME) !== 0) return 0;
+  return yield* set_times(inode, v);
+}
+
+/** Give `inode` the mtime and ctime of `v` and write it back. */
+function* set_times(inode: Inode, v: PrestoVersion): Sys<0 | Errno> {
   inode.i_mtime = ts(v.mtime_sec, v.mtime_nsec);
   inode.i_ctime = ts(v.ctime_sec, v.ctime_nsec);
   const write = inode.i_sb.s_op.write_inode;
@@ -220,13 +225,9 @@ export function merge_parent(before: PrestoVersion, nu: PrestoVersion): PrestoVe
  */
 function* keep_parent_monotonic(inode: Inode, before: PrestoVersion): Sys<0 | Errno> {
   const now = presto_getversion(inode);
-  const v = merge_parent(before, now);
-  if (v.mtime_sec === now.mtime_sec && v.mtime_nsec === now.mtime_nsec && v.ctime_sec === now.ctime_sec &&
-    v.ctime_nsec === now.ctime_nsec) return 0;
-  inode.i_mtime = ts(v.mtime_sec, v.mtime_nsec);
-  inode.i_ctime = ts(v.ctime_sec, v.ctime_nsec);
-  const write = inode.i_sb.s_op.write_inode;
-  return write === undefined ? 0 : yield* write(inode, false);
+  const back = later(before.mtime_sec, before.mtime_nsec, now.mtime_sec, now.mtime_nsec) ||
+    later(before.ctime_sec, before.ctime_nsec, now.ctime_sec, now.ctime_nsec);
+  return back ? yield* set_times(inode, merge_parent(before, now)) : 0;
 }
 
 /**
