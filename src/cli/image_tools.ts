@@ -20,6 +20,7 @@ import { sys_lstat } from '../../kernel/syscalls.ts';
 import { backupHint, ext3_check_super } from '../../fs/ext3/super.ts';
 import { geometry, mkfs } from '../../fs/ext3/mkfs.ts';
 import { fsck } from '../../fs/ext3/fsck.ts';
+import { EXT2_ERROR_FS } from '../../fs/ext3/ext3_fs.ts';
 import { EXT3_I } from '../../fs/ext3/inode.ts';
 import { ext3_xattr_list } from '../../fs/ext3/xattr.ts';
 import { EPOCH_BASE_SEC } from '../../kernel/types.ts';
@@ -116,6 +117,7 @@ function fsckRun(args: string[]): number {
   if (image === undefined || rest.length > 0) throw new UsageError('fsck takes exactly one IMAGE');
   const dev = loadImage(image, imageBlockSize(image), 'image');
   const problems = fsck(dev);
+  writeErrorMark(image, dev);
   if (problems.length === 0) {
     process.stdout.write(`${image}: clean\n`);
     return 0;
@@ -127,6 +129,17 @@ function fsckRun(args: string[]): number {
   const fatal = problems.some((p) => p.code === 'bad-superblock' || p.code === 'needs-recovery');
   process.stdout.write(`${image}: ${fatal ? 'cannot be checked' : `${problems.length} problem${problems.length === 1 ? '' : 's'} found`}\n`);
   return fatal ? 8 : 4;
+}
+
+/**
+ * The kernel's mark that it met damage (s_state EXT2_ERROR_FS, set by ext3_error) is said, not
+ * counted as a problem: e2fsck -fn exits 0 on a sound image that carries it (without -f it forces a
+ * full check, and a repairing run clears it), so the exit status stays e2fsck's.
+ */
+function writeErrorMark(image: string, dev: BlockDevice): void {
+  const sb = ext3_check_super(dev);
+  if (typeof sb === 'string' || (sb.state & EXT2_ERROR_FS) === 0) return;
+  process.stdout.write(`${image}: marked with errors by the kernel (s_state EXT2_ERROR_FS): checked in full\n`);
 }
 
 const SH_OPTIONS: OptionTable = {

@@ -48,6 +48,17 @@ function patch(img: string, change: (b: Uint8Array) => void): void {
 const NO_TRACE = /\n\s+at |KernelPanic|internal error/;
 
 describe('corrupt images', () => {
+  it("izo fsck says when the kernel marked the image with errors, and exits as e2fsck -fn does (0 when sound)", async () => {
+    const img = await image('write /f hi\n');
+    const before = await izo('fsck', img);
+    expect(before.out).not.toMatch(/marked with errors/);
+    patch(img, (b) => poke16(b, 1024 + 0x3a, 3)); // s_state: EXT2_VALID_FS | EXT2_ERROR_FS
+    expect(spawnSync('e2fsck', ['-fn', img]).status).toBe(0);
+    const f = await izo('fsck', img);
+    expect(f).toMatchObject({ status: 0, out: expect.stringMatching(/marked with errors by the kernel \(s_state EXT2_ERROR_FS\)/) });
+    expect(f.out).toMatch(/: clean\n$/);
+  });
+
   it('a truncated image: every tool says the superblock is not valid (truncated), exit 8', async () => {
     const img = await image('write /f hi\n');
     writeFileSync(img, readFileSync(img).subarray(0, 2 << 20));
