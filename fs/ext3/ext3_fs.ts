@@ -10,6 +10,7 @@
  * every mount, a compat or ro_compat one a read-write mount, each by name.
  * Invariants: encode(decode(x)) leaves every byte we do not model unchanged (we patch in place).
  */
+import { assert } from '../../kernel/assert.ts';
 
 export const EXT2_SUPER_MAGIC = 0xef53;
 export const SUPERBLOCK_OFFSET = 1024;
@@ -341,13 +342,39 @@ export function decodeDirBlock(b: Uint8Array): DirEntry[] | string {
   return out;
 }
 
+/**
+ * Write one directory entry. The model makes every entry it writes, so a bad one is a bug here, not
+ * damage: the rules namei.ts's essay states are asserted (4-aligned, at least its minimum, inside
+ * the block, a name of one byte per character and at most 255).
+ */
 export function writeDirEntry(b: Uint8Array, off: number, inode: number, recLen: number, name: string, fileType: number): void {
+  assert(off % 4 === 0 && recLen % 4 === 0, () => `dir entry at ${off}: rec_len ${recLen} or its offset is not 4-aligned`);
+  assert(recLen >= dirRecLen(name.length), () => `dir entry at ${off}: rec_len ${recLen} is below the minimum for '${name}'`);
+  assert(off + recLen <= b.length, () => `dir entry at ${off}: rec_len ${recLen} runs past the ${b.length}-byte block`);
+  assert(name.length <= 255 && !/[^\x00-\xff]/.test(name), () => `dir entry at ${off}: name '${name}' is not 0-255 bytes`);
   const v = dv(b);
   v.setUint32(off, inode, true);
   v.setUint16(off + 4, recLen, true);
   v.setUint8(off + 6, name.length);
   v.setUint8(off + 7, fileType);
   for (let i = 0; i < name.length; i++) b[off + 8 + i] = name.charCodeAt(i);
+}
+
+/**
+ * Assert that a directory block the model just changed is tiled by its entries: each rec_len
+ * 4-aligned and at least its minimum, the last reaching the block's end exactly. Only for blocks
+ * that decoded before the change (damage read from disk is reported by decodeDirBlock, not here).
+ */
+export function assertDirBlockTiled(b: Uint8Array, where: string): void {
+  const v = dv(b);
+  let off = 0;
+  while (off < b.length) {
+    assert(off + 8 <= b.length, () => `${where}: entry at ${off} runs past the block`);
+    const recLen = v.getUint16(off + 4, true);
+    assert(recLen % 4 === 0 && recLen >= dirRecLen(v.getUint8(off + 6)), () => `${where}: entry at ${off} has rec_len ${recLen}`);
+    off += recLen;
+  }
+  assert(off === b.length, () => `${where}: the last entry ends at ${off}, not at the block's end (${b.length})`);
 }
 
 /** Does group `g` hold a superblock backup (sparse_super: 0, 1 and powers of 3, 5, 7)? */

@@ -23,7 +23,7 @@ import { current_fs_time, ihold, inode_init_owner, iput, new_inode } from '../..
 import type { Process } from '../../kernel/process.ts';
 import { runSync, type Sys } from '../../kernel/sched.ts';
 import {
-  decodeDirBlock, dirRecLen, EXT2_INDEX_FL, EXT2_N_BLOCKS, fileTypeOfMode, writeDirEntry, type DirEntry,
+  assertDirBlockTiled, decodeDirBlock, dirRecLen, EXT2_INDEX_FL, EXT2_N_BLOCKS, fileTypeOfMode, writeDirEntry, type DirEntry,
 } from './ext3_fs.ts';
 import { ext3_new_inode } from './ialloc.ts';
 import {
@@ -111,7 +111,10 @@ function changeDirBlock(dir: Inode, phys: number, change: (b: Uint8Array, v: Dat
   const s = EXT3_SB(dir.i_sb);
   const bh = s.cache.bread(phys);
   if (isErr(bh)) return EIO;
-  markMeta(dir.i_sb, bh, () => change(bh.data, new DataView(bh.data.buffer, bh.data.byteOffset)));
+  markMeta(dir.i_sb, bh, () => {
+    change(bh.data, new DataView(bh.data.buffer, bh.data.byteOffset));
+    assertDirBlockTiled(bh.data, `directory ${dir.i_ino}, block ${phys}`);
+  });
   s.cache.brelse(bh);
   touch(dir, true);
   return ext3_write_inode(dir);
