@@ -336,16 +336,4 @@ function writeSuperblockAt(dev: BlockDevice, groupStart: number, sbBytes: Uint8A
   dev.write(blk, buf);
 }
 
-/** Read the primary superblock from a device. */
-export function readSuperblockBytes(dev: BlockDevice): Uint8Array {
-  const bs = dev.blockSize;
-  const buf = new Uint8Array(bs);
-  if (bs === 1024) {
-    dev.read(1, buf);
-    return buf;
-  }
-  dev.read(0, buf);
-  return buf.slice(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024);
-}
-
 export { decodeSuperblock };
