@@ -1,10 +1,15 @@
+/**
+ * izo as a user runs it: the launcher (bin/izo.js) as a child process, against images that the
+ * real e2fsprogs check and debugfs fills; what a process sees (exit status, stdout, stderr, pipes).
+ * The in-process tests beside it (izo.test.ts and the rest) cover the subcommands' logic.
+ */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { IZO_LAUNCHER, launchIzo, type IzoResult } from '../support/cli.ts';
+import { IZO_LAUNCHER, launchIzo, type IzoResult } from '../../support/cli.ts';
 
 function izo(...args: string[]): IzoResult {
   return launchIzo(args);
@@ -84,7 +89,7 @@ describe('izo', () => {
     const dir = mkdtempSync(join(tmpdir(), 'izo-cli-'));
     try {
       const img = join(dir, 'crash.img');
-      writeFileSync(img, gunzipSync(readFileSync(join(import.meta.dirname, '../fixtures/jbd/linux-ext3-crash.img.gz'))));
+      writeFileSync(img, gunzipSync(readFileSync(join(import.meta.dirname, '../../fixtures/jbd/linux-ext3-crash.img.gz'))));
       const shown = izo('journal', img);
       expect(shown.status, shown.err).toBe(0);
       expect(shown.out).toMatch(/needs recovery: yes/);
