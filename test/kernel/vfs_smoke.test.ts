@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bootKernel, dec, enc, sys } from '../support/boot.ts';
-import { O_CREAT, O_RDONLY, O_RDWR, O_WRONLY } from '../../kernel/fs.ts';
+import { O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from '../../kernel/fs.ts';
 import { EEXIST, ENOENT, ENOTDIR, ENOTEMPTY, EISDIR, errnoName } from '../../kernel/errno.ts';
 
 describe('vfs smoke on ramfs', () => {
@@ -40,5 +40,29 @@ describe('vfs smoke on ramfs', () => {
     expect(s.sys_open('/l', O_RDWR | O_CREAT, 0o600)).toBe(1);
     expect(s.sys_readlink('/l')).toBe('/nowhere');
     expect(s.sys_getcwd()).toBe('/');
+  });
+});
+
+describe('open(O_TRUNC) of an existing empty file (issue 19)', () => {
+  it('truncates anyway: mtime and ctime move, as Linux 2.4 (do_truncate from open_namei) does', () => {
+    const { root, sched } = bootKernel();
+    const s = sys(root);
+    expect(s.sys_close(s.sys_open('/e', O_CREAT | O_WRONLY, 0o644) as number)).toBe(0);
+    const before = s.sys_stat('/e');
+    if (typeof before === 'number') throw new Error(errnoName(before));
+    expect(before.st_size).toBe(0);
+    sched.runFor(3_000_000);
+    expect(s.sys_close(s.sys_open('/e', O_WRONLY | O_TRUNC) as number)).toBe(0);
+    const after = s.sys_stat('/e');
+    if (typeof after === 'number') throw new Error(errnoName(after));
+    expect(after.st_size).toBe(0);
+    expect(after.st_mtime.sec).toBeGreaterThan(before.st_mtime.sec);
+    expect(after.st_ctime.sec).toBeGreaterThan(before.st_ctime.sec);
+    // O_TRUNC on a read-only open of a file the caller can write also truncates (Linux does).
+    sched.runFor(3_000_000);
+    expect(s.sys_close(s.sys_open('/e', O_RDONLY | O_TRUNC) as number)).toBe(0);
+    const third = s.sys_stat('/e');
+    if (typeof third === 'number') throw new Error(errnoName(third));
+    expect(third.st_mtime.sec).toBeGreaterThan(after.st_mtime.sec);
   });
 });
