@@ -19,9 +19,10 @@ import { journal_create } from '../jbd/journal.ts';
 import {
   COMPAT_HAS_JOURNAL, decodeSuperblock, EXT2_N_BLOCKS, EXT2_ROOT_INO, EXT2_SUPER_MAGIC, EXT2_VALID_FS, encodeGroupDesc,
   encodeInode, encodeSuperblock, EXT3_JOURNAL_INO, FT_DIR, GOOD_OLD_INODE_SIZE, GROUP_DESC_SIZE, groupHasSuper,
-  INCOMPAT_FILETYPE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, SUPERBLOCK_OFFSET, writeDirEntry, type GroupDesc,
+  INCOMPAT_FILETYPE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, writeDirEntry, type GroupDesc,
   type RawInode, type Superblock,
 } from './ext3_fs.ts';
+import { superblockLocation, SUPERBLOCK_SIZE } from './geometry.ts';
 
 export const LOST_AND_FOUND_INO = 11;
 
@@ -285,7 +286,7 @@ export function mkfs(dev: BlockDevice, o: MkfsOptions): Geometry | string {
   });
   const gdt = new Uint8Array(geo.gdtBlocks * bs);
   descs.forEach((d, g) => encodeGroupDesc(gdt, g * GROUP_DESC_SIZE, d));
-  const sbBytes = new Uint8Array(1024);
+  const sbBytes = new Uint8Array(SUPERBLOCK_SIZE);
   const sb: Superblock = {
     inodesCount: geo.inodesPerGroup * geo.groups,
     blocksCount: geo.blocks,
@@ -322,18 +323,17 @@ export function mkfs(dev: BlockDevice, o: MkfsOptions): Geometry | string {
   return geo;
 }
 
-/** Put the 1024 superblock bytes at byte 1024 of the group (block 1 for 1 KiB blocks, else block 0 + 1024). */
+/** Put the superblock bytes where the group starting at `groupStart` keeps its copy (geometry.ts). */
 function writeSuperblockAt(dev: BlockDevice, groupStart: number, sbBytes: Uint8Array): void {
-  const bs = dev.blockSize;
-  if (bs === 1024) {
-    dev.write(groupStart, sbBytes);
+  const at = superblockLocation(dev.blockSize, groupStart);
+  if (at.offset === 0 && sbBytes.length === dev.blockSize) {
+    dev.write(at.block, sbBytes);
     return;
   }
-  const blk = groupStart === 0 ? 0 : groupStart;
-  const buf = new Uint8Array(bs);
-  dev.read(blk, buf);
-  buf.set(sbBytes, groupStart === 0 ? SUPERBLOCK_OFFSET : 0);
-  dev.write(blk, buf);
+  const buf = new Uint8Array(dev.blockSize);
+  dev.read(at.block, buf);
+  buf.set(sbBytes, at.offset);
+  dev.write(at.block, buf);
 }
 
 export { decodeSuperblock };

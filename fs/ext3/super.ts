@@ -35,9 +35,10 @@ import {
   COMPAT_HAS_JOURNAL, COMPAT_NAMES, decodeGroupDesc, decodeSuperblock, encodeGroupDesc, encodeSuperblock,
   EXT2_DYNAMIC_REV, EXT2_ERROR_FS, EXT2_GOOD_OLD_FIRST_INO, EXT2_GOOD_OLD_REV, EXT2_ROOT_INO, EXT2_SUPER_MAGIC, EXT3_JOURNAL_INO,
   GOOD_OLD_INODE_SIZE, GROUP_DESC_SIZE, INCOMPAT_FILETYPE, INCOMPAT_NAMES, INCOMPAT_RECOVER, RO_COMPAT_LARGE_FILE,
-  RO_COMPAT_NAMES, SUPERBLOCK_OFFSET, SUPPORTED_COMPAT, SUPPORTED_INCOMPAT, SUPPORTED_RO_COMPAT, type GroupDesc,
+  RO_COMPAT_NAMES, SUPPORTED_COMPAT, SUPPORTED_INCOMPAT, SUPPORTED_RO_COMPAT, type GroupDesc,
   type Superblock, EXT2_VALID_FS,
 } from './ext3_fs.ts';
+import { superblockLocation, SUPERBLOCK_SIZE } from './geometry.ts';
 import { ext3_bmap, ext3_delete_inode, ext3_read_inode, ext3_write_inode_op } from './inode.ts';
 import './namei.ts'; // fills the directory operations table
 import { ext3_orphan_cleanup } from './orphan.ts';
@@ -229,7 +230,7 @@ export function ext3_write_super_now(sb: SuperBlock): 0 | Errno {
   const s = EXT3_SB(sb);
   const bh = s.cache.bread(s.sbBlock);
   if (isErr(bh)) return EIO;
-  markMeta(sb, bh, () => encodeSuperblock(bh.data.subarray(s.sbOffset, s.sbOffset + 1024), s.raw));
+  markMeta(sb, bh, () => encodeSuperblock(bh.data.subarray(s.sbOffset, s.sbOffset + SUPERBLOCK_SIZE), s.raw));
   s.cache.brelse(bh);
   return 0;
 }
@@ -294,7 +295,7 @@ function commitSuperNow(s: Ext3SbInfo): void {
   const bh = s.cache.bread(s.sbBlock);
   if (isErr(bh)) return;
   const copy = bh.data.slice();
-  encodeSuperblock(copy.subarray(s.sbOffset, s.sbOffset + 1024), s.raw);
+  encodeSuperblock(copy.subarray(s.sbOffset, s.sbOffset + SUPERBLOCK_SIZE), s.raw);
   s.cache.dev.write(s.sbBlock, copy);
   s.cache.brelse(bh);
 }
@@ -351,9 +352,9 @@ export function ext3_check_super(dev: BlockDevice, readWrite = false): Superbloc
  */
 export function ext3_valid_super(dev: BlockDevice): Superblock | string {
   const buf = new Uint8Array(dev.blockSize);
-  const blk = dev.blockSize === 1024 ? 1 : 0;
-  if (isErr(dev.read(blk, buf))) return 'I/O error reading the superblock';
-  const raw = decodeSuperblock(dev.blockSize === 1024 ? buf : buf.subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024));
+  const at = superblockLocation(dev.blockSize);
+  if (isErr(dev.read(at.block, buf))) return 'I/O error reading the superblock';
+  const raw = decodeSuperblock(buf.subarray(at.offset, at.offset + SUPERBLOCK_SIZE));
   const invalid = (why: string): string => `${why}: the superblock is not valid (${backupHint(dev.blockSize)})`;
   if (raw.magic !== EXT2_SUPER_MAGIC) return invalid(`no ext2/ext3 superblock (magic 0x${raw.magic.toString(16)}, expected 0xef53)`);
   if (raw.logBlockSize > 2 || 1024 << raw.logBlockSize !== dev.blockSize) {
@@ -498,7 +499,7 @@ function makeInfo(dev: BlockDevice, cache: BufferCache, raw: Superblock, descs: 
   raw.freeInodesCount = descs.reduce((n, d) => n + d.freeInodesCount, 0);
   return {
     cache, raw, descs, blockSize: dev.blockSize, groups: descs.length, gdtStart: raw.firstDataBlock + 1,
-    sbBlock: dev.blockSize === 1024 ? 1 : 0, sbOffset: dev.blockSize === 1024 ? 0 : SUPERBLOCK_OFFSET,
+    sbBlock: superblockLocation(dev.blockSize).block, sbOffset: superblockLocation(dev.blockSize).offset,
     nextGeneration: sb.s_kernel.random?.u32() ?? 1, journal: null, handle: null, dataMode: opts.dataMode, orphans: [],
     reserved: 0, errors: opts.errors ?? errorsOf(raw), remountedRo: false,
   };

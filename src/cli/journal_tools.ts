@@ -10,7 +10,8 @@ import { BlockDevice } from '../../kernel/blkdev.ts';
 import { isErr } from '../../kernel/errno.ts';
 import { Inode } from '../../kernel/fs.ts';
 import { runSync } from '../../kernel/sched.ts';
-import { COMPAT_HAS_JOURNAL, decodeSuperblock, EXT3_JOURNAL_INO, INCOMPAT_RECOVER, SUPERBLOCK_OFFSET } from '../../fs/ext3/ext3_fs.ts';
+import { COMPAT_HAS_JOURNAL, decodeSuperblock, EXT3_JOURNAL_INO, INCOMPAT_RECOVER } from '../../fs/ext3/ext3_fs.ts';
+import { superblockLocation, SUPERBLOCK_SIZE } from '../../fs/ext3/geometry.ts';
 import { ext3_bmap, ext3_read_inode } from '../../fs/ext3/inode.ts';
 import { ext3_valid_super } from '../../fs/ext3/super.ts';
 import { mountOrFail, prestoHost } from './presto_image.ts';
@@ -22,10 +23,10 @@ import { imageBlockSize } from './image_tools.ts';
 import { parseCommand, UsageError, type Subcommand } from './command.ts';
 
 function superblockBytes(dev: BlockDevice): { buf: Uint8Array; blk: number; off: number } {
-  const blk = dev.blockSize === 1024 ? 1 : 0;
+  const at = superblockLocation(dev.blockSize);
   const buf = new Uint8Array(dev.blockSize);
-  dev.read(blk, buf);
-  return { buf, blk, off: dev.blockSize === 1024 ? 0 : SUPERBLOCK_OFFSET };
+  dev.read(at.block, buf);
+  return { buf, blk: at.block, off: at.offset };
 }
 
 /** Journal block n -> device block, from inode 8's map (read through a throwaway read-only mount). */
@@ -75,7 +76,7 @@ export const JOURNAL_COMMANDS: Subcommand[] = [
         throw new ImageError(`${path}: ${typeof scan === 'string' ? scan : 'I/O error'}`);
       }
       const { buf, off } = superblockBytes(dev);
-      const needs = (decodeSuperblock(buf.subarray(off, off + 1024)).featureIncompat & INCOMPAT_RECOVER) !== 0;
+      const needs = (decodeSuperblock(buf.subarray(off, off + SUPERBLOCK_SIZE)).featureIncompat & INCOMPAT_RECOVER) !== 0;
       const j = scan.jsb;
       let out = `journal: ${j.maxlen} blocks of ${j.blocksize}, first log block ${j.first}, sequence ${j.sequence}, start ${j.start}\n`;
       const hex = (n: number): string => `0x${n.toString(16)}`;
