@@ -324,18 +324,32 @@ export function dirRecLen(len: number): number {
   return (len + 8 + 3) & ~3;
 }
 
+/**
+ * The rec_len rules for the entry at `off` of a `blockLen`-byte directory block (its header inside
+ * the block; rec_len at least 8, 4-aligned, inside the block and holding the name, which with the
+ * alignment makes it at least dirRecLen), or null: the one statement of them, for reading and for
+ * the model's own writes.
+ */
+function dirEntryError(v: DataView, off: number, blockLen: number): string | null {
+  if (off + 8 > blockLen) return `entry at ${off} runs past the block`;
+  const recLen = v.getUint16(off + 4, true);
+  if (recLen < 8 || recLen % 4 !== 0 || off + recLen > blockLen) return `entry at ${off} has rec_len ${recLen}`;
+  const nameLen = v.getUint8(off + 6);
+  if (nameLen + 8 > recLen) return `entry at ${off}: name_len ${nameLen} exceeds rec_len ${recLen}`;
+  return null;
+}
+
 /** The entries of one directory block, or a message naming the offset of the first bad one. */
 export function decodeDirBlock(b: Uint8Array): DirEntry[] | string {
   const v = dv(b);
   const out: DirEntry[] = [];
   for (let off = 0; off < b.length;) {
-    if (off + 8 > b.length) return `entry at ${off} runs past the block`;
+    const bad = dirEntryError(v, off, b.length);
+    if (bad !== null) return bad;
     const inode = v.getUint32(off, true);
     const recLen = v.getUint16(off + 4, true);
     const nameLen = v.getUint8(off + 6);
     const fileType = v.getUint8(off + 7);
-    if (recLen < 8 || recLen % 4 !== 0 || off + recLen > b.length) return `entry at ${off} has rec_len ${recLen}`;
-    if (nameLen + 8 > recLen) return `entry at ${off}: name_len ${nameLen} exceeds rec_len ${recLen}`;
     out.push({ offset: off, inode, recLen, nameLen, fileType, name: String.fromCharCode(...b.subarray(off + 8, off + 8 + nameLen)) });
     off += recLen;
   }
@@ -361,20 +375,16 @@ export function writeDirEntry(b: Uint8Array, off: number, inode: number, recLen:
 }
 
 /**
- * Assert that a directory block the model just changed is tiled by its entries: each rec_len
- * 4-aligned and at least its minimum, the last reaching the block's end exactly. Only for blocks
- * that decoded before the change (damage read from disk is reported by decodeDirBlock, not here).
+ * Assert that a directory block the model just changed is tiled by its entries, by decodeDirBlock's
+ * rules (each rec_len 4-aligned, holding its name, inside the block, so the last reaches the end).
+ * Only for blocks that decoded before the change: damage read from disk is decodeDirBlock's to report.
  */
 export function assertDirBlockTiled(b: Uint8Array, where: string): void {
   const v = dv(b);
-  let off = 0;
-  while (off < b.length) {
-    assert(off + 8 <= b.length, () => `${where}: entry at ${off} runs past the block`);
-    const recLen = v.getUint16(off + 4, true);
-    assert(recLen % 4 === 0 && recLen >= dirRecLen(v.getUint8(off + 6)), () => `${where}: entry at ${off} has rec_len ${recLen}`);
-    off += recLen;
+  for (let off = 0; off < b.length; off += v.getUint16(off + 4, true)) {
+    const bad = dirEntryError(v, off, b.length);
+    assert(bad === null, () => `${where}: ${bad}`);
   }
-  assert(off === b.length, () => `${where}: the last entry ends at ${off}, not at the block's end (${b.length})`);
 }
 
 /** Does group `g` hold a superblock backup (sparse_super: 0, 1 and powers of 3, 5, 7)? */
