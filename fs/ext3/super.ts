@@ -496,10 +496,11 @@ function makeInfo(dev: BlockDevice, cache: BufferCache, raw: Superblock, descs: 
   // so they are exact after recovery; counting them from the descriptors at mount as well costs
   // nothing and mends an image written by a kernel that let them lag (later Linux does).
   raw.freeBlocksCount = descs.reduce((n, d) => n + d.freeBlocksCount, 0);
+  const primary = superblockLocation(dev.blockSize);
   raw.freeInodesCount = descs.reduce((n, d) => n + d.freeInodesCount, 0);
   return {
     cache, raw, descs, blockSize: dev.blockSize, groups: descs.length, gdtStart: raw.firstDataBlock + 1,
-    sbBlock: superblockLocation(dev.blockSize).block, sbOffset: superblockLocation(dev.blockSize).offset,
+    sbBlock: primary.block, sbOffset: primary.offset,
     nextGeneration: sb.s_kernel.random?.u32() ?? 1, journal: null, handle: null, dataMode: opts.dataMode, orphans: [],
     reserved: 0, errors: opts.errors ?? errorsOf(raw), remountedRo: false,
   };
